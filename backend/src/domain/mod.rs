@@ -1,0 +1,15 @@
+//! The JenkinsEnvironment resource: its spec with server-side defaults, status, metadata and validation.
+
+pub mod catalog;
+pub mod labels;
+pub mod manifest;
+pub mod object;
+pub mod spec;
+pub mod validation;
+
+/// `apiVersion` of every Butler resource.
+pub const API_VERSION: &str = "butler.dev/v1alpha1";
+/// `kind` of the environment resource.
+pub const KIND: &str = "JenkinsEnvironment";
+/// The finalizer Butler puts on every environment so its AWS resources are torn down before the row goes.
+pub const AWS_RESOURCES_FINALIZER: &str = "butler.dev/aws-resources";

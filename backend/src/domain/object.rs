@@ -1,0 +1,141 @@
+//! The `JenkinsEnvironment` object as the API serves it: metadata, spec, status with conditions, and events.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::spec::JenkinsEnvironmentSpec;
+
+/// A JenkinsEnvironment as stored and served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JenkinsEnvironment {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: JenkinsEnvironmentSpec,
+    pub status: JenkinsEnvironmentStatus,
+}
+
+/// Server-managed metadata (Kubernetes conventions; `tenant` plays the namespace).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    pub tenant: String,
+    pub name: String,
+    pub uid: Uuid,
+    /// Bumped on every spec change.
+    pub generation: i64,
+    /// Opaque to clients: compare for equality, send back for optimistic concurrency, resume watches from it.
+    pub resource_version: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub finalizers: Vec<String>,
+    pub creation_timestamp: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_timestamp: Option<DateTime<Utc>>,
+}
+
+/// Where an environment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Phase {
+    #[default]
+    Pending,
+    Provisioning,
+    Ready,
+    Degraded,
+    Deleting,
+    Failed,
+}
+
+/// True, False or Unknown, as Kubernetes conditions say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConditionStatus {
+    True,
+    False,
+    Unknown,
+}
+
+/// One observed aspect of the environment (StorageReady, DiscoveryReady, CapacityReady, ControllerReady, Ready).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub condition_type: String,
+    pub status: ConditionStatus,
+    /// CamelCase, for machines.
+    pub reason: String,
+    /// For people.
+    pub message: String,
+    /// Changes only when `status` flips.
+    pub last_transition_time: DateTime<Utc>,
+    pub observed_generation: i64,
+}
+
+/// What Butler built for the environment, once known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentOutputs {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_dns: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_system_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_point_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_scaling_group: Option<String>,
+}
+
+/// The observed state, written only by Butler (the `/status` subresource).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct JenkinsEnvironmentStatus {
+    pub phase: Phase,
+    /// The generation the status describes; behind `metadata.generation` while a change is being applied.
+    pub observed_generation: i64,
+    pub conditions: Vec<Condition>,
+    pub outputs: EnvironmentOutputs,
+    /// When the reconciler last looked at AWS for this environment, so a stalled reconciler is visible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_observed_time: Option<DateTime<Utc>>,
+}
+
+/// Normal or Warning, as Kubernetes events say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "Normal",
+            Self::Warning => "Warning",
+        }
+    }
+}
+
+/// Something that happened to an environment; repeats are folded into `count`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentEvent {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub reason: String,
+    pub message: String,
+    pub count: i32,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}

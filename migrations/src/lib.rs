@@ -1,0 +1,23 @@
+//! Butler's schema migrations: one change per file, each with a working `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_tenants;
+mod m20261123_000002_create_jenkins_environments;
+mod m20261123_000003_create_environment_events;
+mod m20261123_000004_create_environment_changes;
+
+/// The ordered list of every migration Butler has ever shipped.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_tenants::Migration),
+            Box::new(m20261123_000002_create_jenkins_environments::Migration),
+            Box::new(m20261123_000003_create_environment_events::Migration),
+            Box::new(m20261123_000004_create_environment_changes::Migration),
+        ]
+    }
+}
