@@ -1,3 +1,12 @@
 //! Butler: a multi-tenant control plane that runs Jenkins on AWS ECS Spot for many teams.
 
+pub mod config;
 pub mod domain;
+pub mod environments;
+pub mod error;
+pub mod feed;
+pub mod http;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

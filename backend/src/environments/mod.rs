@@ -1,0 +1,45 @@
+//! Environment operations shared by the API, the pages and the reconciler: admission (defaults, validation,
+//! preconditions) and the transactional writes that keep rows, the change log and events in step.
+
+pub mod admission;
+pub mod writes;
+
+use crate::domain::validation::FieldError;
+use crate::store::changes::ChangeType;
+use crate::store::StoreError;
+
+/// Why an operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OperationError {
+    #[error("tenant {0:?} not found")]
+    TenantNotFound(String),
+    #[error("jenkinsenvironment {name:?} not found in tenant {tenant:?}")]
+    NotFound { tenant: String, name: String },
+    #[error("jenkinsenvironment {name:?} already exists in tenant {tenant:?}")]
+    AlreadyExists { tenant: String, name: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the manifest is invalid")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for OperationError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<sea_orm::DbErr> for OperationError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+/// A committed change, to apply to this process's cache at once (read-your-writes) before NOTIFY brings it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub resource_version: i64,
+    pub change_type: ChangeType,
+}

@@ -1,0 +1,249 @@
+//! Transactional writes: each one locks the row, admits the change, takes the next resourceVersion, writes
+//! the row, the change log entry (with NOTIFY) and any event, and commits them together. Dry runs stop short
+//! of the write and store nothing.
+
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use uuid::Uuid;
+
+use super::admission::{admit, Admitted};
+use super::{Committed, OperationError};
+use crate::domain::manifest::{manifest_from_value, EnvironmentManifest, ManifestError};
+use crate::domain::object::{EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, ObjectMeta};
+use crate::domain::validation::FieldError;
+use crate::domain::{API_VERSION, KIND};
+use crate::store::changes::{self, ChangeType};
+use crate::store::entity::jenkins_environment::Model;
+use crate::store::{environments, events, tenants, StoreError};
+
+/// The object after an operation, what was committed (nothing for dry runs and no-op updates), and advice.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub object: JenkinsEnvironment,
+    pub committed: Option<Committed>,
+    pub warnings: Vec<String>,
+}
+
+/// Whether a delete finished or waits for finalizers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// The row is gone.
+    Deleted,
+    /// `deletionTimestamp` is set; the row goes when the finalizers are removed.
+    Pending,
+}
+
+fn not_found(tenant: &str, name: &str) -> OperationError {
+    OperationError::NotFound { tenant: tenant.to_owned(), name: name.to_owned() }
+}
+
+async fn locked(txn: &DatabaseTransaction, tenant: &str, name: &str) -> Result<(Model, JenkinsEnvironment), OperationError> {
+    let row = environments::find_for_update(txn, tenant, name).await?.ok_or_else(|| not_found(tenant, name))?;
+    let object = environments::to_object(&row)?;
+    Ok((row, object))
+}
+
+/// Stores `next` under a fresh resourceVersion and logs the change. `base` is the current row (None: insert).
+async fn write(
+    txn: &DatabaseTransaction,
+    mut next: JenkinsEnvironment,
+    base: Option<Model>,
+    change_type: ChangeType,
+) -> Result<(JenkinsEnvironment, Committed), OperationError> {
+    let resource_version = changes::next_resource_version(txn).await?;
+    next.metadata.resource_version = resource_version.to_string();
+    let row = environments::to_row(&next, base.as_ref())?;
+    match (change_type, base.is_some()) {
+        (ChangeType::Deleted, _) => environments::delete(txn, row.uid).await?,
+        (_, false) => environments::insert(txn, row).await.map_err(|error| match error {
+            StoreError::AlreadyExists => OperationError::AlreadyExists {
+                tenant: next.metadata.tenant.clone(),
+                name: next.metadata.name.clone(),
+            },
+            other => other.into(),
+        })?,
+        (_, true) => environments::update(txn, row).await?,
+    }
+    let json = serde_json::to_value(&next).map_err(StoreError::Corrupt)?;
+    changes::append(txn, resource_version, change_type, &next.metadata.tenant, &next.metadata.name, &json).await?;
+    Ok((next, Committed { resource_version, change_type }))
+}
+
+/// Creates an environment from a manifest.
+pub async fn create(
+    db: &DatabaseConnection,
+    tenant: &str,
+    manifest: EnvironmentManifest,
+    dry_run: bool,
+) -> Result<Outcome, OperationError> {
+    let admitted = admit(tenant, None, manifest, None)?;
+    let txn = db.begin().await?;
+    if tenants::find(&txn, tenant).await?.is_none() {
+        return Err(OperationError::TenantNotFound(tenant.to_owned()));
+    }
+    let now = environments::now();
+    let object = JenkinsEnvironment {
+        api_version: API_VERSION.to_owned(),
+        kind: KIND.to_owned(),
+        metadata: ObjectMeta {
+            tenant: tenant.to_owned(),
+            name: admitted.name.clone(),
+            uid: Uuid::new_v4(),
+            generation: 1,
+            resource_version: String::new(),
+            labels: admitted.labels,
+            annotations: admitted.annotations,
+            finalizers: admitted.finalizers,
+            creation_timestamp: now,
+            deletion_timestamp: None,
+        },
+        spec: admitted.spec,
+        status: JenkinsEnvironmentStatus::default(),
+    };
+    if dry_run {
+        if environments::find(&txn, tenant, &admitted.name).await?.is_some() {
+            return Err(OperationError::AlreadyExists { tenant: tenant.to_owned(), name: admitted.name });
+        }
+        return Ok(Outcome { object, committed: None, warnings: admitted.warnings });
+    }
+    let (object, committed) = write(&txn, object, None, ChangeType::Added).await?;
+    events::record(&txn, object.metadata.uid, tenant, EventType::Normal, "Created", "environment created at generation 1")
+        .await?;
+    txn.commit().await?;
+    Ok(Outcome { object, committed: Some(committed), warnings: admitted.warnings })
+}
+
+/// Replaces an environment's spec and metadata (PUT).
+pub async fn replace(
+    db: &DatabaseConnection,
+    tenant: &str,
+    name: &str,
+    manifest: EnvironmentManifest,
+    dry_run: bool,
+) -> Result<Outcome, OperationError> {
+    let txn = db.begin().await?;
+    let (row, current) = locked(&txn, tenant, name).await?;
+    let admitted = admit(tenant, Some(name), manifest, Some(&current))?;
+    apply_update(txn, row, current, admitted, dry_run).await
+}
+
+/// Applies an RFC 7386 JSON merge patch to the stored object, then updates as `replace` does.
+pub async fn merge_patch(
+    db: &DatabaseConnection,
+    tenant: &str,
+    name: &str,
+    patch: &serde_json::Value,
+    dry_run: bool,
+) -> Result<Outcome, OperationError> {
+    let txn = db.begin().await?;
+    let (row, current) = locked(&txn, tenant, name).await?;
+    let mut document = serde_json::to_value(&current).map_err(StoreError::Corrupt)?;
+    // A patch only names what it changes: the stored resourceVersion is no precondition unless the patch sets one.
+    json_patch::merge(&mut document, patch);
+    let manifest = manifest_from_value(document).map_err(|error| match error {
+        ManifestError::Shape { field, message } => OperationError::Invalid(vec![FieldError { field, message }]),
+        ManifestError::Syntax(message) => OperationError::Invalid(vec![FieldError { field: String::new(), message }]),
+    })?;
+    let admitted = admit(tenant, Some(name), manifest, Some(&current))?;
+    apply_update(txn, row, current, admitted, dry_run).await
+}
+
+async fn apply_update(
+    txn: DatabaseTransaction,
+    mut row: Model,
+    current: JenkinsEnvironment,
+    admitted: Admitted,
+    dry_run: bool,
+) -> Result<Outcome, OperationError> {
+    let spec_changed = admitted.spec != current.spec;
+    let mut next = current.clone();
+    next.metadata.labels = admitted.labels;
+    next.metadata.annotations = admitted.annotations;
+    next.metadata.finalizers = admitted.finalizers;
+    next.spec = admitted.spec;
+    if spec_changed {
+        next.metadata.generation += 1;
+    }
+    // An update that changes nothing writes nothing, as in Kubernetes: the resourceVersion stays.
+    if next == current || dry_run {
+        return Ok(Outcome { object: next, committed: None, warnings: admitted.warnings });
+    }
+    let finished_deleting = next.metadata.deletion_timestamp.is_some() && next.metadata.finalizers.is_empty();
+    let change_type = if finished_deleting { ChangeType::Deleted } else { ChangeType::Modified };
+    if spec_changed {
+        // A new generation is the reconciler's first priority, with a fresh backoff.
+        row.next_reconcile_at = environments::now().fixed_offset();
+        row.attempts = 0;
+    }
+    let generations = (current.metadata.generation, next.metadata.generation);
+    let (object, committed) = write(&txn, next, Some(row), change_type).await?;
+    if spec_changed && !finished_deleting {
+        let message = format!("spec changed: generation {} -> {}", generations.0, generations.1);
+        events::record(&txn, object.metadata.uid, &object.metadata.tenant, EventType::Normal, "SpecChanged", &message)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(Outcome { object, committed: Some(committed), warnings: admitted.warnings })
+}
+
+/// Requests deletion: sets `deletionTimestamp` (once; repeating is a no-op) or, with no finalizers, deletes.
+pub async fn delete(db: &DatabaseConnection, tenant: &str, name: &str) -> Result<(Outcome, Deletion), OperationError> {
+    let txn = db.begin().await?;
+    let (mut row, current) = locked(&txn, tenant, name).await?;
+    if current.metadata.deletion_timestamp.is_some() {
+        return Ok((Outcome { object: current, committed: None, warnings: Vec::new() }, Deletion::Pending));
+    }
+    let mut next = current;
+    next.metadata.deletion_timestamp = Some(environments::now());
+    if next.metadata.finalizers.is_empty() {
+        let (object, committed) = write(&txn, next, Some(row), ChangeType::Deleted).await?;
+        txn.commit().await?;
+        return Ok((Outcome { object, committed: Some(committed), warnings: Vec::new() }, Deletion::Deleted));
+    }
+    row.next_reconcile_at = environments::now().fixed_offset();
+    let (object, committed) = write(&txn, next, Some(row), ChangeType::Modified).await?;
+    let message = format!("deletion requested; waiting for finalizers {}", object.metadata.finalizers.join(", "));
+    events::record(&txn, object.metadata.uid, tenant, EventType::Normal, "DeletionRequested", &message).await?;
+    txn.commit().await?;
+    Ok((Outcome { object, committed: Some(committed), warnings: Vec::new() }, Deletion::Pending))
+}
+
+/// Writes the status subresource (Butler only). No-op when nothing changed.
+pub async fn update_status(
+    db: &DatabaseConnection,
+    tenant: &str,
+    name: &str,
+    status: JenkinsEnvironmentStatus,
+) -> Result<Outcome, OperationError> {
+    let txn = db.begin().await?;
+    let (row, current) = locked(&txn, tenant, name).await?;
+    if current.status == status {
+        return Ok(Outcome { object: current, committed: None, warnings: Vec::new() });
+    }
+    let mut next = current;
+    next.status = status;
+    let (object, committed) = write(&txn, next, Some(row), ChangeType::Modified).await?;
+    txn.commit().await?;
+    Ok(Outcome { object, committed: Some(committed), warnings: Vec::new() })
+}
+
+/// Removes a finalizer (Butler only, once its cleanup is done). When it was the last one of an object being
+/// deleted, the row goes: the outcome's change is then DELETED.
+pub async fn remove_finalizer(
+    db: &DatabaseConnection,
+    tenant: &str,
+    name: &str,
+    finalizer: &str,
+) -> Result<Outcome, OperationError> {
+    let txn = db.begin().await?;
+    let (row, current) = locked(&txn, tenant, name).await?;
+    if !current.metadata.finalizers.iter().any(|f| f == finalizer) {
+        return Ok(Outcome { object: current, committed: None, warnings: Vec::new() });
+    }
+    let mut next = current;
+    next.metadata.finalizers.retain(|f| f != finalizer);
+    let gone = next.metadata.deletion_timestamp.is_some() && next.metadata.finalizers.is_empty();
+    let change_type = if gone { ChangeType::Deleted } else { ChangeType::Modified };
+    let (object, committed) = write(&txn, next, Some(row), change_type).await?;
+    txn.commit().await?;
+    Ok(Outcome { object, committed: Some(committed), warnings: Vec::new() })
+}

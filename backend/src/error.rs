@@ -1,0 +1,136 @@
+//! `ApiError`: every failure the API reports, as `application/problem+json` (RFC 9457) with a stable `type`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::validation::FieldError;
+use crate::environments::OperationError;
+use crate::store::StoreError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An API failure. 500s log their cause once, here, and tell the client nothing internal.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{detail}")]
+    Invalid { detail: String, errors: Vec<FieldError> },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    problem_type: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl ApiError {
+    /// Status, stable type slug and title.
+    fn kind(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::AlreadyExists(_) => (StatusCode::CONFLICT, "already-exists", "Already exists"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid"),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            }
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
+            Self::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
+        }
+    }
+
+    /// A one-field validation error.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let errors = vec![FieldError { field: field.into(), message: message.into() }];
+        Self::Invalid { detail: summary(&errors), errors }
+    }
+}
+
+fn summary(errors: &[FieldError]) -> String {
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) })
+        .collect();
+    parts.join("; ")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.kind();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = %format!("{cause:#}"), "request failed");
+        }
+        let detail = match &self {
+            Self::Internal(_) => "the server could not complete the request; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        let errors = match &self {
+            Self::Invalid { errors, .. } => Some(errors.as_slice()),
+            _ => None,
+        };
+        let problem = Problem {
+            problem_type: format!("https://butler.dev/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+impl From<OperationError> for ApiError {
+    fn from(error: OperationError) -> Self {
+        match error {
+            OperationError::TenantNotFound(_) | OperationError::NotFound { .. } => Self::NotFound(error.to_string()),
+            OperationError::AlreadyExists { .. } => Self::AlreadyExists(error.to_string()),
+            OperationError::Conflict(message) => Self::Conflict(message),
+            OperationError::Invalid(errors) => Self::Invalid { detail: summary(&errors), errors },
+            OperationError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound("not found".into()),
+            StoreError::AlreadyExists => Self::AlreadyExists("already exists".into()),
+            StoreError::Conflict(message) => Self::Conflict(message),
+            other => Self::Internal(other.into()),
+        }
+    }
+}

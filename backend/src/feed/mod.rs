@@ -1,0 +1,134 @@
+//! The change feed: one LISTEN connection per process turns committed changes into (1) an exact in-memory
+//! cache of every environment's JSON, which serves GET-by-name, and (2) an ordered broadcast watch streams follow.
+//!
+//! The Kubernetes API server serves reads from its watch cache the same way. The cache is exact: it starts from a
+//! consistent snapshot, then applies the change log in resourceVersion (= commit) order; this process's own
+//! writes are applied at once (read-your-writes), and NOTIFY plus a short poll bring everyone else's.
+
+mod listener;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use tokio::sync::broadcast;
+
+use crate::domain::object::JenkinsEnvironment;
+use crate::store::changes::ChangeType;
+
+pub use listener::run;
+
+/// One change as watchers see it.
+#[derive(Debug, Clone)]
+pub struct ChangeEvent {
+    pub resource_version: i64,
+    pub change_type: ChangeType,
+    pub tenant: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// The object serialized once, shared by every watcher and the cache.
+    pub json: Bytes,
+}
+
+impl ChangeEvent {
+    /// Serializes an object for the feed.
+    pub fn new(resource_version: i64, change_type: ChangeType, object: &JenkinsEnvironment) -> Self {
+        // Serializing a derived-Serialize struct of strings and numbers cannot fail.
+        let json = serde_json::to_vec(object).unwrap_or_default();
+        Self {
+            resource_version,
+            change_type,
+            tenant: object.metadata.tenant.clone(),
+            name: object.metadata.name.clone(),
+            labels: object.metadata.labels.clone(),
+            json: Bytes::from(json),
+        }
+    }
+}
+
+/// A cached object, or a tombstone that stops a late, older write from resurrecting a deleted one.
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    resource_version: i64,
+    json: Option<Bytes>,
+}
+
+/// Broadcast buffer: a watcher this far behind is told it lagged and catches up from the database.
+const BROADCAST_CAPACITY: usize = 4096;
+
+/// The process-wide cache and broadcast.
+pub struct Feed {
+    cache: DashMap<(String, String), CacheEntry>,
+    sender: broadcast::Sender<Arc<ChangeEvent>>,
+    /// Highest resourceVersion applied from the change log (broadcast order).
+    head: AtomicI64,
+    ready: AtomicBool,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        Self { cache: DashMap::new(), sender, head: AtomicI64::new(0), ready: AtomicBool::new(false) }
+    }
+}
+
+impl Feed {
+    /// Whether the cache holds a full snapshot (until then reads go to the database).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The cached JSON of one environment, if it exists.
+    pub fn get(&self, tenant: &str, name: &str) -> Option<Bytes> {
+        self.cache.get(&(tenant.to_owned(), name.to_owned())).and_then(|entry| entry.json.clone())
+    }
+
+    /// Subscribes to changes applied from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
+        self.sender.subscribe()
+    }
+
+    /// The highest resourceVersion broadcast so far.
+    pub fn head(&self) -> i64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Applies this process's own committed write to the cache at once; the broadcast follows via the log.
+    pub fn apply_local(&self, event: &ChangeEvent) {
+        self.store(event);
+    }
+
+    fn store(&self, event: &ChangeEvent) {
+        let json = (event.change_type != ChangeType::Deleted).then(|| event.json.clone());
+        let key = (event.tenant.clone(), event.name.clone());
+        let mut entry = self.cache.entry(key).or_insert(CacheEntry { resource_version: 0, json: None });
+        if entry.resource_version < event.resource_version {
+            *entry = CacheEntry { resource_version: event.resource_version, json };
+        }
+    }
+
+    /// Applies a change from the log in order: cache, head, broadcast.
+    fn apply_logged(&self, event: ChangeEvent) {
+        self.store(&event);
+        self.head.fetch_max(event.resource_version, Ordering::AcqRel);
+        // No receivers is fine: nobody is watching.
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// Replaces the cache with a snapshot taken at `head`.
+    fn load_snapshot(&self, head: i64, objects: Vec<JenkinsEnvironment>) {
+        let mut present = std::collections::HashSet::with_capacity(objects.len());
+        for object in &objects {
+            let resource_version = object.metadata.resource_version.parse().unwrap_or(0);
+            let event = ChangeEvent::new(resource_version, ChangeType::Modified, object);
+            present.insert((event.tenant.clone(), event.name.clone()));
+            self.store(&event);
+        }
+        // Anything cached but absent from the snapshot was deleted at or before `head`.
+        self.cache.retain(|key, entry| present.contains(key) || entry.resource_version > head);
+        self.head.fetch_max(head, Ordering::AcqRel);
+        self.ready.store(true, Ordering::Release);
+    }
+}

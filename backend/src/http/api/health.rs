@@ -1,0 +1,38 @@
+//! Liveness (`/healthz`) and readiness (`/readyz`: database reachable, migrations applied, cache loaded).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+use super::respond;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The process is up.
+pub async fn get_healthz() -> Result<Response, ApiError> {
+    respond::json(StatusCode::OK, &json!({ "status": "ok" }))
+}
+
+/// The process can serve: the database answers, every migration is applied and the cache is loaded.
+pub async fn get_readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
+    if let Err(error) = state.db.execute_unprepared("SELECT 1").await {
+        tracing::warn!(error = %error, "readiness: database unreachable");
+        return Err(ApiError::Unavailable("the database is not reachable".into()));
+    }
+    let pending = Migrator::get_pending_migrations(&state.db)
+        .await
+        .map_err(|_| ApiError::Unavailable("the migration table cannot be read; run `butler migrate`".into()))?;
+    if !pending.is_empty() {
+        return Err(ApiError::Unavailable(format!(
+            "{} migration(s) not applied; run `butler migrate`",
+            pending.len()
+        )));
+    }
+    if !state.feed.is_ready() {
+        return Err(ApiError::Unavailable("the environment cache is still loading".into()));
+    }
+    respond::json(StatusCode::OK, &json!({ "status": "ready" }))
+}

@@ -1,0 +1,129 @@
+//! Building and running the server: database pool, change feed, background upkeep, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::feed::{self, Feed};
+use crate::state::AppState;
+use crate::store::{changes, environments};
+
+/// How often old watch history is compacted.
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Opens the connection pool (no migrations: those are `butler migrate`).
+pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
+    options
+        .max_connections(config.database_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    // The URL may carry a password: say which variable failed, never its value.
+    Database::connect(options).await.context("cannot connect to the database named by DATABASE_URL")
+}
+
+/// A bound, not yet serving, Butler.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database and binds `config.listen` (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = connect(&config).await?;
+        Self::build_with(config, db).await
+    }
+
+    /// Binds with an existing pool.
+    pub async fn build_with(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (BUTLER_LISTEN)", config.listen))?;
+        let state = AppState::new(db, config, Arc::new(Feed::default()), CancellationToken::new());
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Cancel it to shut the server down gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// The shared state (tests use its database handle and feed).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains requests and stops background tasks.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let Self { listener, state } = self;
+        let shutdown = state.shutdown.clone();
+        let mut background = JoinSet::new();
+        background.spawn(feed::run(state.feed.clone(), state.db.clone(), shutdown.clone()));
+        background.spawn(compact_watch_history(state.clone()));
+        tracing::info!(address = %listener.local_addr()?, "butler is serving");
+        let router = crate::http::router(state.clone());
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .context("the HTTP server failed")?;
+        shutdown.cancel();
+        while background.join_next().await.is_some() {}
+        state.db.clone().close().await.ok();
+        tracing::info!("butler stopped");
+        Ok(())
+    }
+}
+
+async fn compact_watch_history(state: AppState) {
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            () = tokio::time::sleep(COMPACTION_INTERVAL) => {}
+        }
+        let history = chrono::Duration::from_std(state.config.watch_history).unwrap_or(chrono::Duration::hours(1));
+        if let Err(error) = changes::compact(&state.db, environments::now() - history).await {
+            tracing::warn!(error = %error, "watch history compaction failed; will retry");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; draining");
+}

@@ -1,0 +1,45 @@
+//! All database access. Every function that touches an environment takes its tenant.
+
+pub mod changes;
+pub mod entity;
+pub mod environments;
+pub mod events;
+pub mod tenants;
+
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+/// What can go wrong below the API, in terms the API can answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error")]
+    Database(#[source] DbErr),
+    #[error("stored data could not be read")]
+    Corrupt(#[source] serde_json::Error),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(error: DbErr) -> Self {
+        match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Self::AlreadyExists,
+            _ => Self::Database(error),
+        }
+    }
+}
+
+/// Whether a database error is worth retrying (serialization failure, deadlock, lost connection).
+pub fn is_transient(error: &DbErr) -> bool {
+    match error {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| code == "40001" || code == "40P01"),
+        _ => false,
+    }
+}
