@@ -1,0 +1,96 @@
+# Shared set-up for ./dev/run, ./dev/test and ./dev/bench: PostgreSQL, the moto AWS emulator, the build.
+# Sourced, not run. Everything is idempotent: each step checks before it acts.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE_DIR="$ROOT/.dev"
+mkdir -p "$STATE_DIR"
+export PATH="$HOME/.cargo/bin:$PATH"
+# The AWS SDK crates are slow to compile: keep the build outside the clone so fresh clones reuse it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/butler-target}"
+
+MOTO_VERSION="5.2.5"
+MOTO_PORT="${BUTLER_MOTO_PORT:-5055}"
+PG_HOST="127.0.0.1"
+PG_PORT="5432"
+# Trust auth ignores the password; a server this script installs gets exactly this one.
+PG_SERVER_URL="${BUTLER_PG_SERVER_URL:-postgres://postgres:postgres@$PG_HOST:$PG_PORT}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+pg_answers() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" 2>/dev/null; }
+
+apt_install() {
+  if [ "$(id -u)" -ne 0 ]; then
+    log "need root to install $* (sudo apt-get install $*)"; return 1
+  fi
+  if [ ! -f "$STATE_DIR/apt-updated" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && touch "$STATE_DIR/apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+start_debian_cluster() {
+  local version
+  version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
+  [ -n "$version" ] || return 1
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+  for _ in $(seq 1 30); do pg_answers && return 0; sleep 1; done
+  return 1
+}
+
+# Makes sure a PostgreSQL server answers on 127.0.0.1:5432 (unless DATABASE_URL points elsewhere).
+ensure_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    log "using DATABASE_URL from the environment"
+    return 0
+  fi
+  command -v pg_isready >/dev/null || apt_install postgresql-client
+  if pg_answers; then return 0; fi
+  log "PostgreSQL is not answering on $PG_HOST:$PG_PORT; starting it"
+  if ! start_debian_cluster; then
+    log "installing PostgreSQL from Debian's packages"
+    apt_install postgresql
+    start_debian_cluster || { log "PostgreSQL did not start"; return 1; }
+    # A fresh Debian cluster wants a password over TCP: give postgres the one PG_SERVER_URL carries.
+    runuser -u postgres -- psql -q -c "ALTER USER postgres PASSWORD 'postgres'" >/dev/null
+  fi
+}
+
+# Creates database $1 unless it exists.
+ensure_database() {
+  local name="$1"
+  if ! psql "$PG_SERVER_URL/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    psql "$PG_SERVER_URL/postgres" -qc "CREATE DATABASE $name" >/dev/null
+  fi
+}
+
+# Installs moto (pinned) into a project-local venv and starts it on loopback.
+ensure_moto() {
+  if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
+    export BUTLER_AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+    return 0
+  fi
+  if [ ! -x "$ROOT/.venv/bin/moto_server" ] || ! "$ROOT/.venv/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION$"; then
+    log "installing the moto AWS emulator $MOTO_VERSION into .venv"
+    python3 -m venv "$ROOT/.venv"
+    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+  log "starting moto on 127.0.0.1:$MOTO_PORT (log: .dev/moto.log)"
+  nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
+  echo $! >"$STATE_DIR/moto.pid"
+  for _ in $(seq 1 60); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
+      export BUTLER_AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+      return 0
+    fi
+    sleep 0.5
+  done
+  log "moto did not start; see .dev/moto.log"; return 1
+}
+
+ensure_toolchain() {
+  command -v cargo >/dev/null || { log "cargo is not installed (rustup)"; return 1; }
+  command -v curl >/dev/null || apt_install curl
+}
