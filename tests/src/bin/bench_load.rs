@@ -1,0 +1,100 @@
+//! `./dev/bench api` loader: creates the tenants, then POSTs N environments across them at a fixed
+//! concurrency through the API, and prints CREATE throughput and latency percentiles.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use hdrhistogram::Histogram;
+
+#[derive(Parser)]
+struct Args {
+    /// Butler's base URL.
+    #[arg(long)]
+    url: String,
+    /// Database URL, to create the tenants directly (tenant management comes with the identity API).
+    #[arg(long)]
+    database_url: String,
+    #[arg(long, default_value_t = 100)]
+    tenants: usize,
+    #[arg(long, default_value_t = 10_000)]
+    environments: usize,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+}
+
+fn manifest(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "butler.dev/v1alpha1",
+        "kind": "JenkinsEnvironment",
+        "metadata": { "name": name, "labels": { "team": format!("team-{}", name.len() % 7), "bench": "api" } },
+        "spec": { "capacity": { "max": 4 } }
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let db = sea_orm::Database::connect(&args.database_url).await?;
+    for tenant in 0..args.tenants {
+        let name = format!("bench-{tenant:02}");
+        butler::store::tenants::ensure(&db, &name, &name).await?;
+    }
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, next, url) = (client.clone(), next.clone(), args.url.clone());
+        let (total, tenants) = (args.environments, args.tenants);
+        workers.push(tokio::spawn(async move {
+            let mut histogram = Histogram::<u64>::new(3).expect("histogram");
+            let mut failures = 0usize;
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= total {
+                    return (histogram, failures);
+                }
+                // Environment i goes to tenant i % tenants as env-(i / tenants): every tenant gets env-000...
+                let path = format!(
+                    "{url}/api/v1/tenants/bench-{:02}/jenkinsenvironments",
+                    index % tenants
+                );
+                let body = manifest(&format!("env-{:03}", index / tenants));
+                let sent = Instant::now();
+                let response = client.post(&path).json(&body).send().await;
+                let ok = matches!(&response, Ok(r) if r.status() == reqwest::StatusCode::CREATED);
+                if let Ok(response) = response {
+                    let _ = response.bytes().await;
+                }
+                histogram.record(sent.elapsed().as_micros() as u64).ok();
+                if !ok {
+                    failures += 1;
+                }
+            }
+        }));
+    }
+    let mut histogram = Histogram::<u64>::new(3)?;
+    let mut failures = 0;
+    for worker in workers {
+        let (part, failed) = worker.await?;
+        histogram.add(part)?;
+        failures += failed;
+    }
+    let elapsed = started.elapsed();
+    let ms = |us: u64| Duration::from_micros(us).as_secs_f64() * 1000.0;
+    println!(
+        "CREATE  {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests, {} failed, {} connections)",
+        args.environments as f64 / elapsed.as_secs_f64(),
+        ms(histogram.value_at_quantile(0.50)),
+        ms(histogram.value_at_quantile(0.99)),
+        args.environments,
+        failures,
+        args.concurrency
+    );
+    if failures > 0 {
+        anyhow::bail!("{failures} creates failed");
+    }
+    Ok(())
+}
