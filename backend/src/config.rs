@@ -16,6 +16,17 @@ pub struct Config {
     /// How long watch history is kept; a watch from an older resourceVersion gets 410 Gone.
     pub watch_history: Duration,
     pub log_format: LogFormat,
+    /// Signs JWTs (`BUTLER_JWT_SECRET`, or the file named by `BUTLER_JWT_SECRET_FILE`); `serve` needs it.
+    pub jwt_secret: Option<SecretString>,
+    /// Secrets of earlier keys that still verify (`BUTLER_JWT_PREVIOUS_SECRETS`, comma-separated).
+    pub jwt_previous_secrets: Vec<SecretString>,
+    pub jwt_ttl: Duration,
+    pub session_ttl: Duration,
+    /// Mark the session cookie Secure (set when Butler is served over TLS).
+    pub secure_cookies: bool,
+    pub bootstrap_admin: Option<(String, SecretString)>,
+    pub default_max_environments: i32,
+    pub default_max_instances: i32,
 }
 
 /// How log lines are written.
@@ -65,8 +76,43 @@ impl Config {
             listen: parsed(&lookup, "BUTLER_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             watch_history: Duration::from_secs(parsed(&lookup, "BUTLER_WATCH_HISTORY_SECONDS", 3600)?),
             log_format,
+            jwt_secret: jwt_secret(&lookup)?,
+            jwt_previous_secrets: optional(&lookup, "BUTLER_JWT_PREVIOUS_SECRETS")
+                .map(|all| all.split(',').map(|s| SecretString::from(s.trim().to_owned())).collect())
+                .unwrap_or_default(),
+            jwt_ttl: Duration::from_secs(parsed(&lookup, "BUTLER_JWT_TTL_SECONDS", 3600)?),
+            session_ttl: Duration::from_secs(parsed(&lookup, "BUTLER_SESSION_TTL_SECONDS", 12 * 3600)?),
+            secure_cookies: parsed(&lookup, "BUTLER_SECURE_COOKIES", false)?,
+            bootstrap_admin: match (
+                optional(&lookup, "BUTLER_BOOTSTRAP_ADMIN_EMAIL"),
+                optional(&lookup, "BUTLER_BOOTSTRAP_ADMIN_PASSWORD"),
+            ) {
+                (Some(email), Some(password)) => Some((email, SecretString::from(password))),
+                (None, None) => None,
+                (Some(_), None) => return Err(ConfigError::Missing("BUTLER_BOOTSTRAP_ADMIN_PASSWORD")),
+                (None, Some(_)) => return Err(ConfigError::Missing("BUTLER_BOOTSTRAP_ADMIN_EMAIL")),
+            },
+            default_max_environments: parsed(&lookup, "BUTLER_DEFAULT_MAX_ENVIRONMENTS", 20)?,
+            default_max_instances: parsed(&lookup, "BUTLER_DEFAULT_MAX_INSTANCES", 100)?,
         })
     }
+}
+
+fn jwt_secret(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    let secret = match (optional(lookup, "BUTLER_JWT_SECRET"), optional(lookup, "BUTLER_JWT_SECRET_FILE")) {
+        (Some(secret), _) => secret,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map(|text| text.trim().to_owned())
+            .map_err(|e| ConfigError::Invalid { name: "BUTLER_JWT_SECRET_FILE", reason: format!("{path}: {e}") })?,
+        (None, None) => return Ok(None),
+    };
+    if secret.len() < crate::auth::jwt::MIN_SECRET_BYTES {
+        return Err(ConfigError::Invalid {
+            name: "BUTLER_JWT_SECRET",
+            reason: format!("must be at least {} bytes", crate::auth::jwt::MIN_SECRET_BYTES),
+        });
+    }
+    Ok(Some(SecretString::from(secret)))
 }
 
 fn optional(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Option<String> {

@@ -15,6 +15,15 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
+    Unauthenticated(String),
+    /// A caller who may not do this; `actor` lets the audit layer attribute the refusal.
+    #[error("{detail}")]
+    Forbidden { detail: String, actor: String, actor_kind: &'static str, tenant: Option<String> },
+    #[error("{detail}")]
+    QuotaExceeded { detail: String, quota: &'static str, limit: i64, used: i64, requested: i64, actor: String, tenant: String },
+    #[error("too many attempts; try again in {} seconds", .0.as_secs().max(1))]
+    TooManyRequests(std::time::Duration),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     AlreadyExists(String),
@@ -38,6 +47,24 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// Attached to 401/403 responses so the audit layer can record refused attempts with their actor.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub actor: String,
+    pub actor_kind: &'static str,
+    pub tenant: Option<String>,
+    pub detail: String,
+}
+
+/// The quota numbers of a quota refusal.
+#[derive(Serialize)]
+struct QuotaFields {
+    quota: &'static str,
+    limit: i64,
+    used: i64,
+    requested: i64,
+}
+
 #[derive(Serialize)]
 struct Problem<'a> {
     #[serde(rename = "type")]
@@ -47,12 +74,18 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    quota: Option<QuotaFields>,
 }
 
 impl ApiError {
     /// Status, stable type slug and title.
     fn kind(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
+            Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated"),
+            Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::AlreadyExists(_) => (StatusCode::CONFLICT, "already-exists", "Already exists"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
@@ -98,16 +131,48 @@ impl IntoResponse for ApiError {
             Self::Invalid { errors, .. } => Some(errors.as_slice()),
             _ => None,
         };
+        let quota = match &self {
+            Self::QuotaExceeded { quota, limit, used, requested, .. } => {
+                Some(QuotaFields { quota, limit: *limit, used: *used, requested: *requested })
+            }
+            _ => None,
+        };
         let problem = Problem {
             problem_type: format!("https://butler.dev/problems/{slug}"),
             title,
             status: status.as_u16(),
-            detail,
+            detail: detail.clone(),
             errors,
+            quota,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        match self {
+            Self::Unauthenticated(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="butler""#));
+                response.extensions_mut().insert(Refusal {
+                    actor: "anonymous".into(),
+                    actor_kind: "anonymous",
+                    tenant: None,
+                    detail,
+                });
+            }
+            Self::TooManyRequests(wait) => {
+                if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                    headers.insert(header::RETRY_AFTER, value);
+                }
+            }
+            Self::Forbidden { actor, actor_kind, tenant, .. } => {
+                response.extensions_mut().insert(Refusal { actor, actor_kind, tenant, detail });
+            }
+            Self::QuotaExceeded { actor, tenant, .. } => {
+                let actor_kind = if actor.starts_with("token:") { "token" } else { "user" };
+                response.extensions_mut().insert(Refusal { actor, actor_kind, tenant: Some(tenant), detail });
+            }
+            _ => {}
+        }
         response
     }
 }
@@ -119,6 +184,17 @@ impl From<OperationError> for ApiError {
             OperationError::AlreadyExists { .. } => Self::AlreadyExists(error.to_string()),
             OperationError::Conflict(message) => Self::Conflict(message),
             OperationError::Invalid(errors) => Self::Invalid { detail: summary(&errors), errors },
+            OperationError::QuotaExceeded { quota, limit, used, requested, actor, tenant } => Self::QuotaExceeded {
+                detail: format!(
+                    "tenant {tenant:?} would exceed its {quota} quota: limit {limit}, in use {used}, this change asks for {requested}"
+                ),
+                quota,
+                limit,
+                used,
+                requested,
+                actor,
+                tenant,
+            },
             OperationError::Store(store) => store.into(),
         }
     }

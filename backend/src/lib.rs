@@ -1,5 +1,6 @@
 //! Butler: a multi-tenant control plane that runs Jenkins on AWS ECS Spot for many teams.
 
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod environments;

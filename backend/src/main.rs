@@ -5,7 +5,7 @@ use migration::{Migrator, MigratorTrait};
 
 use butler::config::{Config, LogFormat};
 use butler::startup::{self, Application};
-use butler::store::tenants;
+use butler::store::{tenants, users};
 use butler::telemetry;
 
 #[derive(Parser)]
@@ -33,6 +33,18 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminTask {
+    /// Create a user (or, with --update, change an existing one's password and admin flag).
+    /// The password is read from BUTLER_NEW_USER_PASSWORD so it never appears in a process list.
+    CreateUser {
+        email: String,
+        #[arg(long)]
+        platform_admin: bool,
+        /// Make the user an admin/editor/viewer of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
     /// Create a tenant unless it exists.
     CreateTenant {
         /// DNS label, e.g. payments.
@@ -79,6 +91,26 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Migrator::up(&db, None).await?;
                 println!("migrations applied");
             }
+            Ok(())
+        }
+        Command::Admin { task: AdminTask::CreateUser { email, platform_admin, tenant, role } } => {
+            let password = std::env::var("BUTLER_NEW_USER_PASSWORD")
+                .map_err(|_| anyhow::anyhow!("environment variable BUTLER_NEW_USER_PASSWORD is required"))?;
+            butler::auth::password::check_strength(&password)
+                .map_err(|m| anyhow::anyhow!("BUTLER_NEW_USER_PASSWORD {m}"))?;
+            let role = butler::auth::Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role must be admin, editor or viewer"))?;
+            let db = startup::connect(&config).await?;
+            let hash = butler::auth::password::hash(secrecy::SecretString::from(password)).await?;
+            let user = match users::find_by_email(&db, &email).await? {
+                Some(existing) => users::update(&db, existing.id, None, Some(platform_admin || existing.is_platform_admin), Some(&hash))
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("user vanished"))?,
+                None => users::create(&db, &email, &hash, platform_admin).await?,
+            };
+            if let Some(tenant) = tenant {
+                users::set_membership(&db, &tenant, user.id, role.as_str()).await?;
+            }
+            println!("user {} (platform admin: {})", user.email, user.is_platform_admin);
             Ok(())
         }
         Command::Admin { task: AdminTask::CreateTenant { name, display_name } } => {

@@ -11,7 +11,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::{Config, ConfigError};
+use crate::state::Inner;
+use crate::store::audit::{self, AuditContext, AuditEntry};
+use crate::store::users;
 use crate::feed::{self, Feed};
 use crate::state::AppState;
 use crate::store::{changes, environments};
@@ -50,7 +56,18 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (BUTLER_LISTEN)", config.listen))?;
-        let state = AppState::new(db, config, Arc::new(Feed::default()), CancellationToken::new());
+        let jwt_secret = config.jwt_secret.clone().ok_or(ConfigError::Missing("BUTLER_JWT_SECRET"))?;
+        let jwt = JwtKeys::new(&jwt_secret, &config.jwt_previous_secrets);
+        bootstrap_admin(&db, &config).await?;
+        let state = AppState::new(Inner {
+            db,
+            config,
+            feed: Arc::new(Feed::default()),
+            shutdown: CancellationToken::new(),
+            jwt,
+            login_limiter: LoginLimiter::default(),
+            decoy_password_hash: password::decoy_hash().await,
+        });
         Ok(Self { listener, state })
     }
 
@@ -76,6 +93,7 @@ impl Application {
         let mut background = JoinSet::new();
         background.spawn(feed::run(state.feed.clone(), state.db.clone(), shutdown.clone()));
         background.spawn(compact_watch_history(state.clone()));
+        background.spawn(limiter_upkeep(state.clone()));
         tracing::info!(address = %listener.local_addr()?, "butler is serving");
         let router = crate::http::router(state.clone());
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -87,6 +105,35 @@ impl Application {
         state.db.clone().close().await.ok();
         tracing::info!("butler stopped");
         Ok(())
+    }
+}
+
+/// First start: with no user at all and `BUTLER_BOOTSTRAP_ADMIN_*` set, creates that platform admin.
+async fn bootstrap_admin(db: &DatabaseConnection, config: &Config) -> anyhow::Result<()> {
+    let Some((email, password)) = &config.bootstrap_admin else { return Ok(()) };
+    if users::count(db).await? > 0 {
+        return Ok(());
+    }
+    let hash = password::hash(password.clone()).await?;
+    match users::create(db, email, &hash, true).await {
+        Ok(user) => {
+            let context = AuditContext::system("bootstrap");
+            audit::append(db, &AuditEntry::allowed(&context, "user.create", "User", 201).named(&user.email)).await?;
+            tracing::info!(email = %user.email, "bootstrap platform admin created");
+        }
+        // Another replica bootstrapped at the same moment.
+        Err(crate::store::StoreError::AlreadyExists) => {}
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
+}
+
+async fn limiter_upkeep(state: AppState) {
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => state.login_limiter.clean(),
+        }
     }
 }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
 use crate::feed::Feed;
 
@@ -20,12 +22,16 @@ pub struct Inner {
     pub feed: Arc<Feed>,
     /// Cancelled on SIGTERM: long-lived responses (watch streams) end so shutdown can complete.
     pub shutdown: CancellationToken,
+    pub jwt: JwtKeys,
+    pub login_limiter: LoginLimiter,
+    /// Verified against when a login names no account, so both failures take as long.
+    pub decoy_password_hash: String,
 }
 
 impl AppState {
     /// Wraps the parts.
-    pub fn new(db: DatabaseConnection, config: Config, feed: Arc<Feed>, shutdown: CancellationToken) -> Self {
-        Self(Arc::new(Inner { db, config, feed, shutdown }))
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
     }
 }
 

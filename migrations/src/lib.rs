@@ -6,6 +6,8 @@ mod m20261123_000001_create_tenants;
 mod m20261123_000002_create_jenkins_environments;
 mod m20261123_000003_create_environment_events;
 mod m20261123_000004_create_environment_changes;
+mod m20261123_000005_create_identity;
+mod m20261123_000006_create_audit_log;
 
 /// The ordered list of every migration Butler has ever shipped.
 pub struct Migrator;
@@ -18,6 +20,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_jenkins_environments::Migration),
             Box::new(m20261123_000003_create_environment_events::Migration),
             Box::new(m20261123_000004_create_environment_changes::Migration),
+            Box::new(m20261123_000005_create_identity::Migration),
+            Box::new(m20261123_000006_create_audit_log::Migration),
         ]
     }
 }

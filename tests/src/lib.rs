@@ -23,13 +23,63 @@ pub fn spec() -> Arc<OpenApi> {
     SPEC.clone()
 }
 
+/// The JWT secret every test app shares (replicas of one test must verify each other's tokens).
+pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-keys";
+/// The password of every test user.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The people (and what they may do) every test app starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Who {
+    /// Platform admin: every tenant.
+    Platform,
+    PaymentsAdmin,
+    PaymentsEditor,
+    PaymentsViewer,
+    /// Admin of the tenant `other` only.
+    OtherAdmin,
+}
+
+impl Who {
+    /// Every identity.
+    pub const ALL: [Who; 5] = [Who::Platform, Who::PaymentsAdmin, Who::PaymentsEditor, Who::PaymentsViewer, Who::OtherAdmin];
+
+    /// The identity's email.
+    pub fn email(self) -> &'static str {
+        match self {
+            Who::Platform => "root@butler.test",
+            Who::PaymentsAdmin => "admin@payments.test",
+            Who::PaymentsEditor => "editor@payments.test",
+            Who::PaymentsViewer => "viewer@payments.test",
+            Who::OtherAdmin => "admin@other.test",
+        }
+    }
+}
+
 /// A running Butler with its own database.
 pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
     pub database_name: String,
     pub state: AppState,
+    /// A JWT per identity.
+    pub jwts: std::collections::HashMap<Who, String>,
+    /// User ids per identity.
+    pub user_ids: std::collections::HashMap<Who, uuid::Uuid>,
+    /// Whose JWT `request` sends.
+    pub default_identity: Who,
     shutdown: CancellationToken,
+}
+
+static PASSWORD_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+async fn password_hash() -> String {
+    PASSWORD_HASH
+        .get_or_init(|| async {
+            butler::auth::password::hash(secrecy::SecretString::from(PASSWORD.to_owned())).await.expect("hash")
+        })
+        .await
+        .clone()
 }
 
 impl Drop for TestApp {
@@ -73,11 +123,26 @@ impl TestApp {
     /// Starts Butler on a fresh database with tenant `payments` (and `other`, for isolation checks).
     pub async fn spawn() -> Self {
         let database_name = database::fresh_database().await;
-        let app = Self::spawn_on(&database_name).await;
+        let db = sea_orm::Database::connect(database::url_for(&database_name)).await.expect("connect");
         for tenant in ["payments", "other"] {
-            butler::store::tenants::create(&app.db(), tenant, tenant).await.expect("tenant");
+            butler::store::tenants::create(&db, tenant, tenant).await.expect("tenant");
         }
-        app
+        let hash = password_hash().await;
+        for who in Who::ALL {
+            let user = butler::store::users::create(&db, who.email(), &hash, who == Who::Platform).await.expect("user");
+            let membership = match who {
+                Who::Platform => None,
+                Who::PaymentsAdmin => Some(("payments", "admin")),
+                Who::PaymentsEditor => Some(("payments", "editor")),
+                Who::PaymentsViewer => Some(("payments", "viewer")),
+                Who::OtherAdmin => Some(("other", "admin")),
+            };
+            if let Some((tenant, role)) = membership {
+                butler::store::users::set_membership(&db, tenant, user.id, role).await.expect("membership");
+            }
+        }
+        db.close().await.ok();
+        Self::spawn_on(&database_name).await
     }
 
     /// Starts another Butler process-equivalent on an existing database.
@@ -87,6 +152,7 @@ impl TestApp {
             "DATABASE_URL" => Some(url.clone()),
             "BUTLER_LISTEN" => Some("127.0.0.1:0".to_owned()),
             "BUTLER_DATABASE_MAX_CONNECTIONS" => Some("8".to_owned()),
+            "BUTLER_JWT_SECRET" => Some(JWT_SECRET.to_owned()),
             _ => None,
         })
         .expect("test config");
@@ -95,11 +161,23 @@ impl TestApp {
         let shutdown = app.shutdown_token();
         let state = app.state().clone();
         tokio::spawn(app.run());
+        let mut jwts = std::collections::HashMap::new();
+        let mut user_ids = std::collections::HashMap::new();
+        for who in Who::ALL {
+            if let Some(user) = butler::store::users::find_by_email(&state.db, who.email()).await.expect("user lookup") {
+                let (jwt, _) = state.jwt.issue(user.id, None, std::time::Duration::from_secs(3600)).expect("jwt");
+                jwts.insert(who, jwt);
+                user_ids.insert(who, user.id);
+            }
+        }
         let test_app = Self {
             base_url: format!("http://{address}"),
             client: reqwest::Client::builder().build().expect("client"),
             database_name: database_name.to_owned(),
             state,
+            jwts,
+            user_ids,
+            default_identity: Who::Platform,
             shutdown,
         };
         test_app.wait_ready().await;
@@ -136,8 +214,19 @@ impl TestApp {
         TestResponse { status, headers, body }
     }
 
-    /// Starts a request to `path`.
+    /// Starts a request to `path` as the default identity (a platform admin unless changed).
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.request_as(self.default_identity, method, path)
+    }
+
+    /// Starts a request as `who`.
+    pub fn request_as(&self, who: Who, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let jwt = self.jwts.get(&who).cloned().unwrap_or_default();
+        self.anonymous(method, path).bearer_auth(jwt)
+    }
+
+    /// Starts a request with no credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base_url))
     }
 

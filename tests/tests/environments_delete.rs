@@ -31,7 +31,7 @@ async fn the_row_goes_when_butler_removes_the_last_finalizer() {
     let app = TestApp::spawn().await;
     app.create("payments", &manifest("ci")).await;
     delete(&app, "ci").await;
-    let outcome = butler::environments::writes::remove_finalizer(&app.db(), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
+    let outcome = butler::environments::writes::remove_finalizer(&app.db(), &butler::store::audit::AuditContext::system("test"), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
         .await
         .expect("finalizer removed");
     let committed = outcome.committed.expect("a write");
@@ -70,7 +70,7 @@ async fn a_client_finalizer_holds_the_row_until_the_client_removes_it() {
     let created = app.create("payments", &body).await.json();
     assert_eq!(created["metadata"]["finalizers"], json!(["butler.dev/aws-resources", "example.com/backup"]));
     delete(&app, "ci").await;
-    butler::environments::writes::remove_finalizer(&app.db(), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
+    butler::environments::writes::remove_finalizer(&app.db(), &butler::store::audit::AuditContext::system("test"), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
         .await
         .expect("butler's finalizer removed");
     let remaining = app.merge_patch("payments", "ci", &json!({ "metadata": { "finalizers": [] } })).await;

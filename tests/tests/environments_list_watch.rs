@@ -110,7 +110,7 @@ async fn watch_delivers_changes_made_after_it_started() {
     assert_eq!(deleting.event, "MODIFIED", "another tenant's change never shows up");
     assert!(deleting.data["object"]["metadata"]["deletionTimestamp"].is_string());
 
-    let outcome = butler::environments::writes::remove_finalizer(&app.db(), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
+    let outcome = butler::environments::writes::remove_finalizer(&app.db(), &butler::store::audit::AuditContext::system("test"), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
         .await
         .expect("finalizer removed");
     let deleted = watch.next(Duration::from_secs(10)).await.expect("DELETED");

@@ -26,7 +26,7 @@ async fn a_write_on_one_replica_is_read_on_another() {
     let patched = second.merge_patch("payments", "ci", &json!({ "spec": { "capacity": { "max": 3 } } })).await.json();
     eventually_equal(&first, &environment_path("payments", "ci"), &patched).await;
     first.send(first.request(Method::DELETE, &environment_path("payments", "ci"))).await;
-    butler::environments::writes::remove_finalizer(&first.db(), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
+    butler::environments::writes::remove_finalizer(&first.db(), &butler::store::audit::AuditContext::system("test"), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
         .await
         .expect("finalizer removed");
     for _ in 0..100 {

@@ -19,6 +19,8 @@ pub enum OperationError {
     AlreadyExists { tenant: String, name: String },
     #[error("{0}")]
     Conflict(String),
+    #[error("tenant {tenant:?} would exceed its {quota} quota")]
+    QuotaExceeded { quota: &'static str, limit: i64, used: i64, requested: i64, actor: String, tenant: String },
     #[error("the manifest is invalid")]
     Invalid(Vec<FieldError>),
     #[error(transparent)]

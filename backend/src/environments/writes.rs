@@ -13,7 +13,64 @@ use crate::domain::validation::FieldError;
 use crate::domain::{API_VERSION, KIND};
 use crate::store::changes::{self, ChangeType};
 use crate::store::entity::jenkins_environment::Model;
+use crate::store::audit::{self, AuditContext, AuditEntry};
 use crate::store::{environments, events, tenants, StoreError};
+
+/// The resource kind audit entries name.
+const RESOURCE_KIND: &str = "JenkinsEnvironment";
+
+async fn record(
+    txn: &DatabaseTransaction,
+    context: &AuditContext,
+    action: &str,
+    object: &JenkinsEnvironment,
+    generation_before: Option<i64>,
+    status_code: u16,
+) -> Result<(), OperationError> {
+    let entry = AuditEntry {
+        context,
+        tenant: Some(&object.metadata.tenant),
+        action,
+        resource_kind: RESOURCE_KIND,
+        resource_name: Some(&object.metadata.name),
+        generation_before,
+        generation_after: Some(object.metadata.generation),
+        outcome: "allowed",
+        status_code,
+        detail: None,
+    };
+    Ok(audit::append(txn, &entry).await?)
+}
+
+/// Refuses a write that would take the tenant past a quota. Runs under the tenant lock, so usage is exact.
+async fn check_quotas(
+    txn: &DatabaseTransaction,
+    context: &AuditContext,
+    tenant: &crate::store::entity::tenant::Model,
+    added_environments: i64,
+    instances_before: i64,
+    instances_after: i64,
+) -> Result<(), OperationError> {
+    let usage = tenants::usage(txn, &tenant.name).await?;
+    let exceeded = |quota, limit: i32, used: i64, requested: i64| OperationError::QuotaExceeded {
+        quota,
+        limit: i64::from(limit),
+        used,
+        requested,
+        actor: context.actor.clone(),
+        tenant: tenant.name.clone(),
+    };
+    let environments = usage.environments + added_environments;
+    if added_environments > 0 && environments > i64::from(tenant.max_environments) {
+        return Err(exceeded("environments", tenant.max_environments, usage.environments, environments));
+    }
+    let instances = usage.instances - instances_before + instances_after;
+    // Lowering capacity is always allowed, even above a quota that was reduced meanwhile.
+    if instances_after > instances_before && instances > i64::from(tenant.max_instances) {
+        return Err(exceeded("instances", tenant.max_instances, usage.instances, instances));
+    }
+    Ok(())
+}
 
 /// The object after an operation, what was committed (nothing for dry runs and no-op updates), and advice.
 #[derive(Debug, Clone)]
@@ -71,15 +128,17 @@ async fn write(
 /// Creates an environment from a manifest.
 pub async fn create(
     db: &DatabaseConnection,
+    context: &AuditContext,
     tenant: &str,
     manifest: EnvironmentManifest,
     dry_run: bool,
 ) -> Result<Outcome, OperationError> {
     let admitted = admit(tenant, None, manifest, None)?;
     let txn = db.begin().await?;
-    if tenants::find(&txn, tenant).await?.is_none() {
-        return Err(OperationError::TenantNotFound(tenant.to_owned()));
-    }
+    let tenant_row = tenants::find_for_update(&txn, tenant)
+        .await?
+        .ok_or_else(|| OperationError::TenantNotFound(tenant.to_owned()))?;
+    check_quotas(&txn, context, &tenant_row, 1, 0, i64::from(admitted.spec.capacity.max)).await?;
     let now = environments::now();
     let object = JenkinsEnvironment {
         api_version: API_VERSION.to_owned(),
@@ -108,6 +167,7 @@ pub async fn create(
     let (object, committed) = write(&txn, object, None, ChangeType::Added).await?;
     events::record(&txn, object.metadata.uid, tenant, EventType::Normal, "Created", "environment created at generation 1")
         .await?;
+    record(&txn, context, "jenkinsenvironment.create", &object, None, 201).await?;
     txn.commit().await?;
     Ok(Outcome { object, committed: Some(committed), warnings: admitted.warnings })
 }
@@ -115,26 +175,48 @@ pub async fn create(
 /// Replaces an environment's spec and metadata (PUT).
 pub async fn replace(
     db: &DatabaseConnection,
+    context: &AuditContext,
     tenant: &str,
     name: &str,
     manifest: EnvironmentManifest,
     dry_run: bool,
 ) -> Result<Outcome, OperationError> {
     let txn = db.begin().await?;
+    let tenant_row = locked_tenant(&txn, tenant).await?;
     let (row, current) = locked(&txn, tenant, name).await?;
     let admitted = admit(tenant, Some(name), manifest, Some(&current))?;
-    apply_update(txn, row, current, admitted, dry_run).await
+    let update = Update { context, tenant: &tenant_row, action: "jenkinsenvironment.replace", dry_run };
+    apply_update(txn, row, current, admitted, update).await
+}
+
+/// Locks the tenant first: every writer that checks quotas takes tenant, then row, then the resourceVersion
+/// lock, so lock order never cycles.
+async fn locked_tenant(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+) -> Result<crate::store::entity::tenant::Model, OperationError> {
+    tenants::find_for_update(txn, tenant).await?.ok_or_else(|| OperationError::TenantNotFound(tenant.to_owned()))
+}
+
+/// Who updates, in which tenant, as which action.
+struct Update<'a> {
+    context: &'a AuditContext,
+    tenant: &'a crate::store::entity::tenant::Model,
+    action: &'static str,
+    dry_run: bool,
 }
 
 /// Applies an RFC 7386 JSON merge patch to the stored object, then updates as `replace` does.
 pub async fn merge_patch(
     db: &DatabaseConnection,
+    context: &AuditContext,
     tenant: &str,
     name: &str,
     patch: &serde_json::Value,
     dry_run: bool,
 ) -> Result<Outcome, OperationError> {
     let txn = db.begin().await?;
+    let tenant_row = locked_tenant(&txn, tenant).await?;
     let (row, current) = locked(&txn, tenant, name).await?;
     let mut document = serde_json::to_value(&current).map_err(StoreError::Corrupt)?;
     // A patch only names what it changes: the stored resourceVersion is no precondition unless the patch sets one.
@@ -144,7 +226,8 @@ pub async fn merge_patch(
         ManifestError::Syntax(message) => OperationError::Invalid(vec![FieldError { field: String::new(), message }]),
     })?;
     let admitted = admit(tenant, Some(name), manifest, Some(&current))?;
-    apply_update(txn, row, current, admitted, dry_run).await
+    let update = Update { context, tenant: &tenant_row, action: "jenkinsenvironment.patch", dry_run };
+    apply_update(txn, row, current, admitted, update).await
 }
 
 async fn apply_update(
@@ -152,8 +235,9 @@ async fn apply_update(
     mut row: Model,
     current: JenkinsEnvironment,
     admitted: Admitted,
-    dry_run: bool,
+    update: Update<'_>,
 ) -> Result<Outcome, OperationError> {
+    let dry_run = update.dry_run;
     let spec_changed = admitted.spec != current.spec;
     let mut next = current.clone();
     next.metadata.labels = admitted.labels;
@@ -163,6 +247,15 @@ async fn apply_update(
     if spec_changed {
         next.metadata.generation += 1;
     }
+    check_quotas(
+        &txn,
+        update.context,
+        update.tenant,
+        0,
+        i64::from(current.spec.capacity.max),
+        i64::from(next.spec.capacity.max),
+    )
+    .await?;
     // An update that changes nothing writes nothing, as in Kubernetes: the resourceVersion stays.
     if next == current || dry_run {
         return Ok(Outcome { object: next, committed: None, warnings: admitted.warnings });
@@ -181,12 +274,18 @@ async fn apply_update(
         events::record(&txn, object.metadata.uid, &object.metadata.tenant, EventType::Normal, "SpecChanged", &message)
             .await?;
     }
+    record(&txn, update.context, update.action, &object, Some(generations.0), 200).await?;
     txn.commit().await?;
     Ok(Outcome { object, committed: Some(committed), warnings: admitted.warnings })
 }
 
 /// Requests deletion: sets `deletionTimestamp` (once; repeating is a no-op) or, with no finalizers, deletes.
-pub async fn delete(db: &DatabaseConnection, tenant: &str, name: &str) -> Result<(Outcome, Deletion), OperationError> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    context: &AuditContext,
+    tenant: &str,
+    name: &str,
+) -> Result<(Outcome, Deletion), OperationError> {
     let txn = db.begin().await?;
     let (mut row, current) = locked(&txn, tenant, name).await?;
     if current.metadata.deletion_timestamp.is_some() {
@@ -195,7 +294,9 @@ pub async fn delete(db: &DatabaseConnection, tenant: &str, name: &str) -> Result
     let mut next = current;
     next.metadata.deletion_timestamp = Some(environments::now());
     if next.metadata.finalizers.is_empty() {
+        let generation = next.metadata.generation;
         let (object, committed) = write(&txn, next, Some(row), ChangeType::Deleted).await?;
+        record(&txn, context, "jenkinsenvironment.delete", &object, Some(generation), 200).await?;
         txn.commit().await?;
         return Ok((Outcome { object, committed: Some(committed), warnings: Vec::new() }, Deletion::Deleted));
     }
@@ -203,6 +304,7 @@ pub async fn delete(db: &DatabaseConnection, tenant: &str, name: &str) -> Result
     let (object, committed) = write(&txn, next, Some(row), ChangeType::Modified).await?;
     let message = format!("deletion requested; waiting for finalizers {}", object.metadata.finalizers.join(", "));
     events::record(&txn, object.metadata.uid, tenant, EventType::Normal, "DeletionRequested", &message).await?;
+    record(&txn, context, "jenkinsenvironment.delete", &object, Some(object.metadata.generation), 202).await?;
     txn.commit().await?;
     Ok((Outcome { object, committed: Some(committed), warnings: Vec::new() }, Deletion::Pending))
 }
@@ -230,6 +332,7 @@ pub async fn update_status(
 /// deleted, the row goes: the outcome's change is then DELETED.
 pub async fn remove_finalizer(
     db: &DatabaseConnection,
+    context: &AuditContext,
     tenant: &str,
     name: &str,
     finalizer: &str,
@@ -244,6 +347,8 @@ pub async fn remove_finalizer(
     let gone = next.metadata.deletion_timestamp.is_some() && next.metadata.finalizers.is_empty();
     let change_type = if gone { ChangeType::Deleted } else { ChangeType::Modified };
     let (object, committed) = write(&txn, next, Some(row), change_type).await?;
+    let generation = Some(object.metadata.generation);
+    record(&txn, context, "jenkinsenvironment.finalize", &object, generation, 200).await?;
     txn.commit().await?;
     Ok(Outcome { object, committed: Some(committed), warnings: Vec::new() })
 }

@@ -109,3 +109,35 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
     }
 }
+
+/// A strict JSON body (`application/json`): malformed is 400, an unknown or mistyped field is 422 with its path.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        if !matches!(media_type(&parts).as_deref(), Some("application/json" | "application/merge-patch+json")) {
+            return Err(ApiError::UnsupportedMediaType("send Content-Type application/json".into()));
+        }
+        let bytes = body_bytes(Request::from_parts(parts, body), state).await?;
+        let value = parse_document(&bytes, BodyFormat::Json).map_err(manifest_error)?;
+        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|error| {
+            let path = error.path().to_string();
+            let message = error.inner().to_string();
+            ApiError::invalid_field(if path == "." { String::new() } else { path }, message)
+        })
+    }
+}
+
+/// The peer address, when the server runs with connect info (it always does outside unit tests).
+pub struct ClientAddress(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(crate::auth::caller::client_address(parts)))
+    }
+}

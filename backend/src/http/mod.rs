@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod middleware;
 pub mod routes;
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -31,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::audit_refusals))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -1,10 +1,14 @@
 //! All database access. Every function that touches an environment takes its tenant.
 
+pub mod api_tokens;
+pub mod audit;
 pub mod changes;
 pub mod entity;
 pub mod environments;
 pub mod events;
+pub mod sessions;
 pub mod tenants;
+pub mod users;
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 

@@ -17,6 +17,8 @@ use crate::domain::API_VERSION;
 use crate::environments::writes::{self, Deletion, Outcome};
 use crate::error::ApiError;
 use crate::feed::ChangeEvent;
+use crate::auth::caller::Caller;
+use crate::auth::Role;
 use crate::http::extract::{ApiPath, ApiQuery, Manifest, MergePatch};
 use crate::state::AppState;
 use crate::store::{environments, events, tenants};
@@ -129,10 +131,12 @@ fn publish(state: &AppState, outcome: &Outcome) {
 /// `GET …/jenkinsenvironments`: a page of the tenant's environments, or with `watch=true` a stream of changes.
 pub async fn list_environments(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(tenant): ApiPath<String>,
     ApiQuery(params): ApiQuery<ListParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Viewer)?;
     let selector_text = params.label_selector.clone().unwrap_or_default();
     let selector = LabelSelector::parse(&selector_text).map_err(|e| ApiError::BadRequest(format!("labelSelector {e}")))?;
     let name = parse_field_selector(params.field_selector.as_deref())?;
@@ -164,12 +168,14 @@ pub async fn list_environments(
 /// `POST …/jenkinsenvironments`: creates one (201 + Location), or with `dryRun=All` shows what would be stored.
 pub async fn create_environment(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(tenant): ApiPath<String>,
     ApiQuery(params): ApiQuery<WriteParams>,
     Manifest(manifest): Manifest,
 ) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Editor)?;
     let dry_run = params.dry_run()?;
-    let outcome = writes::create(&state.db, &tenant, manifest, dry_run).await?;
+    let outcome = writes::create(&state.db, &caller.audit(), &tenant, manifest, dry_run).await?;
     publish(&state, &outcome);
     if dry_run {
         return Ok(with_warnings(respond::json(StatusCode::OK, &outcome.object)?, &outcome.warnings));
@@ -195,27 +201,33 @@ async fn read_one(state: &AppState, tenant: &str, name: &str) -> Result<Bytes, A
 /// `GET …/jenkinsenvironments/{name}`: served from the change-feed cache.
 pub async fn get_environment(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Viewer)?;
     Ok(respond::json_bytes(StatusCode::OK, read_one(&state, &tenant, &name).await?))
 }
 
 /// `GET …/jenkinsenvironments/{name}/status`: the object, as the status subresource (read-only for users).
 pub async fn get_environment_status(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Viewer)?;
     Ok(respond::json_bytes(StatusCode::OK, read_one(&state, &tenant, &name).await?))
 }
 
 /// `PUT …/jenkinsenvironments/{name}`: replaces metadata and spec; a stale `resourceVersion` is 409.
 pub async fn replace_environment(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<WriteParams>,
     Manifest(manifest): Manifest,
 ) -> Result<Response, ApiError> {
-    let outcome = writes::replace(&state.db, &tenant, &name, manifest, params.dry_run()?).await?;
+    caller.require(&tenant, Role::Editor)?;
+    let outcome = writes::replace(&state.db, &caller.audit(), &tenant, &name, manifest, params.dry_run()?).await?;
     publish(&state, &outcome);
     Ok(with_warnings(respond::json(StatusCode::OK, &outcome.object)?, &outcome.warnings))
 }
@@ -223,11 +235,13 @@ pub async fn replace_environment(
 /// `PATCH …/jenkinsenvironments/{name}` with `application/merge-patch+json`.
 pub async fn patch_environment(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<WriteParams>,
     MergePatch(patch): MergePatch,
 ) -> Result<Response, ApiError> {
-    let outcome = writes::merge_patch(&state.db, &tenant, &name, &patch, params.dry_run()?).await?;
+    caller.require(&tenant, Role::Editor)?;
+    let outcome = writes::merge_patch(&state.db, &caller.audit(), &tenant, &name, &patch, params.dry_run()?).await?;
     publish(&state, &outcome);
     Ok(with_warnings(respond::json(StatusCode::OK, &outcome.object)?, &outcome.warnings))
 }
@@ -235,9 +249,11 @@ pub async fn patch_environment(
 /// `DELETE …/jenkinsenvironments/{name}`: 202 while finalizers remain (idempotent), 200 once the row is gone.
 pub async fn delete_environment(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (outcome, deletion) = writes::delete(&state.db, &tenant, &name).await?;
+    caller.require(&tenant, Role::Editor)?;
+    let (outcome, deletion) = writes::delete(&state.db, &caller.audit(), &tenant, &name).await?;
     publish(&state, &outcome);
     let status = match deletion {
         Deletion::Pending => StatusCode::ACCEPTED,
@@ -249,8 +265,10 @@ pub async fn delete_environment(
 /// `GET …/jenkinsenvironments/{name}/events`: newest first.
 pub async fn list_environment_events(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
+    caller.require(&tenant, Role::Viewer)?;
     let row = environments::find(&state.db, &tenant, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("jenkinsenvironment {name:?} not found in tenant {tenant:?}")))?;

@@ -1,6 +1,12 @@
 //! The JSON API routes.
 
+mod audit_log;
+mod auth;
 mod environments;
+mod members;
+mod tenants;
+mod tokens;
+mod users;
 mod health;
 mod respond;
 mod watch;
@@ -25,4 +31,24 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .delete(ENVIRONMENT, environments::delete_environment)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/status", environments::get_environment_status)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/events", environments::list_environment_events)
+        .post("/api/v1/auth/token", auth::create_token)
+        .post("/api/v1/auth/session", auth::create_session)
+        .delete("/api/v1/auth/session", auth::delete_session)
+        .get("/api/v1/me", auth::get_me)
+        .get("/api/v1/tenants", tenants::list_tenants)
+        .post("/api/v1/tenants", tenants::create_tenant)
+        .get("/api/v1/tenants/{tenant}", tenants::get_tenant)
+        .patch("/api/v1/tenants/{tenant}", tenants::update_tenant)
+        .get("/api/v1/tenants/{tenant}/members", members::list_members)
+        .post("/api/v1/tenants/{tenant}/members", members::add_member)
+        .put("/api/v1/tenants/{tenant}/members/{user_id}", members::update_member)
+        .delete("/api/v1/tenants/{tenant}/members/{user_id}", members::remove_member)
+        .get("/api/v1/tenants/{tenant}/tokens", tokens::list_tokens)
+        .post("/api/v1/tenants/{tenant}/tokens", tokens::create_token)
+        .delete("/api/v1/tenants/{tenant}/tokens/{token_id}", tokens::revoke_token)
+        .get("/api/v1/users", users::list_users)
+        .post("/api/v1/users", users::create_user)
+        .get("/api/v1/users/{user_id}", users::get_user)
+        .patch("/api/v1/users/{user_id}", users::update_user)
+        .get("/api/v1/audit", audit_log::list_audit)
 }

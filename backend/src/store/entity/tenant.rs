@@ -11,6 +11,9 @@ pub struct Model {
     pub name: String,
     pub display_name: String,
     pub created_at: DateTimeWithTimeZone,
+    pub max_environments: i32,
+    pub max_instances: i32,
+    pub cloud_profile: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,44 @@
+//! Identity: password hashing, JWTs, API tokens, browser sessions, the `Caller` extractor, login rate limits,
+//! and the one place that decides what a caller may do.
+
+pub mod authz;
+pub mod caller;
+pub mod jwt;
+pub mod password;
+pub mod rate_limit;
+pub mod tokens;
+
+use serde::{Deserialize, Serialize};
+
+/// A role in one tenant; ordered: a higher role can do everything a lower one can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads environments, events, status.
+    Viewer,
+    /// Creates, changes and deletes environments.
+    Editor,
+    /// Manages members and API tokens; sees quotas and the tenant's audit log.
+    Admin,
+}
+
+impl Role {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Editor => "editor",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "viewer" => Some(Self::Viewer),
+            "editor" => Some(Self::Editor),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}

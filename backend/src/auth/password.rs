@@ -1,0 +1,46 @@
+//! Password hashing with argon2id (PHC strings), off the async runtime: hashing is deliberately slow.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// A PHC string of a freshly salted argon2id hash.
+pub async fn hash(password: SecretString) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.expose_secret().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
+    })
+    .await?
+}
+
+/// Whether `password` matches `phc` (constant time inside argon2). A malformed hash never matches.
+pub async fn verify(password: SecretString, phc: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&phc)
+            .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash of a random password, verified against when the account does not exist, so an unknown email
+/// takes as long as a wrong password (no account enumeration by timing).
+pub async fn decoy_hash() -> String {
+    hash(SecretString::from(uuid::Uuid::new_v4().to_string())).await.unwrap_or_default()
+}
+
+/// Checks a new password's strength; the message is for the person choosing it.
+pub fn check_strength(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    Ok(())
+}

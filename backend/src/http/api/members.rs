@@ -1,0 +1,106 @@
+//! Tenant members and their roles (tenant admins).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sea_orm::TransactionTrait;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::respond;
+use crate::auth::caller::Caller;
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+use crate::store::audit::{self, AuditEntry};
+use crate::store::{tenants, users, StoreError};
+
+async fn require_existing_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
+    tenants::find(&state.db, tenant).await?.map(|_| ()).ok_or_else(|| ApiError::NotFound(format!("tenant {tenant:?} not found")))
+}
+
+/// `GET /api/v1/tenants/{tenant}/members`
+pub async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(tenant): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Admin)?;
+    require_existing_tenant(&state, &tenant).await?;
+    let items = users::members(&state.db, &tenant).await?;
+    respond::json(StatusCode::OK, &serde_json::json!({ "items": items }))
+}
+
+/// Body of `POST …/members`: who, with which role.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    email: String,
+    role: Role,
+}
+
+/// Body of `PUT …/members/{userId}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRole {
+    role: Role,
+}
+
+async fn set_role(state: &AppState, caller: &Caller, tenant: &str, user: Uuid, email: &str, role: Role, status: u16) -> Result<Response, ApiError> {
+    let txn = state.db.begin().await.map_err(StoreError::from)?;
+    users::set_membership(&txn, tenant, user, role.as_str()).await?;
+    let context = caller.audit();
+    let detail = format!("{email} is {}", role.as_str());
+    audit::append(&txn, &AuditEntry::allowed(&context, "member.set", "Member", status).in_tenant(tenant).named(email).detail(&detail)).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    respond::json(code, &serde_json::json!({ "userId": user, "email": email, "role": role }))
+}
+
+/// `POST /api/v1/tenants/{tenant}/members`: adds an existing user by email.
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(tenant): ApiPath<String>,
+    ApiJson(body): ApiJson<AddMember>,
+) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Admin)?;
+    require_existing_tenant(&state, &tenant).await?;
+    let user = users::find_by_email(&state.db, &body.email)
+        .await?
+        .ok_or_else(|| ApiError::invalid_field("email", "no user has this email; a platform admin creates users"))?;
+    set_role(&state, &caller, &tenant, user.id, &user.email, body.role, 201).await
+}
+
+/// `PUT /api/v1/tenants/{tenant}/members/{userId}`: changes a member's role.
+pub async fn update_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((tenant, user_id)): ApiPath<(String, Uuid)>,
+    ApiJson(body): ApiJson<SetRole>,
+) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Admin)?;
+    require_existing_tenant(&state, &tenant).await?;
+    let is_member = users::members(&state.db, &tenant).await?.into_iter().find(|m| m.user_id == user_id);
+    let member = is_member.ok_or_else(|| ApiError::NotFound(format!("user {user_id} is not a member of {tenant:?}")))?;
+    set_role(&state, &caller, &tenant, user_id, &member.email, body.role, 200).await
+}
+
+/// `DELETE /api/v1/tenants/{tenant}/members/{userId}`
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((tenant, user_id)): ApiPath<(String, Uuid)>,
+) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Admin)?;
+    let txn = state.db.begin().await.map_err(StoreError::from)?;
+    if !users::remove_membership(&txn, &tenant, user_id).await? {
+        return Err(ApiError::NotFound(format!("user {user_id} is not a member of {tenant:?}")));
+    }
+    let context = caller.audit();
+    let name = user_id.to_string();
+    audit::append(&txn, &AuditEntry::allowed(&context, "member.remove", "Member", 204).in_tenant(&tenant).named(&name)).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
