@@ -264,3 +264,35 @@ pub fn manifest(name: &str) -> serde_json::Value {
         "spec": {}
     })
 }
+
+impl TestApp {
+    /// Creates an API token directly in the store; returns its id and secret.
+    pub async fn api_token(&self, tenant: &str, name: &str, role: &str) -> (uuid::Uuid, String) {
+        let secret = butler::auth::tokens::generate();
+        let digest = butler::auth::tokens::digest(&secret);
+        let row = butler::store::api_tokens::create(&self.db(), tenant, name, role, &digest, None, None)
+            .await
+            .expect("token stored");
+        (row.id, secret)
+    }
+
+    /// Creates a user with the test password; returns its id.
+    pub async fn user(&self, email: &str, tenant: Option<(&str, &str)>) -> uuid::Uuid {
+        let hash = password_hash().await;
+        let user = butler::store::users::create(&self.db(), email, &hash, false).await.expect("user");
+        if let Some((tenant, role)) = tenant {
+            butler::store::users::set_membership(&self.db(), tenant, user.id, role).await.expect("membership");
+        }
+        user.id
+    }
+
+    /// Audit entries, newest first, straight from the store.
+    pub async fn audit(&self, tenant: Option<&str>) -> Vec<butler::store::audit::AuditRow> {
+        let filter = butler::store::audit::AuditFilter {
+            tenant: tenant.map(str::to_owned),
+            limit: 1000,
+            ..Default::default()
+        };
+        butler::store::audit::list(&self.db(), &filter).await.expect("audit")
+    }
+}

@@ -56,6 +56,11 @@ impl JwtKeys {
         }
     }
 
+    /// The `kid` of the signing key.
+    pub fn current_kid(&self) -> &str {
+        &self.current_kid
+    }
+
     /// Signs a token for `user` valid for `ttl`.
     pub fn issue(&self, user: Uuid, session: Option<Uuid>, ttl: Duration) -> anyhow::Result<(String, Claims)> {
         let now = chrono::Utc::now().timestamp();

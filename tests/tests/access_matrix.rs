@@ -1,0 +1,308 @@
+//! Every API route x every kind of caller: the status each gets, and no other tenant's data in any body.
+//! A route the server has but this table lacks fails the test, so the matrix grows with the API.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use butler_tests::{environment_path, manifest, TestApp, Who, PASSWORD};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// The callers of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Caller {
+    Nobody,
+    Viewer,
+    Editor,
+    Admin,
+    OtherAdmin,
+    Platform,
+    RevokedToken,
+    ExpiredJwt,
+    ForeignKeyJwt,
+    AlgNoneJwt,
+}
+
+const CALLERS: [Caller; 10] = [
+    Caller::Nobody,
+    Caller::Viewer,
+    Caller::Editor,
+    Caller::Admin,
+    Caller::OtherAdmin,
+    Caller::Platform,
+    Caller::RevokedToken,
+    Caller::ExpiredJwt,
+    Caller::ForeignKeyJwt,
+    Caller::AlgNoneJwt,
+];
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// No credentials needed; everyone gets `status`.
+    Public(u16),
+    /// Any valid credential gets `status`.
+    Authenticated(u16),
+    /// At least this role in tenant `payments`; others in no role get 404, a role too low 403.
+    Tenant(Role, u16),
+    /// Platform admins only (everyone else authenticated: 403).
+    Platform(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+fn role_in_payments(caller: Caller) -> Option<Role> {
+    match caller {
+        Caller::Viewer => Some(Role::Viewer),
+        Caller::Editor => Some(Role::Editor),
+        Caller::Admin | Caller::Platform => Some(Role::Admin),
+        _ => None,
+    }
+}
+
+fn is_valid_credential(caller: Caller) -> bool {
+    matches!(caller, Caller::Viewer | Caller::Editor | Caller::Admin | Caller::OtherAdmin | Caller::Platform)
+}
+
+fn expected(rule: Rule, caller: Caller) -> u16 {
+    match rule {
+        Rule::Public(status) => status,
+        _ if !is_valid_credential(caller) => 401,
+        Rule::Authenticated(status) => status,
+        Rule::Platform(status) => if caller == Caller::Platform { status } else { 403 },
+        Rule::Tenant(needed, status) => match role_in_payments(caller) {
+            None => 404,
+            Some(role) if role < needed => 403,
+            Some(_) => status,
+        },
+    }
+}
+
+/// A request for one caller: method, concrete path, JSON body.
+struct Request {
+    method: Method,
+    path: String,
+    body: Option<(String, &'static str)>,
+}
+
+fn json_body(value: Value) -> Option<(String, &'static str)> {
+    Some((value.to_string(), "application/json"))
+}
+
+/// Per-caller fixtures the requests point at.
+struct Fixtures {
+    viewer_id: uuid::Uuid,
+    spare_members: HashMap<Caller, uuid::Uuid>,
+    spare_tokens: HashMap<Caller, uuid::Uuid>,
+}
+
+fn slug(caller: Caller) -> String {
+    format!("{caller:?}").to_lowercase()
+}
+
+/// The table: one entry per route of the API.
+fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Option<(Rule, Request)> {
+    let env = environment_path("payments", "ci");
+    let request = |method: Method, path: String, body| Request { method, path, body };
+    let s = slug(caller);
+    Some(match (method.as_str(), path) {
+        ("GET", "/healthz") => (Rule::Public(200), request(Method::GET, "/healthz".into(), None)),
+        ("GET", "/readyz") => (Rule::Public(200), request(Method::GET, "/readyz".into(), None)),
+        ("POST", "/api/v1/auth/token") => (
+            Rule::Public(200),
+            request(Method::POST, path.into(), json_body(json!({ "email": Who::PaymentsViewer.email(), "password": PASSWORD }))),
+        ),
+        ("POST", "/api/v1/auth/session") => (
+            Rule::Public(201),
+            request(Method::POST, path.into(), json_body(json!({ "email": Who::PaymentsEditor.email(), "password": PASSWORD }))),
+        ),
+        ("DELETE", "/api/v1/auth/session") => (Rule::Authenticated(204), request(Method::DELETE, path.into(), None)),
+        ("GET", "/api/v1/me") => (Rule::Authenticated(200), request(Method::GET, path.into(), None)),
+        ("GET", "/api/v1/tenants") => (Rule::Authenticated(200), request(Method::GET, path.into(), None)),
+        ("POST", "/api/v1/tenants") => {
+            (Rule::Platform(201), request(Method::POST, path.into(), json_body(json!({ "name": format!("t-{s}") }))))
+        }
+        ("GET", "/api/v1/tenants/{tenant}") => {
+            (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments".into(), None))
+        }
+        ("PATCH", "/api/v1/tenants/{tenant}") => (
+            Rule::Platform(200),
+            request(Method::PATCH, "/api/v1/tenants/payments".into(), json_body(json!({ "displayName": "Payments" }))),
+        ),
+        ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments") => (
+            Rule::Tenant(Role::Viewer, 200),
+            request(Method::GET, "/api/v1/tenants/payments/jenkinsenvironments".into(), None),
+        ),
+        ("POST", "/api/v1/tenants/{tenant}/jenkinsenvironments") => (
+            Rule::Tenant(Role::Editor, 201),
+            request(Method::POST, "/api/v1/tenants/payments/jenkinsenvironments".into(), json_body(manifest(&format!("m-{s}")))),
+        ),
+        ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}") => {
+            (Rule::Tenant(Role::Viewer, 200), request(Method::GET, env, None))
+        }
+        ("PUT", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}") => {
+            (Rule::Tenant(Role::Editor, 200), request(Method::PUT, env, json_body(manifest("ci"))))
+        }
+        ("PATCH", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}") => (
+            Rule::Tenant(Role::Editor, 200),
+            request(Method::PATCH, env, Some((json!({ "metadata": { "labels": { "by": s } } }).to_string(), "application/merge-patch+json"))),
+        ),
+        ("DELETE", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}") => (
+            Rule::Tenant(Role::Editor, 202),
+            request(Method::DELETE, environment_path("payments", "doomed"), None),
+        ),
+        ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/status") => {
+            (Rule::Tenant(Role::Viewer, 200), request(Method::GET, format!("{env}/status"), None))
+        }
+        ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/events") => {
+            (Rule::Tenant(Role::Viewer, 200), request(Method::GET, format!("{env}/events"), None))
+        }
+        ("GET", "/api/v1/tenants/{tenant}/members") => {
+            (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments/members".into(), None))
+        }
+        ("POST", "/api/v1/tenants/{tenant}/members") => (
+            Rule::Tenant(Role::Admin, 201),
+            request(
+                Method::POST,
+                "/api/v1/tenants/payments/members".into(),
+                json_body(json!({ "email": Who::PaymentsViewer.email(), "role": "viewer" })),
+            ),
+        ),
+        ("PUT", "/api/v1/tenants/{tenant}/members/{user_id}") => (
+            Rule::Tenant(Role::Admin, 200),
+            request(
+                Method::PUT,
+                format!("/api/v1/tenants/payments/members/{}", fixtures.viewer_id),
+                json_body(json!({ "role": "viewer" })),
+            ),
+        ),
+        ("DELETE", "/api/v1/tenants/{tenant}/members/{user_id}") => (
+            Rule::Tenant(Role::Admin, 204),
+            request(Method::DELETE, format!("/api/v1/tenants/payments/members/{}", fixtures.spare_members[&caller]), None),
+        ),
+        ("GET", "/api/v1/tenants/{tenant}/tokens") => {
+            (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments/tokens".into(), None))
+        }
+        ("POST", "/api/v1/tenants/{tenant}/tokens") => (
+            Rule::Tenant(Role::Admin, 201),
+            request(Method::POST, "/api/v1/tenants/payments/tokens".into(), json_body(json!({ "name": format!("k-{s}"), "role": "viewer" }))),
+        ),
+        ("DELETE", "/api/v1/tenants/{tenant}/tokens/{token_id}") => (
+            Rule::Tenant(Role::Admin, 200),
+            request(Method::DELETE, format!("/api/v1/tenants/payments/tokens/{}", fixtures.spare_tokens[&caller]), None),
+        ),
+        ("GET", "/api/v1/users") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
+        ("POST", "/api/v1/users") => (
+            Rule::Platform(201),
+            request(Method::POST, path.into(), json_body(json!({ "email": format!("new-{s}@butler.test"), "password": PASSWORD }))),
+        ),
+        ("GET", "/api/v1/users/{user_id}") => {
+            (Rule::Platform(200), request(Method::GET, format!("/api/v1/users/{}", fixtures.viewer_id), None))
+        }
+        ("PATCH", "/api/v1/users/{user_id}") => (
+            Rule::Platform(200),
+            request(Method::PATCH, format!("/api/v1/users/{}", fixtures.viewer_id), json_body(json!({ "disabled": false }))),
+        ),
+        ("GET", "/api/v1/audit") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
+        _ => return None,
+    })
+}
+
+/// JWTs that must not work: expired, signed with another key under our `kid`, and unsigned.
+fn bad_jwts(app: &TestApp) -> HashMap<Caller, String> {
+    let user = app.user_ids[&Who::PaymentsAdmin];
+    let kid = app.state.jwt.current_kid().to_owned();
+    let now = chrono::Utc::now().timestamp();
+    let claims = |exp: i64| json!({ "sub": user, "iss": "butler", "aud": "butler-api", "iat": now - 7200, "exp": exp, "jti": uuid::Uuid::new_v4() });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(kid.clone());
+    let real_key = jsonwebtoken::EncodingKey::from_secret(butler_tests::JWT_SECRET.as_bytes());
+    let expired = jsonwebtoken::encode(&header, &claims(now - 3600), &real_key).expect("expired jwt");
+    let other_key = jsonwebtoken::EncodingKey::from_secret(b"some-other-secret-that-is-also-long-enough");
+    let foreign = jsonwebtoken::encode(&header, &claims(now + 3600), &other_key).expect("foreign jwt");
+    let none_header = URL_SAFE_NO_PAD.encode(json!({ "alg": "none", "typ": "JWT", "kid": kid }).to_string());
+    let none_payload = URL_SAFE_NO_PAD.encode(claims(now + 3600).to_string());
+    HashMap::from([
+        (Caller::ExpiredJwt, expired),
+        (Caller::ForeignKeyJwt, foreign),
+        (Caller::AlgNoneJwt, format!("{none_header}.{none_payload}.")),
+    ])
+}
+
+#[tokio::test]
+async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_another_tenant() {
+    let app = TestApp::spawn().await;
+    // Data that must only ever reach `other`'s people and platform admins.
+    let mut secret = manifest("other-secret-env");
+    secret["metadata"]["labels"] = json!({ "marker": "other-tenant-secret" });
+    assert_eq!(app.create("other", &secret).await.status, StatusCode::CREATED);
+    assert_eq!(app.create("payments", &manifest("ci")).await.status, StatusCode::CREATED);
+    assert_eq!(app.create("payments", &manifest("doomed")).await.status, StatusCode::CREATED);
+
+    let (revoked_id, revoked_secret) = app.api_token("payments", "revoked", "admin").await;
+    butler::store::api_tokens::revoke(&app.db(), "payments", revoked_id).await.expect("revoked");
+    let mut credentials: HashMap<Caller, Option<String>> = bad_jwts(&app).into_iter().map(|(c, t)| (c, Some(t))).collect();
+    credentials.insert(Caller::Nobody, None);
+    credentials.insert(Caller::RevokedToken, Some(revoked_secret));
+    for (caller, who) in [
+        (Caller::Viewer, Who::PaymentsViewer),
+        (Caller::Editor, Who::PaymentsEditor),
+        (Caller::Admin, Who::PaymentsAdmin),
+        (Caller::OtherAdmin, Who::OtherAdmin),
+        (Caller::Platform, Who::Platform),
+    ] {
+        credentials.insert(caller, Some(app.jwts[&who].clone()));
+    }
+    let mut fixtures = Fixtures { viewer_id: app.user_ids[&Who::PaymentsViewer], spare_members: HashMap::new(), spare_tokens: HashMap::new() };
+    for caller in CALLERS {
+        let member = app.user(&format!("spare-{}@butler.test", slug(caller)), Some(("payments", "viewer"))).await;
+        fixtures.spare_members.insert(caller, member);
+        let (token, _) = app.api_token("payments", &format!("spare-{}", slug(caller)), "viewer").await;
+        fixtures.spare_tokens.insert(caller, token);
+    }
+
+    let table = butler::http::route_table();
+    let mut failures = Vec::new();
+    for (method, path) in table.routes() {
+        let reqwest_method = Method::from_bytes(method.as_str().as_bytes()).expect("method");
+        if case(&reqwest_method, path, Caller::Nobody, &fixtures).is_none() {
+            failures.push(format!("{method} {path} has no rule in the access matrix"));
+            continue;
+        }
+        for caller in CALLERS {
+            let (rule, request) = case(&reqwest_method, path, caller, &fixtures).expect("case");
+            let mut builder = app.anonymous(request.method.clone(), &request.path);
+            if let Some(credential) = &credentials[&caller] {
+                builder = builder.bearer_auth(credential);
+            }
+            if let Some((body, content_type)) = request.body {
+                builder = builder.header("content-type", content_type).body(body);
+            }
+            let response = app.send(builder).await;
+            let want = expected(rule, caller);
+            if response.status.as_u16() != want {
+                failures.push(format!(
+                    "{method} {} as {caller:?}: expected {want}, got {} {}",
+                    request.path,
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                ));
+            }
+            if response.status == StatusCode::UNAUTHORIZED && response.header("www-authenticate").is_none() {
+                failures.push(format!("{method} {} as {caller:?}: 401 without WWW-Authenticate", request.path));
+            }
+            let sees_other = matches!(caller, Caller::OtherAdmin | Caller::Platform);
+            let body = String::from_utf8_lossy(&response.body);
+            if !sees_other && (body.contains("other-tenant-secret") || body.contains("other-secret-env") || body.contains("admin@other.test")) {
+                failures.push(format!("{method} {} as {caller:?}: the body shows tenant other's data", request.path));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
