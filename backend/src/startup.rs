@@ -65,6 +65,7 @@ impl Application {
             feed: Arc::new(Feed::default()),
             shutdown: CancellationToken::new(),
             jwt,
+            identity: Arc::new(crate::auth::cache::IdentityCache::default()),
             login_limiter: LoginLimiter::default(),
             decoy_password_hash: password::decoy_hash().await,
         });
@@ -91,7 +92,7 @@ impl Application {
         let Self { listener, state } = self;
         let shutdown = state.shutdown.clone();
         let mut background = JoinSet::new();
-        background.spawn(feed::run(state.feed.clone(), state.db.clone(), shutdown.clone()));
+        background.spawn(feed::run(state.feed.clone(), state.identity.clone(), state.db.clone(), shutdown.clone()));
         background.spawn(compact_watch_history(state.clone()));
         background.spawn(limiter_upkeep(state.clone()));
         tracing::info!(address = %listener.local_addr()?, "butler is serving");

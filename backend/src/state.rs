@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::cache::IdentityCache;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
@@ -23,6 +24,8 @@ pub struct Inner {
     /// Cancelled on SIGTERM: long-lived responses (watch streams) end so shutdown can complete.
     pub shutdown: CancellationToken,
     pub jwt: JwtKeys,
+    /// Who callers are, kept exact by NOTIFY on every identity change.
+    pub identity: Arc<IdentityCache>,
     pub login_limiter: LoginLimiter,
     /// Verified against when a login names no account, so both failures take as long.
     pub decoy_password_hash: String,

@@ -55,3 +55,27 @@ async fn concurrent_replaces_with_the_same_resource_version_let_exactly_one_win(
     let stored = app.get(&environment_path("payments", "ci")).await.json();
     assert_eq!(stored["metadata"]["generation"], 2);
 }
+
+#[tokio::test]
+async fn a_token_revoked_on_one_replica_stops_working_on_another_at_once() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_on(&first.database_name).await;
+    let (token_id, secret) = first.api_token("payments", "shared", "viewer").await;
+    let path = butler_tests::environments_path("payments");
+    // The second replica has the token cached now.
+    assert_eq!(second.send(second.anonymous(Method::GET, &path).bearer_auth(&secret)).await.status, StatusCode::OK);
+    let revoked = first
+        .send(first.request(Method::DELETE, &format!("/api/v1/tenants/payments/tokens/{token_id}")))
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    loop {
+        let status = second.send(second.anonymous(Method::GET, &path).bearer_auth(&secret)).await.status;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        // NOTIFY arrives in milliseconds; the cache's 10 s TTL must not be what ends it.
+        assert!(started.elapsed() < Duration::from_secs(2), "the revocation did not reach the other replica");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use super::cache::{SessionIdentity, TokenIdentity, UserIdentity};
 use super::{tokens, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -124,12 +125,54 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 async fn api_token(state: &AppState, secret: &str) -> Result<Principal, ApiError> {
-    let token = api_tokens::find_live_by_digest(&state.db, &tokens::digest(secret))
+    let digest = tokens::digest(secret);
+    let token = match state.identity.token(&digest) {
+        Some(token) => token,
+        None => {
+            let row = api_tokens::find_live_by_digest(&state.db, &digest)
+                .await?
+                .ok_or_else(|| unauthenticated("the API token is unknown, expired or revoked"))?;
+            let role = Role::parse(&row.role).ok_or_else(|| unauthenticated("the API token has no valid role"))?;
+            let identity =
+                TokenIdentity { id: row.id, name: row.name, tenant: row.tenant, role, expires_at: row.expires_at };
+            state.identity.put_token(digest, identity)
+        }
+    };
+    if state.identity.should_touch(token.id) {
+        api_tokens::touch(&state.db, token.id).await?;
+    }
+    Ok(Principal::Token { id: token.id, name: token.name.clone(), tenant: token.tenant.clone(), role: token.role })
+}
+
+async fn session(state: &AppState, id: Uuid) -> Result<Option<std::sync::Arc<SessionIdentity>>, ApiError> {
+    if let Some(hit) = state.identity.session(id) {
+        return Ok(Some(hit));
+    }
+    Ok(sessions::find_live(&state.db, id).await?.map(|row| {
+        state.identity.put_session(
+            id,
+            SessionIdentity { user_id: row.user_id, csrf_token: row.csrf_token, expires_at: row.expires_at },
+        )
+    }))
+}
+
+async fn user(state: &AppState, id: Uuid) -> Result<Option<std::sync::Arc<UserIdentity>>, ApiError> {
+    if let Some(hit) = state.identity.user(id) {
+        return Ok(Some(hit));
+    }
+    let Some(row) = users::find_by_id(&state.db, id).await? else { return Ok(None) };
+    let memberships = users::memberships_of(&state.db, id)
         .await?
-        .ok_or_else(|| unauthenticated("the API token is unknown, expired or revoked"))?;
-    let role = Role::parse(&token.role).ok_or_else(|| unauthenticated("the API token has no valid role"))?;
-    api_tokens::touch(&state.db, token.id).await?;
-    Ok(Principal::Token { id: token.id, name: token.name, tenant: token.tenant, role })
+        .into_iter()
+        .filter_map(|(tenant, role)| Role::parse(&role).map(|role| (tenant, role)))
+        .collect();
+    Ok(Some(state.identity.put_user(UserIdentity {
+        id,
+        email: row.email,
+        platform_admin: row.is_platform_admin,
+        disabled: row.disabled,
+        memberships,
+    })))
 }
 
 async fn user_from_jwt(state: &AppState, jwt: &str, from_cookie: bool) -> Result<(Principal, Option<Uuid>), ApiError> {
@@ -137,23 +180,22 @@ async fn user_from_jwt(state: &AppState, jwt: &str, from_cookie: bool) -> Result
     if from_cookie && claims.sid.is_none() {
         return Err(unauthenticated("the session cookie is not a session"));
     }
-    if let Some(session) = claims.sid {
-        let live = sessions::find_live(&state.db, session).await?;
+    if let Some(id) = claims.sid {
+        let live = session(state, id).await?;
         if live.is_none_or(|s| s.user_id != claims.sub) {
             return Err(unauthenticated("the session has ended; sign in again"));
         }
     }
-    let user = users::find_by_id(&state.db, claims.sub)
+    let user = user(state, claims.sub)
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| unauthenticated("the account is unknown or disabled"))?;
-    let memberships = users::memberships_of(&state.db, user.id)
-        .await?
-        .into_iter()
-        .filter_map(|(tenant, role)| Role::parse(&role).map(|role| (tenant, role)))
-        .collect();
-    let principal =
-        Principal::User { id: user.id, email: user.email, platform_admin: user.is_platform_admin, memberships };
+    let principal = Principal::User {
+        id: user.id,
+        email: user.email.clone(),
+        platform_admin: user.platform_admin,
+        memberships: user.memberships.clone(),
+    };
     Ok((principal, claims.sid))
 }
 
@@ -163,7 +205,7 @@ async fn check_csrf(state: &AppState, parts: &Parts, session: Option<Uuid>) -> R
         return Ok(());
     }
     let Some(session) = session else { return Err(unauthenticated("no session")) };
-    let expected = sessions::find_live(&state.db, session).await?.map(|s| s.csrf_token).unwrap_or_default();
+    let expected = self::session(state, session).await?.map(|s| s.csrf_token.clone()).unwrap_or_default();
     let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(ApiError::Forbidden {

@@ -2,6 +2,7 @@
 //! and the one place that decides what a caller may do.
 
 pub mod authz;
+pub mod cache;
 pub mod caller;
 pub mod jwt;
 pub mod password;

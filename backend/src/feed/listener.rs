@@ -9,6 +9,7 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{ChangeEvent, Feed};
+use crate::auth::cache::{self as identity_cache, IdentityCache};
 use crate::domain::object::JenkinsEnvironment;
 use crate::store::changes::{self, CHANNEL};
 use crate::store::environments;
@@ -19,9 +20,9 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 const CATCH_UP_BATCH: u64 = 500;
 
 /// Runs until `shutdown`, reconnecting after errors.
-pub async fn run(feed: Arc<Feed>, db: DatabaseConnection, shutdown: CancellationToken) {
+pub async fn run(feed: Arc<Feed>, identity: Arc<IdentityCache>, db: DatabaseConnection, shutdown: CancellationToken) {
     loop {
-        match follow(&feed, &db, &shutdown).await {
+        match follow(&feed, &identity, &db, &shutdown).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "change feed interrupted; reconnecting");
@@ -34,10 +35,17 @@ pub async fn run(feed: Arc<Feed>, db: DatabaseConnection, shutdown: Cancellation
     }
 }
 
-async fn follow(feed: &Feed, db: &DatabaseConnection, shutdown: &CancellationToken) -> anyhow::Result<()> {
+async fn follow(
+    feed: &Feed,
+    identity: &IdentityCache,
+    db: &DatabaseConnection,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
     // Listen before reading, so nothing committed after the snapshot goes unannounced.
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, identity_cache::CHANNEL]).await?;
+    // Identity changes may have been missed while disconnected.
+    identity.clear();
     if !feed.is_ready() {
         reload(feed, db).await?;
     }
@@ -45,7 +53,15 @@ async fn follow(feed: &Feed, db: &DatabaseConnection, shutdown: &CancellationTok
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            notification = listener.try_recv() => { notification?; }
+            notification = listener.try_recv() => match notification? {
+                Some(notification) if notification.channel() == identity_cache::CHANNEL => {
+                    identity.clear();
+                    continue;
+                }
+                Some(_) => {}
+                // The connection dropped and was re-established: notifications may be lost.
+                None => identity.clear(),
+            },
             () = tokio::time::sleep(POLL_INTERVAL) => {}
         }
         catch_up(feed, db).await?;

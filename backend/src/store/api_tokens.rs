@@ -87,5 +87,7 @@ pub async fn revoke(db: &impl ConnectionTrait, tenant: &str, id: Uuid) -> Result
     let sql = format!(
         "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE tenant = $1 AND id = $2 RETURNING {COLUMNS}"
     );
-    Ok(TokenRow::find_by_statement(statement(sql, vec![tenant.into(), id.into()])).one(db).await?)
+    let revoked = TokenRow::find_by_statement(statement(sql, vec![tenant.into(), id.into()])).one(db).await?;
+    super::notify_identity_changed(db).await?;
+    Ok(revoked)
 }

@@ -47,3 +47,15 @@ pub fn is_transient(error: &DbErr) -> bool {
         _ => false,
     }
 }
+
+/// Announces that users, memberships, tokens or sessions changed (at commit, when inside a transaction), so
+/// every process drops its cached identities.
+pub async fn notify_identity_changed(db: &impl sea_orm::ConnectionTrait) -> Result<(), StoreError> {
+    db.execute(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pg_notify($1, '')",
+        [crate::auth::cache::CHANNEL.into()],
+    ))
+    .await?;
+    Ok(())
+}

@@ -52,5 +52,5 @@ pub async fn revoke(db: &impl ConnectionTrait, id: Uuid) -> Result<(), StoreErro
         [id.into()],
     ))
     .await?;
-    Ok(())
+    super::notify_identity_changed(db).await
 }

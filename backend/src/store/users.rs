@@ -78,7 +78,9 @@ pub async fn update(
          password_hash = coalesce($4, password_hash) WHERE id = $1 RETURNING {COLUMNS}"
     );
     let values = vec![id.into(), disabled.into(), platform_admin.into(), password_hash.map(str::to_owned).into()];
-    Ok(UserRow::find_by_statement(statement(sql, values)).one(db).await?)
+    let updated = UserRow::find_by_statement(statement(sql, values)).one(db).await?;
+    super::notify_identity_changed(db).await?;
+    Ok(updated)
 }
 
 /// `(tenant, role)` for every membership of a user.
@@ -120,7 +122,7 @@ pub async fn set_membership(db: &impl ConnectionTrait, tenant: &str, user: Uuid,
         vec![user.into(), tenant.into(), role.into()],
     ))
     .await?;
-    Ok(())
+    super::notify_identity_changed(db).await
 }
 
 /// Removes a membership; false when there was none.
@@ -131,5 +133,6 @@ pub async fn remove_membership(db: &impl ConnectionTrait, tenant: &str, user: Uu
             vec![tenant.into(), user.into()],
         ))
         .await?;
+    super::notify_identity_changed(db).await?;
     Ok(result.rows_affected() > 0)
 }

@@ -22,6 +22,14 @@ struct Args {
     environments: usize,
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// The platform admin to sign in as.
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    password: String,
+    /// Where to write the JWT for the other load generators.
+    #[arg(long)]
+    jwt_file: std::path::PathBuf,
 }
 
 fn manifest(name: &str) -> serde_json::Value {
@@ -39,14 +47,30 @@ async fn main() -> anyhow::Result<()> {
     let db = sea_orm::Database::connect(&args.database_url).await?;
     for tenant in 0..args.tenants {
         let name = format!("bench-{tenant:02}");
-        butler::store::tenants::ensure(&db, &name, &name).await?;
+        if butler::store::tenants::find(&db, &name).await?.is_none() {
+            let mut new = butler::store::tenants::NewTenant::with_defaults(&name, &name);
+            new.max_environments = 100_000;
+            new.max_instances = 1_000_000;
+            butler::store::tenants::insert(&db, &new).await?;
+        }
     }
     let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    // Sign in as the bootstrap platform admin; the JWT also goes to a file for wrk.
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/token", args.url))
+        .json(&serde_json::json!({ "email": args.email, "password": args.password }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let jwt = login["token"].as_str().ok_or_else(|| anyhow::anyhow!("no token in the login answer"))?.to_owned();
+    std::fs::write(&args.jwt_file, &jwt)?;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
-        let (client, next, url) = (client.clone(), next.clone(), args.url.clone());
+        let (client, next, url, jwt) = (client.clone(), next.clone(), args.url.clone(), jwt.clone());
         let (total, tenants) = (args.environments, args.tenants);
         workers.push(tokio::spawn(async move {
             let mut histogram = Histogram::<u64>::new(3).expect("histogram");
@@ -63,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
                 );
                 let body = manifest(&format!("env-{:03}", index / tenants));
                 let sent = Instant::now();
-                let response = client.post(&path).json(&body).send().await;
+                let response = client.post(&path).bearer_auth(&jwt).json(&body).send().await;
                 let ok = matches!(&response, Ok(r) if r.status() == reqwest::StatusCode::CREATED);
                 if let Ok(response) = response {
                     let _ = response.bytes().await;

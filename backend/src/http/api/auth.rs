@@ -110,6 +110,7 @@ pub async fn create_session(
 pub async fn delete_session(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     if let Some(session) = caller.session {
         sessions::revoke(&state.db, session).await?;
+        state.identity.clear();
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(cookie) = session_cookie(&state, "", 0) {

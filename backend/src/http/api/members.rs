@@ -54,6 +54,7 @@ async fn set_role(state: &AppState, caller: &Caller, tenant: &str, user: Uuid, e
     let detail = format!("{email} is {}", role.as_str());
     audit::append(&txn, &AuditEntry::allowed(&context, "member.set", "Member", status).in_tenant(tenant).named(email).detail(&detail)).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    state.identity.clear();
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     respond::json(code, &serde_json::json!({ "userId": user, "email": email, "role": role }))
 }
@@ -102,5 +103,6 @@ pub async fn remove_member(
     let name = user_id.to_string();
     audit::append(&txn, &AuditEntry::allowed(&context, "member.remove", "Member", 204).in_tenant(&tenant).named(&name)).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    state.identity.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

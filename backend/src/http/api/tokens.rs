@@ -89,5 +89,6 @@ pub async fn revoke_token(
     let context = caller.audit();
     audit::append(&txn, &AuditEntry::allowed(&context, "token.revoke", "ApiToken", 200).in_tenant(&tenant).named(&row.name)).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    state.identity.clear();
     respond::json(StatusCode::OK, &row)
 }

@@ -144,5 +144,6 @@ pub async fn update_user(
     let detail = format!("disabled {}, platform admin {}{}", user.disabled, user.is_platform_admin, if hash.is_some() { ", password reset" } else { "" });
     audit::append(&txn, &AuditEntry::allowed(&context, "user.update", "User", 200).named(&user.email).detail(&detail)).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    state.identity.clear();
     respond::json(StatusCode::OK, &view(user))
 }
