@@ -7,6 +7,7 @@ pub mod environments;
 pub mod error;
 pub mod feed;
 pub mod http;
+pub mod reconcile;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -8,6 +8,7 @@ mod m20261123_000003_create_environment_events;
 mod m20261123_000004_create_environment_changes;
 mod m20261123_000005_create_identity;
 mod m20261123_000006_create_audit_log;
+mod m20261123_000007_add_queue_fairness;
 
 /// The ordered list of every migration Butler has ever shipped.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_environment_changes::Migration),
             Box::new(m20261123_000005_create_identity::Migration),
             Box::new(m20261123_000006_create_audit_log::Migration),
+            Box::new(m20261123_000007_add_queue_fairness::Migration),
         ]
     }
 }

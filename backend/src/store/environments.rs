@@ -72,6 +72,7 @@ pub fn to_row(object: &JenkinsEnvironment, base: Option<&Model>) -> Result<Model
         lease_owner: base.and_then(|b| b.lease_owner.clone()),
         lease_expires_at: base.and_then(|b| b.lease_expires_at),
         attempts: base.map_or(0, |b| b.attempts),
+        last_claimed_at: base.and_then(|b| b.last_claimed_at),
     })
 }
 

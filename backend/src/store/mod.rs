@@ -5,6 +5,7 @@ pub mod audit;
 pub mod changes;
 pub mod entity;
 pub mod environments;
+pub mod queue;
 pub mod events;
 pub mod sessions;
 pub mod tenants;
