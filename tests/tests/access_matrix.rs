@@ -210,6 +210,21 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
             request(Method::PATCH, format!("/api/v1/users/{}", fixtures.viewer_id), json_body(json!({ "disabled": false }))),
         ),
         ("GET", "/api/v1/audit") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
+        ("GET", "/api/v1/cloudprofiles") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
+        ("GET", "/api/v1/cloudprofiles/{name}") => {
+            (Rule::Platform(200), request(Method::GET, "/api/v1/cloudprofiles/default".into(), None))
+        }
+        ("PUT", "/api/v1/cloudprofiles/{name}") => (
+            Rule::Platform(200),
+            request(
+                Method::PUT,
+                "/api/v1/cloudprofiles/default".into(),
+                json_body(json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] })),
+            ),
+        ),
+        ("DELETE", "/api/v1/cloudprofiles/{name}") => {
+            (Rule::Platform(204), request(Method::DELETE, "/api/v1/cloudprofiles/spare".into(), None))
+        }
         _ => return None,
     })
 }
@@ -245,6 +260,10 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
     assert_eq!(app.create("payments", &manifest("ci")).await.status, StatusCode::CREATED);
     assert_eq!(app.create("payments", &manifest("doomed")).await.status, StatusCode::CREATED);
 
+    for profile in ["default", "spare"] {
+        let body = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] });
+        assert_eq!(app.send_json(Method::PUT, &format!("/api/v1/cloudprofiles/{profile}"), &body).await.status, StatusCode::CREATED);
+    }
     let (revoked_id, revoked_secret) = app.api_token("payments", "revoked", "admin").await;
     butler::store::api_tokens::revoke(&app.db(), "payments", revoked_id).await.expect("revoked");
     let mut credentials: HashMap<Caller, Option<String>> = bad_jwts(&app).into_iter().map(|(c, t)| (c, Some(t))).collect();

@@ -238,3 +238,24 @@ async fn members_are_managed_by_tenant_admins() {
         .await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn cloud_profiles_are_validated_replaced_and_kept_while_in_use() {
+    let app = TestApp::spawn().await;
+    let good = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] });
+    let created = app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &good).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.json()["namespaceName"], "jenkins.local");
+    let mut replaced = good.clone();
+    replaced["namespaceName"] = json!("ci.internal");
+    assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &replaced).await.json()["namespaceName"], "ci.internal");
+    let bad = json!({ "region": "moon-1", "vpcId": "vpc-1", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa"], "roleArn": "arn:nope" });
+    let refused = app.send_json(Method::PUT, "/api/v1/cloudprofiles/bad", &bad).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<String> = refused.json()["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(fields, vec!["region", "vpcId", "subnetIds", "roleArn"]);
+    // Tenants payments and other use `default`.
+    let in_use = app.send(app.request(Method::DELETE, "/api/v1/cloudprofiles/default")).await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT);
+    assert!(in_use.json()["detail"].as_str().unwrap_or_default().contains("other, payments"));
+}

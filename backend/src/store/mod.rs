@@ -3,6 +3,7 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod changes;
+pub mod cloud_profiles;
 pub mod entity;
 pub mod environments;
 pub mod queue;

@@ -2,6 +2,7 @@
 
 mod audit_log;
 mod auth;
+mod cloud_profiles;
 mod environments;
 mod members;
 mod tenants;
@@ -51,4 +52,8 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .get("/api/v1/users/{user_id}", users::get_user)
         .patch("/api/v1/users/{user_id}", users::update_user)
         .get("/api/v1/audit", audit_log::list_audit)
+        .get("/api/v1/cloudprofiles", cloud_profiles::list_cloud_profiles)
+        .get("/api/v1/cloudprofiles/{name}", cloud_profiles::get_cloud_profile)
+        .put("/api/v1/cloudprofiles/{name}", cloud_profiles::put_cloud_profile)
+        .delete("/api/v1/cloudprofiles/{name}", cloud_profiles::delete_cloud_profile)
 }

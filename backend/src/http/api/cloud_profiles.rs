@@ -1,0 +1,177 @@
+//! Cloud profiles (platform admins): where environments run. `PUT` creates or replaces; a profile in use by a
+//! tenant cannot be deleted.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+
+use super::respond;
+use crate::auth::caller::Caller;
+use crate::domain::validation::FieldError;
+use crate::error::ApiError;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+use crate::store::audit::{self, AuditEntry};
+use crate::store::cloud_profiles::{self, ProfileInput, ProfileRow};
+use crate::store::StoreError;
+
+static PROFILE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$").expect("static regex"));
+static REGION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$").expect("static regex"));
+static VPC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^vpc-[0-9a-f]{8,17}$").expect("static regex"));
+static SUBNET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^subnet-[0-9a-f]{8,17}$").expect("static regex"));
+static ROLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@/_-]{1,512}$").expect("static regex"));
+static AMI: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^ami-[0-9a-f]{8,17}$").expect("static regex"));
+static DNS_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$").expect("static regex")
+});
+
+/// A profile as the API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProfileView {
+    name: String,
+    region: String,
+    vpc_id: String,
+    subnet_ids: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ami_id: Option<String>,
+    namespace_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace_id: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn view(row: ProfileRow) -> ProfileView {
+    ProfileView {
+        name: row.name,
+        region: row.region,
+        vpc_id: row.vpc_id,
+        subnet_ids: row.subnet_ids,
+        role_arn: row.role_arn,
+        ami_id: row.ami_id,
+        namespace_name: row.namespace_name,
+        namespace_id: row.namespace_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+/// Body of `PUT /api/v1/cloudprofiles/{name}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileBody {
+    region: String,
+    vpc_id: String,
+    subnet_ids: Vec<String>,
+    role_arn: Option<String>,
+    ami_id: Option<String>,
+    namespace_name: Option<String>,
+}
+
+fn validate(name: &str, body: &ProfileBody) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    let mut check = |ok: bool, field: String, message: &str| {
+        if !ok {
+            errors.push(FieldError { field, message: message.to_owned() });
+        }
+    };
+    check(PROFILE_NAME.is_match(name), "name".into(), "must be a DNS label of at most 32 characters");
+    check(REGION.is_match(&body.region), "region".into(), "must be an AWS region such as eu-west-1");
+    check(VPC.is_match(&body.vpc_id), "vpcId".into(), "must be a VPC id (vpc-…)");
+    check(body.subnet_ids.len() >= 2, "subnetIds".into(), "needs at least two subnets (in two availability zones)");
+    let mut seen = HashSet::new();
+    for (index, subnet) in body.subnet_ids.iter().enumerate() {
+        check(SUBNET.is_match(subnet), format!("subnetIds[{index}]"), "must be a subnet id (subnet-…)");
+        check(seen.insert(subnet), format!("subnetIds[{index}]"), "is listed twice");
+    }
+    if let Some(role) = &body.role_arn {
+        check(ROLE.is_match(role), "roleArn".into(), "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)");
+    }
+    if let Some(ami) = &body.ami_id {
+        check(AMI.is_match(ami), "amiId".into(), "must be an AMI id (ami-…)");
+    }
+    if let Some(namespace) = &body.namespace_name {
+        check(DNS_NAME.is_match(namespace), "namespaceName".into(), "must be a DNS name such as jenkins.local");
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        Err(ApiError::Invalid { detail, errors })
+    }
+}
+
+/// `GET /api/v1/cloudprofiles`
+pub async fn list_cloud_profiles(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require_platform_admin()?;
+    let items: Vec<ProfileView> = cloud_profiles::list(&state.db).await?.into_iter().map(view).collect();
+    respond::json(StatusCode::OK, &serde_json::json!({ "items": items }))
+}
+
+/// `GET /api/v1/cloudprofiles/{name}`
+pub async fn get_cloud_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    caller.require_platform_admin()?;
+    let row = cloud_profiles::find(&state.db, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("cloud profile {name:?} not found")))?;
+    respond::json(StatusCode::OK, &view(row))
+}
+
+/// `PUT /api/v1/cloudprofiles/{name}`: 201 when new, 200 when replaced.
+pub async fn put_cloud_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<ProfileBody>,
+) -> Result<Response, ApiError> {
+    caller.require_platform_admin()?;
+    validate(&name, &body)?;
+    let input = ProfileInput {
+        region: &body.region,
+        vpc_id: &body.vpc_id,
+        subnet_ids: &body.subnet_ids,
+        role_arn: body.role_arn.as_deref(),
+        ami_id: body.ami_id.as_deref(),
+        namespace_name: body.namespace_name.as_deref().unwrap_or("jenkins.local"),
+    };
+    let txn = state.db.begin().await.map_err(StoreError::from)?;
+    let (row, created) = cloud_profiles::upsert(&txn, &name, &input).await?;
+    let status = if created { 201 } else { 200 };
+    let context = caller.audit();
+    audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.put", "CloudProfile", status).named(&name)).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    respond::json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &view(row))
+}
+
+/// `DELETE /api/v1/cloudprofiles/{name}`: refused (409) while a tenant uses it.
+pub async fn delete_cloud_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    caller.require_platform_admin()?;
+    let txn = state.db.begin().await.map_err(StoreError::from)?;
+    if !cloud_profiles::delete(&txn, &name).await? {
+        return Err(ApiError::NotFound(format!("cloud profile {name:?} not found")));
+    }
+    let context = caller.audit();
+    audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.delete", "CloudProfile", 204).named(&name)).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,126 @@
+//! Cloud profiles: stored as given; the reconciler adds the namespace id it created or found.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+
+use super::StoreError;
+
+/// A stored profile.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct ProfileRow {
+    pub name: String,
+    pub region: String,
+    pub vpc_id: String,
+    pub subnet_ids: serde_json::Value,
+    pub role_arn: Option<String>,
+    pub ami_id: Option<String>,
+    pub namespace_name: String,
+    pub namespace_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a platform admin sets.
+#[derive(Debug, Clone)]
+pub struct ProfileInput<'a> {
+    pub region: &'a str,
+    pub vpc_id: &'a str,
+    pub subnet_ids: &'a [String],
+    pub role_arn: Option<&'a str>,
+    pub ami_id: Option<&'a str>,
+    pub namespace_name: &'a str,
+}
+
+const COLUMNS: &str =
+    "name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name, namespace_id, created_at, updated_at";
+
+/// Creates or replaces a profile; returns it and whether it was new. A changed namespace name or VPC forgets
+/// the namespace id (the reconciler finds or creates the right one).
+pub async fn upsert(db: &impl ConnectionTrait, name: &str, input: &ProfileInput<'_>) -> Result<(ProfileRow, bool), StoreError> {
+    #[derive(FromQueryResult)]
+    struct Upserted {
+        inserted: bool,
+    }
+    let sql = format!(
+        r#"WITH upserted AS (
+               INSERT INTO cloud_profiles (name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (name) DO UPDATE SET
+                   region = excluded.region, vpc_id = excluded.vpc_id, subnet_ids = excluded.subnet_ids,
+                   role_arn = excluded.role_arn, ami_id = excluded.ami_id, namespace_name = excluded.namespace_name,
+                   namespace_id = CASE
+                       WHEN cloud_profiles.namespace_name = excluded.namespace_name
+                        AND cloud_profiles.vpc_id = excluded.vpc_id
+                        AND cloud_profiles.region = excluded.region
+                       THEN cloud_profiles.namespace_id END,
+                   updated_at = now()
+               RETURNING {COLUMNS}, (xmax = 0) AS inserted)
+           SELECT * FROM upserted"#
+    );
+    let values = vec![
+        name.into(),
+        input.region.into(),
+        input.vpc_id.into(),
+        serde_json::json!(input.subnet_ids).into(),
+        input.role_arn.map(str::to_owned).into(),
+        input.ami_id.map(str::to_owned).into(),
+        input.namespace_name.into(),
+    ];
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    let row = db.query_one(statement).await?.ok_or(StoreError::NotFound)?;
+    let profile = ProfileRow::from_query_result(&row, "")?;
+    let inserted = Upserted::from_query_result(&row, "")?.inserted;
+    Ok((profile, inserted))
+}
+
+/// One profile.
+pub async fn find(db: &impl ConnectionTrait, name: &str) -> Result<Option<ProfileRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM cloud_profiles WHERE name = $1");
+    Ok(ProfileRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, [name.into()]))
+        .one(db)
+        .await?)
+}
+
+/// Every profile by name.
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<ProfileRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM cloud_profiles ORDER BY name");
+    Ok(ProfileRow::find_by_statement(Statement::from_string(DbBackend::Postgres, sql)).all(db).await?)
+}
+
+/// Records the shared Cloud Map namespace's id once the reconciler has it.
+pub async fn set_namespace_id(db: &impl ConnectionTrait, name: &str, namespace_id: &str) -> Result<(), StoreError> {
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE cloud_profiles SET namespace_id = $2 WHERE name = $1",
+        [name.into(), namespace_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Deletes a profile no tenant uses; `Conflict` names the tenants that still do.
+pub async fn delete(db: &impl ConnectionTrait, name: &str) -> Result<bool, StoreError> {
+    #[derive(FromQueryResult)]
+    struct User {
+        name: String,
+    }
+    let users = User::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT name FROM tenants WHERE cloud_profile = $1 ORDER BY name LIMIT 5",
+        [name.into()],
+    ))
+    .all(db)
+    .await?;
+    if !users.is_empty() {
+        let names: Vec<String> = users.into_iter().map(|u| u.name).collect();
+        return Err(StoreError::Conflict(format!("cloud profile {name:?} is used by tenants {}", names.join(", "))));
+    }
+    let result = db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM cloud_profiles WHERE name = $1",
+            [name.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
