@@ -1,6 +1,7 @@
 //! Butler: a multi-tenant control plane that runs Jenkins on AWS ECS Spot for many teams.
 
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod environments;

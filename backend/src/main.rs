@@ -45,6 +45,14 @@ enum AdminTask {
         #[arg(long, default_value = "admin")]
         role: String,
     },
+    /// Development only: create (or find) a VPC with two subnets in the AWS emulator named by
+    /// BUTLER_AWS_ENDPOINT_URL and point the cloud profile at it.
+    EmulatorProfile {
+        #[arg(long, default_value = "default")]
+        name: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
     /// Create a tenant unless it exists.
     CreateTenant {
         /// DNS label, e.g. payments.
@@ -111,6 +119,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 users::set_membership(&db, &tenant, user.id, role.as_str()).await?;
             }
             println!("user {} (platform admin: {})", user.email, user.is_platform_admin);
+            Ok(())
+        }
+        Command::Admin { task: AdminTask::EmulatorProfile { name, region } } => {
+            let settings = butler::aws::context::AwsSettings::from_env();
+            if settings.endpoint_url.is_none() {
+                anyhow::bail!("environment variable BUTLER_AWS_ENDPOINT_URL is required: this only talks to the emulator");
+            }
+            let target = butler::aws::context::AccountTarget { region: region.clone(), role_arn: None };
+            let account = butler::aws::context::AwsAccount::connect(&settings, &target).await;
+            let ec2 = butler::aws::ec2::SdkEc2::new(&account);
+            let network = butler::aws::emulator::ensure_network(&ec2, &name).await?;
+            let db = startup::connect(&config).await?;
+            let input = butler::store::cloud_profiles::ProfileInput {
+                region: &region,
+                vpc_id: &network.vpc_id,
+                subnet_ids: &network.subnet_ids,
+                role_arn: None,
+                ami_id: None,
+                namespace_name: "jenkins.local",
+            };
+            butler::store::cloud_profiles::upsert(&db, &name, &input).await?;
+            println!("cloud profile {name}: {} with subnets {}", network.vpc_id, network.subnet_ids.join(", "));
             Ok(())
         }
         Command::Admin { task: AdminTask::CreateTenant { name, display_name } } => {

@@ -1,6 +1,7 @@
 //! Test harness: a Butler on a free loopback port with its own PostgreSQL database (cloned from a migrated
 //! template), an HTTP client whose every response is checked against `openapi.yaml`, and an SSE reader.
 
+pub mod aws;
 pub mod database;
 pub mod openapi;
 pub mod sse;

@@ -1,0 +1,94 @@
+//! One AWS account and region as a cloud profile names it: SDK configuration (endpoint override for the
+//! emulator, the standard credential chain otherwise, STS AssumeRole when the profile has a role), the shared
+//! call counters and rate limits, and the service clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+use super::calls::AwsCalls;
+use super::limits::{ApiFamily, RateLimits};
+
+/// Process-wide AWS settings.
+#[derive(Clone)]
+pub struct AwsSettings {
+    /// An endpoint override (the moto emulator in development and tests); None means real AWS.
+    pub endpoint_url: Option<String>,
+    pub calls: Arc<AwsCalls>,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AwsSettings {
+    /// From `BUTLER_AWS_ENDPOINT_URL` (unset in production).
+    pub fn from_env() -> Self {
+        Self {
+            endpoint_url: std::env::var("BUTLER_AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
+            calls: Arc::default(),
+            limits: Arc::default(),
+        }
+    }
+}
+
+/// Where and as whom to call AWS.
+#[derive(Debug, Clone)]
+pub struct AccountTarget {
+    pub region: String,
+    pub role_arn: Option<String>,
+}
+
+/// A connected account: clients for every service Butler uses, plus counting and rate limiting.
+#[derive(Clone)]
+pub struct AwsAccount {
+    /// Names this account's rate-limit buckets (role, or region for the default chain).
+    pub key: String,
+    pub region: String,
+    pub config: SdkConfig,
+    pub settings: AwsSettings,
+}
+
+impl AwsAccount {
+    /// Builds the SDK configuration for a target; assumes the role when one is given.
+    pub async fn connect(settings: &AwsSettings, target: &AccountTarget) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(target.region.clone()));
+        if let Some(endpoint) = &settings.endpoint_url {
+            // The emulator: fail fast (it answers 500 for what it does not implement) and accept any keys.
+            loader = loader
+                .endpoint_url(endpoint.clone())
+                .retry_config(RetryConfig::standard().with_max_attempts(1))
+                .timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(30)).build(),
+                );
+            if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+                loader = loader.credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"));
+            }
+        }
+        let base = loader.load().await;
+        let config = match &target.role_arn {
+            None => base,
+            Some(role_arn) => {
+                let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn.clone())
+                    .session_name("butler")
+                    .configure(&base)
+                    .build()
+                    .await;
+                base.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build()
+            }
+        };
+        let key = format!("{}:{}", target.role_arn.as_deref().unwrap_or("default"), target.region);
+        Self { key, region: target.region.clone(), config, settings: settings.clone() }
+    }
+
+    /// Counts a call and waits for its rate-limit token.
+    pub async fn before_call(&self, operation: &'static str, family: ApiFamily) {
+        self.settings.limits.acquire(&self.key, family).await;
+        self.settings.calls.record(operation);
+    }
+
+    /// Counts a failure by code.
+    pub fn after_error(&self, error: &super::AwsError) {
+        self.settings.calls.record_error(error.operation, &error.code);
+    }
+}

@@ -1,0 +1,234 @@
+//! EC2: subnets and VPCs (profiles; the emulator network), security groups. Launch templates come with the
+//! capacity step.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::context::AwsAccount;
+use super::error::{classify, AwsError, AwsErrorKind};
+use super::limits::ApiFamily;
+
+/// A subnet and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetInfo {
+    pub id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+}
+
+/// An inbound TCP rule from another security group (Butler never opens a port to the world).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngressRule {
+    pub port: i32,
+    pub source_group_id: String,
+}
+
+/// What the reconciler needs of EC2.
+#[async_trait]
+pub trait Ec2Api: Send + Sync {
+    /// The named subnets (all of them, or an error).
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, AwsError>;
+    /// A security group by VPC and name (names are unique per VPC: the lookup before create).
+    async fn find_security_group(&self, vpc_id: &str, name: &str) -> Result<Option<String>, AwsError>;
+    /// Creates a tagged security group; returns its id.
+    async fn create_security_group(
+        &self,
+        vpc_id: &str,
+        name: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError>;
+    /// Adds inbound rules; rules already present are fine.
+    async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> Result<(), AwsError>;
+    /// Deletes a security group; already gone is fine.
+    async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError>;
+    /// A VPC carrying `tag=value`.
+    async fn find_vpc_by_tag(&self, tag: &str, value: &str) -> Result<Option<String>, AwsError>;
+    /// Creates a tagged VPC.
+    async fn create_vpc(&self, cidr: &str, tags: &BTreeMap<String, String>) -> Result<String, AwsError>;
+    /// Subnets of a VPC carrying `tag=value`.
+    async fn find_subnets_by_tag(&self, vpc_id: &str, tag: &str, value: &str) -> Result<Vec<SubnetInfo>, AwsError>;
+    /// Creates a tagged subnet in an availability zone.
+    async fn create_subnet(
+        &self,
+        vpc_id: &str,
+        cidr: &str,
+        availability_zone: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError>;
+    /// The availability zones of the region.
+    async fn availability_zones(&self) -> Result<Vec<String>, AwsError>;
+}
+
+/// The SDK-backed EC2 adapter.
+pub struct SdkEc2 {
+    account: AwsAccount,
+    client: aws_sdk_ec2::Client,
+}
+
+impl SdkEc2 {
+    /// An adapter for `account`.
+    pub fn new(account: &AwsAccount) -> Self {
+        Self { account: account.clone(), client: aws_sdk_ec2::Client::new(&account.config) }
+    }
+
+    async fn call<T, E>(
+        &self,
+        operation: &'static str,
+        family: ApiFamily,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.account.before_call(operation, family).await;
+        request.await.map_err(|error| {
+            let error = classify(operation, error);
+            self.account.after_error(&error);
+            error
+        })
+    }
+}
+
+fn tag_spec(resource: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    TagSpecification::builder().resource_type(resource).set_tags(Some(tags)).build()
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+fn subnet_info(subnet: &aws_sdk_ec2::types::Subnet) -> Option<SubnetInfo> {
+    Some(SubnetInfo {
+        id: subnet.subnet_id()?.to_owned(),
+        vpc_id: subnet.vpc_id()?.to_owned(),
+        availability_zone: subnet.availability_zone()?.to_owned(),
+    })
+}
+
+#[async_trait]
+impl Ec2Api for SdkEc2 {
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, AwsError> {
+        let request = self.client.describe_subnets().set_subnet_ids(Some(ids.to_vec())).send();
+        let output = self.call("ec2:DescribeSubnets", ApiFamily::Ec2Read, request).await?;
+        Ok(output.subnets().iter().filter_map(subnet_info).collect())
+    }
+
+    async fn find_security_group(&self, vpc_id: &str, name: &str) -> Result<Option<String>, AwsError> {
+        let request = self
+            .client
+            .describe_security_groups()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(filter("group-name", name))
+            .send();
+        let output = self.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
+        Ok(output.security_groups().iter().find_map(|group| group.group_id().map(str::to_owned)))
+    }
+
+    async fn create_security_group(
+        &self,
+        vpc_id: &str,
+        name: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let request = self
+            .client
+            .create_security_group()
+            .vpc_id(vpc_id)
+            .group_name(name)
+            .description(description)
+            .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
+            .send();
+        let output = self.call("ec2:CreateSecurityGroup", ApiFamily::Ec2Write, request).await?;
+        output.group_id().map(str::to_owned).ok_or_else(|| AwsError::malformed("ec2:CreateSecurityGroup", "no GroupId"))
+    }
+
+    async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> Result<(), AwsError> {
+        let permissions = rules
+            .iter()
+            .map(|rule| {
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(rule.port)
+                    .to_port(rule.port)
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(&rule.source_group_id).build())
+                    .build()
+            })
+            .collect();
+        let request =
+            self.client.authorize_security_group_ingress().group_id(group_id).set_ip_permissions(Some(permissions)).send();
+        match self.call("ec2:AuthorizeSecurityGroupIngress", ApiFamily::Ec2Write, request).await {
+            // InvalidPermission.Duplicate: the rule is already there.
+            Err(error) if error.kind == AwsErrorKind::AlreadyExists => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {
+        let request = self.client.delete_security_group().group_id(group_id).send();
+        match self.call("ec2:DeleteSecurityGroup", ApiFamily::Ec2Write, request).await {
+            Err(error) if error.kind == AwsErrorKind::NotFound => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn find_vpc_by_tag(&self, tag: &str, value: &str) -> Result<Option<String>, AwsError> {
+        let request = self.client.describe_vpcs().filters(filter(&format!("tag:{tag}"), value)).send();
+        let output = self.call("ec2:DescribeVpcs", ApiFamily::Ec2Read, request).await?;
+        Ok(output.vpcs().iter().find_map(|vpc| vpc.vpc_id().map(str::to_owned)))
+    }
+
+    async fn create_vpc(&self, cidr: &str, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
+        let request = self.client.create_vpc().cidr_block(cidr).tag_specifications(tag_spec(ResourceType::Vpc, tags)).send();
+        let output = self.call("ec2:CreateVpc", ApiFamily::Ec2Write, request).await?;
+        output.vpc().and_then(|vpc| vpc.vpc_id()).map(str::to_owned).ok_or_else(|| AwsError::malformed("ec2:CreateVpc", "no VpcId"))
+    }
+
+    async fn find_subnets_by_tag(&self, vpc_id: &str, tag: &str, value: &str) -> Result<Vec<SubnetInfo>, AwsError> {
+        let request = self
+            .client
+            .describe_subnets()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(filter(&format!("tag:{tag}"), value))
+            .send();
+        let output = self.call("ec2:DescribeSubnets", ApiFamily::Ec2Read, request).await?;
+        Ok(output.subnets().iter().filter_map(subnet_info).collect())
+    }
+
+    async fn create_subnet(
+        &self,
+        vpc_id: &str,
+        cidr: &str,
+        availability_zone: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let request = self
+            .client
+            .create_subnet()
+            .vpc_id(vpc_id)
+            .cidr_block(cidr)
+            .availability_zone(availability_zone)
+            .tag_specifications(tag_spec(ResourceType::Subnet, tags))
+            .send();
+        let output = self.call("ec2:CreateSubnet", ApiFamily::Ec2Write, request).await?;
+        output
+            .subnet()
+            .and_then(|subnet| subnet.subnet_id())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::malformed("ec2:CreateSubnet", "no SubnetId"))
+    }
+
+    async fn availability_zones(&self) -> Result<Vec<String>, AwsError> {
+        let request = self.client.describe_availability_zones().send();
+        let output = self.call("ec2:DescribeAvailabilityZones", ApiFamily::Ec2Read, request).await?;
+        Ok(output.availability_zones().iter().filter_map(|zone| zone.zone_name().map(str::to_owned)).collect())
+    }
+}

@@ -1,0 +1,13 @@
+//! AWS: one thin adapter per service (a trait shaped around what the reconciler needs, and the SDK-backed
+//! implementation), errors classified at the boundary, every call counted and rate-limited per account.
+
+pub mod calls;
+pub mod context;
+pub mod ec2;
+pub mod efs;
+pub mod emulator;
+pub mod error;
+pub mod limits;
+pub mod tags;
+
+pub use error::{AwsError, AwsErrorKind};

@@ -1,0 +1,41 @@
+//! The EC2 adapter against the emulator with the real SDK: security groups, the profile network.
+
+use butler::aws::ec2::{Ec2Api, IngressRule, SdkEc2};
+use butler::aws::emulator::ensure_network;
+use butler::aws::tags::environment_tags;
+use butler_tests::aws::fresh_account;
+
+#[tokio::test]
+async fn the_profile_network_is_created_once_and_found_again() {
+    let account = fresh_account().await;
+    let ec2 = SdkEc2::new(&account);
+    let first = ensure_network(&ec2, "default").await.expect("network");
+    assert_eq!(first.subnet_ids.len(), 2);
+    let subnets = ec2.describe_subnets(&first.subnet_ids).await.expect("subnets");
+    let zones: std::collections::HashSet<_> = subnets.iter().map(|s| s.availability_zone.clone()).collect();
+    assert_eq!(zones.len(), 2, "two availability zones");
+    let calls_before = account.settings.calls.mutating();
+    let second = ensure_network(&ec2, "default").await.expect("network again");
+    assert_eq!(first, second);
+    assert_eq!(account.settings.calls.mutating(), calls_before, "the second pass creates nothing");
+}
+
+#[tokio::test]
+async fn security_groups_are_found_by_name_and_rules_are_idempotent() {
+    let account = fresh_account().await;
+    let ec2 = SdkEc2::new(&account);
+    let network = ensure_network(&ec2, "default").await.expect("network");
+    let tags = environment_tags("payments", "ci", &uuid::Uuid::new_v4());
+    assert_eq!(ec2.find_security_group(&network.vpc_id, "butler-payments-ci-agents").await.expect("lookup"), None);
+    let agents = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-agents", "agents", &tags).await.expect("create");
+    let controller = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-controller", "controller", &tags).await.expect("create");
+    assert_eq!(ec2.find_security_group(&network.vpc_id, "butler-payments-ci-agents").await.expect("lookup"), Some(agents.clone()));
+    let duplicate = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-agents", "agents", &tags).await;
+    assert_eq!(duplicate.expect_err("duplicate name").kind, butler::aws::AwsErrorKind::AlreadyExists);
+    let rules = [IngressRule { port: 50000, source_group_id: agents.clone() }, IngressRule { port: 8080, source_group_id: agents.clone() }];
+    ec2.authorize_ingress(&controller, &rules).await.expect("rules");
+    ec2.authorize_ingress(&controller, &rules).await.expect("the same rules again");
+    ec2.delete_security_group(&controller).await.expect("delete");
+    ec2.delete_security_group(&controller).await.expect("deleting again is fine");
+    assert!(account.settings.calls.snapshot()["ec2:CreateSecurityGroup"] >= 3, "calls are counted");
+}
