@@ -3,6 +3,7 @@
 
 pub mod calls;
 pub mod context;
+pub mod discovery;
 pub mod ec2;
 pub mod efs;
 pub mod emulator;
