@@ -2,6 +2,7 @@
 //! with leases, backoff and resync; and (in later modules) the JenkinsEnvironment reconciler itself.
 
 pub mod backoff;
+pub mod environment;
 pub mod runner;
 
 use std::time::Duration;

@@ -1,0 +1,189 @@
+//! The JenkinsEnvironment reconciler. Each pass reads the stored object and AWS, makes the smallest set of
+//! calls to close the gap, and writes status, conditions and events. It never asks why it ran.
+//!
+//! This module provisions and tears down storage (security groups, EFS, mount targets, access point) and
+//! discovery (the profile's Cloud Map namespace, the environment's service). Capacity (launch template, ASG,
+//! capacity provider) and the controller (task definition, service) are the next steps of the inventory.
+
+pub mod conditions;
+mod discovery;
+pub mod names;
+mod provider;
+mod storage;
+mod teardown;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sea_orm::DatabaseConnection;
+
+pub use provider::{AwsProvider, AwsServices, SdkProvider};
+
+use self::names::Names;
+use super::{Action, Claim, Reconcile, ReconcileError};
+use crate::aws::AwsError;
+use crate::domain::object::{EventType, JenkinsEnvironment, JenkinsEnvironmentStatus};
+use crate::environments::writes;
+use crate::feed::{ChangeEvent, Feed};
+use crate::store::cloud_profiles::{self, ProfileRow};
+use crate::store::{environments, events, tenants};
+
+/// How long to wait before looking again while AWS is busy (a file system being created, a mount target).
+const POLL_WHILE_WAITING: Duration = Duration::from_secs(5);
+
+/// Everything one pass works with.
+pub struct Pass {
+    pub object: JenkinsEnvironment,
+    pub profile: ProfileRow,
+    pub aws: AwsServices,
+    pub names: Names,
+    pub status: JenkinsEnvironmentStatus,
+    /// Events to record at the end of the pass.
+    pub events: Vec<(EventType, String, String)>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Pass {
+    /// Queues an event for the environment.
+    pub fn event(&mut self, event_type: EventType, reason: &str, message: impl Into<String>) {
+        self.events.push((event_type, reason.to_owned(), message.into()));
+    }
+
+    /// The environment's tags.
+    pub fn tags(&self) -> std::collections::BTreeMap<String, String> {
+        crate::aws::tags::environment_tags(&self.object.metadata.tenant, &self.object.metadata.name, &self.object.metadata.uid)
+    }
+}
+
+/// Whether a step is done or waits on AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Done,
+    Waiting(String),
+}
+
+/// The reconciler.
+pub struct EnvironmentReconciler {
+    db: DatabaseConnection,
+    feed: Arc<Feed>,
+    aws: Arc<dyn AwsProvider>,
+}
+
+impl EnvironmentReconciler {
+    /// A reconciler writing to `db`, announcing through `feed`, calling AWS through `aws`.
+    pub fn new(db: DatabaseConnection, feed: Arc<Feed>, aws: Arc<dyn AwsProvider>) -> Self {
+        Self { db, feed, aws }
+    }
+
+    /// One pass over `tenant/name` (tests drive passes directly).
+    pub async fn reconcile_once(&self, tenant: &str, name: &str) -> Result<Action, ReconcileError> {
+        let Some(row) = environments::find(&self.db, tenant, name).await.map_err(internal)? else {
+            return Ok(Action::AwaitChange); // deleted meanwhile: nothing to do
+        };
+        let object = environments::to_object(&row).map_err(internal)?;
+        let tenant_row = tenants::find(&self.db, tenant).await.map_err(internal)?.ok_or_else(|| {
+            ReconcileError::permanent("TenantNotFound", format!("tenant {tenant:?} is gone"))
+        })?;
+        let Some(profile) = cloud_profiles::find(&self.db, &tenant_row.cloud_profile).await.map_err(internal)? else {
+            let message = format!("cloud profile {:?} does not exist; a platform admin creates it", tenant_row.cloud_profile);
+            return Err(ReconcileError::permanent("CloudProfileNotFound", message));
+        };
+        let aws = self.aws.services(&profile).await?;
+        let mut pass = Pass {
+            names: Names::new(tenant, name),
+            status: object.status.clone(),
+            object,
+            profile,
+            aws,
+            events: Vec::new(),
+            now: crate::store::environments::now(),
+        };
+        let outcome = if pass.object.metadata.deletion_timestamp.is_some() {
+            teardown::run(&mut pass, &self.db).await
+        } else {
+            self.provision(&mut pass).await
+        };
+        self.finish(pass, outcome).await
+    }
+
+    async fn provision(&self, pass: &mut Pass) -> Result<Action, AwsError> {
+        let storage = storage::ensure(pass).await?;
+        let discovery = discovery::ensure(pass, &self.db).await?;
+        let generation = pass.object.metadata.generation;
+        conditions::derive_ready(&mut pass.status, generation, false, pass.now);
+        Ok(match (storage, discovery) {
+            (Progress::Done, Progress::Done) => Action::AwaitChange,
+            _ => Action::RequeueAfter(POLL_WHILE_WAITING),
+        })
+    }
+
+    /// Writes status and events; maps AWS errors to retry or wait.
+    async fn finish(&self, mut pass: Pass, outcome: Result<Action, AwsError>) -> Result<Action, ReconcileError> {
+        let result = match outcome {
+            Ok(action) => Ok(action),
+            Err(error) => {
+                let event_type = if error.is_transient() { EventType::Normal } else { EventType::Warning };
+                pass.event(event_type, &error.code, error.to_string());
+                Err(if error.is_transient() {
+                    ReconcileError::transient(error.code.clone(), error.to_string())
+                } else {
+                    ReconcileError::permanent(error.code.clone(), error.to_string())
+                })
+            }
+        };
+        let gone = matches!(result, Ok(Action::AwaitChange)) && pass.object.metadata.deletion_timestamp.is_some();
+        if !gone {
+            self.write_status(&mut pass).await?;
+        }
+        for (event_type, reason, message) in &pass.events {
+            if let Err(error) =
+                events::record(&self.db, pass.object.metadata.uid, &pass.object.metadata.tenant, *event_type, reason, message).await
+            {
+                // The row may be gone after the last finalizer went; its events went with it.
+                tracing::debug!(error = %error, "event not recorded");
+            }
+        }
+        result
+    }
+
+    async fn write_status(&self, pass: &mut Pass) -> Result<(), ReconcileError> {
+        let previous = &pass.object.status;
+        let mut next = pass.status.clone();
+        let stale_observation = previous
+            .last_observed_time
+            .is_none_or(|seen| pass.now - seen > chrono::Duration::minutes(5));
+        // Only a real change (or a stale "last looked" time) is written: a converged pass writes nothing.
+        next.last_observed_time = previous.last_observed_time;
+        if next == *previous && !stale_observation {
+            return Ok(());
+        }
+        next.last_observed_time = Some(pass.now);
+        let (tenant, name) = (&pass.object.metadata.tenant, &pass.object.metadata.name);
+        let outcome = writes::update_status(&self.db, tenant, name, next).await.map_err(|e| internal(e))?;
+        if let Some(committed) = &outcome.committed {
+            self.feed.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
+        }
+        Ok(())
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> ReconcileError {
+    ReconcileError::transient("InternalError", error.to_string())
+}
+
+impl From<AwsError> for ReconcileError {
+    fn from(error: AwsError) -> Self {
+        if error.is_transient() {
+            Self::transient(error.code.clone(), error.to_string())
+        } else {
+            Self::permanent(error.code.clone(), error.to_string())
+        }
+    }
+}
+
+impl Reconcile for EnvironmentReconciler {
+    fn reconcile<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Action, ReconcileError>> {
+        Box::pin(self.reconcile_once(&claim.tenant, &claim.name))
+    }
+}

@@ -1,0 +1,140 @@
+//! Storage: the environment's security groups (narrow rules only), the EFS file system found by its creation
+//! token, a mount target per profile subnet, and the access point owned by uid 1000. Sets `StorageReady`.
+
+use super::conditions::{self, STORAGE_READY};
+use super::{Pass, Progress};
+use crate::aws::ec2::IngressRule;
+use crate::aws::efs::{Lifecycle, Throughput};
+use crate::aws::{AwsError, AwsErrorKind};
+use crate::domain::object::{ConditionStatus, EventType};
+use crate::domain::spec::ThroughputMode;
+
+/// Jenkins' web port and agent (JNLP) port.
+const JENKINS_HTTP_PORT: i32 = 8080;
+const JENKINS_AGENT_PORT: i32 = 50000;
+const NFS_PORT: i32 = 2049;
+
+/// The profile's subnets.
+pub fn subnets(pass: &Pass) -> Vec<String> {
+    serde_json::from_value(pass.profile.subnet_ids.clone()).unwrap_or_default()
+}
+
+async fn security_group(pass: &mut Pass, name: &str, description: &str, rules: &[IngressRule]) -> Result<String, AwsError> {
+    let vpc = pass.profile.vpc_id.clone();
+    if let Some(id) = pass.aws.ec2.find_security_group(&vpc, name).await? {
+        return Ok(id);
+    }
+    let id = match pass.aws.ec2.create_security_group(&vpc, name, description, &pass.tags()).await {
+        Ok(id) => id,
+        // Created by an earlier pass whose answer was lost: look it up.
+        Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
+            pass.aws.ec2.find_security_group(&vpc, name).await?.ok_or(error)?
+        }
+        Err(error) => return Err(error),
+    };
+    // Rules are added when the group is new; a rule that already exists is fine.
+    if !rules.is_empty() {
+        pass.aws.ec2.authorize_ingress(&id, rules).await?;
+    }
+    pass.event(EventType::Normal, "SecurityGroupCreated", format!("created security group {name} ({id})"));
+    Ok(id)
+}
+
+/// Finds or creates the security groups: agents (egress only), controller (8080 and 50000 from the agents;
+/// never from the world), storage (NFS from the controller). Returns the storage group's id.
+pub async fn security_groups(pass: &mut Pass) -> Result<String, AwsError> {
+    let names = pass.names.clone();
+    let agents = security_group(pass, &names.agents_security_group(), "Jenkins agents (egress only)", &[]).await?;
+    let controller_rules = [
+        IngressRule { port: JENKINS_HTTP_PORT, source_group_id: agents.clone() },
+        IngressRule { port: JENKINS_AGENT_PORT, source_group_id: agents.clone() },
+    ];
+    let controller =
+        security_group(pass, &names.controller_security_group(), "Jenkins controller: 8080 and 50000 from agents", &controller_rules)
+            .await?;
+    let storage_rules = [IngressRule { port: NFS_PORT, source_group_id: controller.clone() }];
+    security_group(pass, &names.storage_security_group(), "JENKINS_HOME: NFS from the controller", &storage_rules).await
+}
+
+fn desired_throughput(pass: &Pass) -> Throughput {
+    let storage = &pass.object.spec.storage;
+    match storage.throughput_mode {
+        ThroughputMode::Elastic => Throughput::Elastic,
+        ThroughputMode::Bursting => Throughput::Bursting,
+        ThroughputMode::Provisioned => Throughput::Provisioned(f64::from(storage.provisioned_throughput_mibps.unwrap_or(1))),
+    }
+}
+
+fn waiting(pass: &mut Pass, reason: &str, message: String) -> Progress {
+    let generation = pass.object.metadata.generation;
+    conditions::set(&mut pass.status, STORAGE_READY, ConditionStatus::False, reason, &message, generation, pass.now);
+    Progress::Waiting(message)
+}
+
+/// Makes storage match the spec.
+pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
+    let storage_group = security_groups(pass).await?;
+    let token = pass.object.metadata.uid.to_string();
+    let throughput = desired_throughput(pass);
+    let file_system = match pass.aws.efs.find_file_system(&token).await? {
+        Some(found) => found,
+        None => match pass.aws.efs.create_file_system(&token, throughput, &pass.tags()).await {
+            Ok(created) => {
+                pass.event(EventType::Normal, "FileSystemCreated", format!("created EFS file system {}", created.id));
+                created
+            }
+            Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
+                pass.aws.efs.find_file_system(&token).await?.ok_or(error)?
+            }
+            Err(error) => return Err(error),
+        },
+    };
+    pass.status.outputs.file_system_id = Some(file_system.id.clone());
+    if file_system.lifecycle != Lifecycle::Available {
+        return Ok(waiting(pass, "FileSystemCreating", format!("EFS file system {} is not available yet", file_system.id)));
+    }
+    if file_system.throughput != throughput {
+        pass.aws.efs.update_throughput(&file_system.id, throughput).await?;
+        pass.event(EventType::Normal, "ThroughputChanged", format!("throughput of {} set to {throughput:?}", file_system.id));
+    }
+
+    let targets = pass.aws.efs.mount_targets(&file_system.id).await?;
+    let mut pending = targets.iter().filter(|t| t.lifecycle != Lifecycle::Available).count();
+    for subnet in subnets(pass) {
+        if !targets.iter().any(|target| target.subnet_id == subnet) {
+            match pass.aws.efs.create_mount_target(&file_system.id, &subnet, &storage_group).await {
+                Ok(target) => {
+                    pass.event(EventType::Normal, "MountTargetCreated", format!("mount target {} in {subnet}", target.id));
+                    if target.lifecycle != Lifecycle::Available {
+                        pending += 1;
+                    }
+                }
+                // MountTargetConflict: one exists in that zone already (an earlier pass); the next look finds it.
+                Err(error) if error.kind == AwsErrorKind::AlreadyExists || error.kind == AwsErrorKind::Conflict => pending += 1,
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    if pending > 0 {
+        return Ok(waiting(pass, "MountTargetsCreating", format!("{pending} mount target(s) of {} not available yet", file_system.id)));
+    }
+
+    let root = pass.names.jenkins_home_root();
+    let points = pass.aws.efs.access_points(&file_system.id).await?;
+    let point = match points.into_iter().find(|point| point.root_path == root) {
+        Some(point) => point,
+        None => {
+            let created = pass.aws.efs.create_access_point(&file_system.id, &token, &root, &pass.tags()).await?;
+            pass.event(EventType::Normal, "AccessPointCreated", format!("access point {} for {root} (uid 1000)", created.id));
+            created
+        }
+    };
+    pass.status.outputs.access_point_id = Some(point.id.clone());
+    if point.lifecycle != Lifecycle::Available {
+        return Ok(waiting(pass, "AccessPointCreating", format!("access point {} is not available yet", point.id)));
+    }
+    let generation = pass.object.metadata.generation;
+    let message = format!("{} mounted in {} subnet(s); {root} owned by uid 1000", file_system.id, subnets(pass).len());
+    conditions::set(&mut pass.status, STORAGE_READY, ConditionStatus::True, "Available", &message, generation, pass.now);
+    Ok(Progress::Done)
+}
