@@ -27,6 +27,13 @@ pub struct Config {
     pub bootstrap_admin: Option<(String, SecretString)>,
     pub default_max_environments: i32,
     pub default_max_instances: i32,
+    /// Run the reconciler in this process (`BUTLER_RECONCILE`, default true; `butler worker` always does).
+    pub reconcile: bool,
+    pub reconcile_concurrency: usize,
+    /// Periodic resync of converged environments (drift detection), jittered ±5 %.
+    pub resync: Duration,
+    /// An AWS endpoint override (`BUTLER_AWS_ENDPOINT_URL`: the emulator); unset in production.
+    pub aws_endpoint_url: Option<String>,
 }
 
 /// How log lines are written.
@@ -94,6 +101,10 @@ impl Config {
             },
             default_max_environments: parsed(&lookup, "BUTLER_DEFAULT_MAX_ENVIRONMENTS", 20)?,
             default_max_instances: parsed(&lookup, "BUTLER_DEFAULT_MAX_INSTANCES", 100)?,
+            reconcile: parsed(&lookup, "BUTLER_RECONCILE", true)?,
+            reconcile_concurrency: parsed(&lookup, "BUTLER_RECONCILE_CONCURRENCY", 8)?,
+            resync: Duration::from_secs(parsed(&lookup, "BUTLER_RESYNC_SECONDS", 600)?),
+            aws_endpoint_url: optional(&lookup, "BUTLER_AWS_ENDPOINT_URL"),
         })
     }
 }

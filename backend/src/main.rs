@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Serve the API (and, later, the pages and reconcilers).
     Serve,
+    /// Run the reconciler only (no HTTP): add workers to share the reconcile load.
+    Worker,
     /// Apply pending database migrations (or show their status).
     Migrate {
         #[arg(long)]
@@ -72,7 +74,8 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let log_format = if matches!(cli.command, Command::Serve) { config.log_format } else { LogFormat::Pretty };
+    let log_format =
+        if matches!(cli.command, Command::Serve | Command::Worker) { config.log_format } else { LogFormat::Pretty };
     telemetry::init(log_format);
     if let Err(error) = run(cli.command, config).await {
         eprintln!("butler: {error:#}");
@@ -90,6 +93,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 shutdown.cancel();
             });
             app.run().await
+        }
+        Command::Worker => {
+            let mut config = config;
+            // A worker binds nothing that serves: port 0 keeps two of them from colliding.
+            config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let app = Application::build(config).await?;
+            let shutdown = app.shutdown_token();
+            tokio::spawn(async move {
+                startup::shutdown_signal().await;
+                shutdown.cancel();
+            });
+            app.run_worker().await
         }
         Command::Migrate { status } => {
             let db = startup::connect(&config).await?;

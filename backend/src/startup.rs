@@ -59,6 +59,7 @@ impl Application {
         let jwt_secret = config.jwt_secret.clone().ok_or(ConfigError::Missing("BUTLER_JWT_SECRET"))?;
         let jwt = JwtKeys::new(&jwt_secret, &config.jwt_previous_secrets);
         bootstrap_admin(&db, &config).await?;
+        let aws = crate::aws::context::AwsSettings::new(config.aws_endpoint_url.clone());
         let state = AppState::new(Inner {
             db,
             config,
@@ -66,6 +67,7 @@ impl Application {
             shutdown: CancellationToken::new(),
             jwt,
             identity: Arc::new(crate::auth::cache::IdentityCache::default()),
+            aws,
             login_limiter: LoginLimiter::default(),
             decoy_password_hash: password::decoy_hash().await,
         });
@@ -95,6 +97,9 @@ impl Application {
         background.spawn(feed::run(state.feed.clone(), state.identity.clone(), state.db.clone(), shutdown.clone()));
         background.spawn(compact_watch_history(state.clone()));
         background.spawn(limiter_upkeep(state.clone()));
+        if state.config.reconcile {
+            background.spawn(reconcile(state.clone()));
+        }
         tracing::info!(address = %listener.local_addr()?, "butler is serving");
         let router = crate::http::router(state.clone());
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -148,6 +153,38 @@ async fn compact_watch_history(state: AppState) {
         if let Err(error) = changes::compact(&state.db, environments::now() - history).await {
             tracing::warn!(error = %error, "watch history compaction failed; will retry");
         }
+    }
+}
+
+/// The reconcile runner with the environment reconciler, until shutdown.
+async fn reconcile(state: AppState) {
+    use crate::reconcile::environment::{EnvironmentReconciler, SdkProvider};
+    use crate::reconcile::runner::{self, RunnerConfig};
+    let provider = Arc::new(SdkProvider::new(state.aws.clone()));
+    let reconciler = Arc::new(EnvironmentReconciler::new(state.db.clone(), state.feed.clone(), provider));
+    let config = RunnerConfig {
+        concurrency: state.config.reconcile_concurrency,
+        resync: state.config.resync,
+        ..RunnerConfig::default()
+    };
+    let owner = runner::owner_id();
+    tracing::info!(owner = %owner, concurrency = config.concurrency, "reconciler started");
+    runner::run(state.db.clone(), state.feed.clone(), reconciler, config, owner, state.shutdown.clone()).await;
+}
+
+impl Application {
+    /// `butler worker`: the change feed and the reconciler, no HTTP; until the shutdown token is cancelled.
+    pub async fn run_worker(self) -> anyhow::Result<()> {
+        let Self { state, .. } = self;
+        let shutdown = state.shutdown.clone();
+        let mut background = JoinSet::new();
+        background.spawn(feed::run(state.feed.clone(), state.identity.clone(), state.db.clone(), shutdown.clone()));
+        background.spawn(reconcile(state.clone()));
+        shutdown.cancelled().await;
+        while background.join_next().await.is_some() {}
+        state.db.clone().close().await.ok();
+        tracing::info!("worker stopped");
+        Ok(())
     }
 }
 

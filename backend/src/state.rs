@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::cache::IdentityCache;
+use crate::aws::context::AwsSettings;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
@@ -27,6 +28,8 @@ pub struct Inner {
     /// Who callers are, kept exact by NOTIFY on every identity change.
     pub identity: Arc<IdentityCache>,
     pub login_limiter: LoginLimiter,
+    /// AWS endpoint, call counters and rate limits shared by every reconcile of this process.
+    pub aws: AwsSettings,
     /// Verified against when a login names no account, so both failures take as long.
     pub decoy_password_hash: String,
 }

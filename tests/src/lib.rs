@@ -148,12 +148,27 @@ impl TestApp {
 
     /// Starts another Butler process-equivalent on an existing database.
     pub async fn spawn_on(database_name: &str) -> Self {
+        Self::spawn_configured(database_name, false).await
+    }
+
+    /// Starts Butler with its reconciler running (against the AWS emulator), on a fresh database.
+    pub async fn spawn_reconciling() -> Self {
+        let plain = Self::spawn().await;
+        let name = plain.database_name.clone();
+        drop(plain);
+        Self::spawn_configured(&name, true).await
+    }
+
+    async fn spawn_configured(database_name: &str, reconcile: bool) -> Self {
         let url = database::url_for(database_name);
         let config = Config::from_lookup(|name| match name {
             "DATABASE_URL" => Some(url.clone()),
             "BUTLER_LISTEN" => Some("127.0.0.1:0".to_owned()),
             "BUTLER_DATABASE_MAX_CONNECTIONS" => Some("8".to_owned()),
             "BUTLER_JWT_SECRET" => Some(JWT_SECRET.to_owned()),
+            // API tests see the API alone; reconciler tests drive passes or start a runner themselves.
+            "BUTLER_RECONCILE" => Some(reconcile.to_string()),
+            "BUTLER_AWS_ENDPOINT_URL" => std::env::var("BUTLER_AWS_ENDPOINT_URL").ok(),
             _ => None,
         })
         .expect("test config");

@@ -52,6 +52,7 @@ async fn readiness_is_503_when_migrations_are_not_applied() {
         "DATABASE_URL" => Some(url.clone()),
         "BUTLER_LISTEN" => Some("127.0.0.1:0".to_owned()),
         "BUTLER_JWT_SECRET" => Some(butler_tests::JWT_SECRET.to_owned()),
+        "BUTLER_RECONCILE" => Some("false".to_owned()),
         _ => None,
     })
     .expect("config");

@@ -123,3 +123,37 @@ async fn a_retained_jenkins_home_outlives_its_environment() {
     let kept = efs.find_file_system(&uid).await.expect("lookup").expect("retained");
     assert!(efs.mount_targets(&kept.id).await.expect("targets").is_empty(), "its mount targets went");
 }
+
+async fn wait_for_condition(app: &TestApp, name: &str, kind: &str, status: &str) -> serde_json::Value {
+    for _ in 0..200 {
+        let object = app.get(&environment_path("payments", name)).await.json();
+        if condition(&object, kind)["status"] == status {
+            return object;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{name} never had {kind}={status}");
+}
+
+#[tokio::test]
+async fn the_server_reconciles_on_its_own_and_reports_a_missing_profile() {
+    let app = TestApp::spawn_reconciling().await;
+    let (account, role) = fresh_account_with_role().await;
+    let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
+    let profile = json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
+    assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
+
+    assert_eq!(app.create("payments", &manifest("ci")).await.status, StatusCode::CREATED);
+    let object = wait_for_condition(&app, "ci", "DiscoveryReady", "True").await;
+    assert_eq!(condition(&object, "StorageReady")["status"], "True");
+    assert_eq!(object["status"]["phase"], "Provisioning", "capacity and controller come next: not Ready yet");
+    let events = app.get(&format!("{}/events", environment_path("payments", "ci"))).await.json();
+    let reasons: Vec<&str> = events["items"].as_array().expect("items").iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(reasons.contains(&"FileSystemCreated") && reasons.contains(&"DiscoveryServiceCreated"), "{reasons:?}");
+
+    let moved = app.send_json(Method::PATCH, "/api/v1/tenants/payments", &json!({ "cloudProfile": "nowhere" })).await;
+    assert_eq!(moved.status, StatusCode::OK);
+    assert_eq!(app.create("payments", &manifest("lost")).await.status, StatusCode::CREATED);
+    let lost = wait_for_condition(&app, "lost", "Ready", "False").await;
+    assert_eq!(condition(&lost, "Ready")["reason"], "CloudProfileNotFound");
+}

@@ -22,13 +22,14 @@ pub struct AwsSettings {
 }
 
 impl AwsSettings {
+    /// Settings with an optional endpoint override (None: real AWS).
+    pub fn new(endpoint_url: Option<String>) -> Self {
+        Self { endpoint_url, calls: Arc::default(), limits: Arc::default() }
+    }
+
     /// From `BUTLER_AWS_ENDPOINT_URL` (unset in production).
     pub fn from_env() -> Self {
-        Self {
-            endpoint_url: std::env::var("BUTLER_AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()),
-            calls: Arc::default(),
-            limits: Arc::default(),
-        }
+        Self::new(std::env::var("BUTLER_AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()))
     }
 }
 

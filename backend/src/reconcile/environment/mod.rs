@@ -87,6 +87,7 @@ impl EnvironmentReconciler {
         })?;
         let Some(profile) = cloud_profiles::find(&self.db, &tenant_row.cloud_profile).await.map_err(internal)? else {
             let message = format!("cloud profile {:?} does not exist; a platform admin creates it", tenant_row.cloud_profile);
+            self.report_blocked(&object, "CloudProfileNotFound", &message).await?;
             return Err(ReconcileError::permanent("CloudProfileNotFound", message));
         };
         let aws = self.aws.services(&profile).await?;
@@ -145,6 +146,23 @@ impl EnvironmentReconciler {
             }
         }
         result
+    }
+
+    /// Says in `Ready` why nothing can be done before AWS is even called (the pass never started).
+    async fn report_blocked(&self, object: &JenkinsEnvironment, reason: &str, message: &str) -> Result<(), ReconcileError> {
+        let now = crate::store::environments::now();
+        let mut status = object.status.clone();
+        conditions::set(&mut status, conditions::READY, crate::domain::object::ConditionStatus::False, reason, message, object.metadata.generation, now);
+        if status == object.status {
+            return Ok(());
+        }
+        status.last_observed_time = Some(now);
+        let (tenant, name) = (&object.metadata.tenant, &object.metadata.name);
+        let outcome = writes::update_status(&self.db, tenant, name, status).await.map_err(internal)?;
+        if let Some(committed) = &outcome.committed {
+            self.feed.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
+        }
+        Ok(())
     }
 
     async fn write_status(&self, pass: &mut Pass) -> Result<(), ReconcileError> {
