@@ -35,14 +35,19 @@ async fn world() -> World {
     World { app, reconciler, settings, account, vpc: network.vpc_id }
 }
 
+/// Passes until converged, as the runner would run them: transient AWS errors (the emulator under parallel
+/// load answers 500 now and then) are retried; anything else fails the test.
 async fn converge(world: &World, name: &str) -> Action {
-    for _ in 0..10 {
-        match world.reconciler.reconcile_once("payments", name).await.expect("pass") {
-            Action::AwaitChange => return Action::AwaitChange,
-            Action::RequeueAfter(_) => continue,
+    let mut transient = Vec::new();
+    for _ in 0..20 {
+        match world.reconciler.reconcile_once("payments", name).await {
+            Ok(Action::AwaitChange) => return Action::AwaitChange,
+            Ok(Action::RequeueAfter(_)) => continue,
+            Err(error) if error.is_transient() => transient.push(error.to_string()),
+            Err(error) => panic!("{name}: permanent failure {error}"),
         }
     }
-    panic!("{name} did not converge in 10 passes");
+    panic!("{name} did not converge in 20 passes; transient errors: {transient:?}");
 }
 
 fn condition<'a>(object: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
