@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod database;
+pub mod fakes;
 pub mod openapi;
 pub mod sse;
 

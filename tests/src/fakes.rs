@@ -1,0 +1,256 @@
+//! In-memory AWS for what the emulator cannot show: resources that take time (EFS `creating` → `available`,
+//! mount targets deleting), and throttling bursts. Each fake counts creates so tests can prove "never two".
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use butler::aws::discovery::{DiscoveryApi, OperationState, Resource};
+use butler::aws::ec2::{Ec2Api, IngressRule, SubnetInfo};
+use butler::aws::efs::{AccessPoint, EfsApi, FileSystem, Lifecycle, MountTarget, Throughput};
+use butler::aws::{AwsError, AwsErrorKind};
+use butler::reconcile::environment::{AwsProvider, AwsServices};
+use butler::reconcile::ReconcileError;
+use butler::store::cloud_profiles::ProfileRow;
+
+/// Shared state of the fake account.
+#[derive(Default)]
+pub struct FakeState {
+    pub security_groups: HashMap<String, String>,
+    pub file_systems: HashMap<String, (FileSystem, u32)>,
+    pub mount_targets: HashMap<String, Vec<(MountTarget, u32)>>,
+    pub access_points: HashMap<String, Vec<AccessPoint>>,
+    pub namespaces: HashMap<String, String>,
+    pub services: HashMap<String, Resource>,
+    /// Operation name → how many more calls answer ThrottlingException.
+    pub throttle: HashMap<&'static str, u32>,
+    /// How many describes a new file system or mount target stays `creating` (or `deleting`).
+    pub settle_after: u32,
+    pub creates: BTreeMap<&'static str, u32>,
+    next_id: u32,
+}
+
+impl FakeState {
+    fn id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}-{:08x}", self.next_id)
+    }
+
+    fn check(&mut self, operation: &'static str) -> Result<(), AwsError> {
+        if let Some(left) = self.throttle.get_mut(operation) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(AwsError {
+                    kind: AwsErrorKind::Throttled,
+                    operation,
+                    code: "ThrottlingException".into(),
+                    message: "Rate exceeded".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn created(&mut self, operation: &'static str) {
+        *self.creates.entry(operation).or_default() += 1;
+    }
+}
+
+/// A fake account: EC2, EFS and Cloud Map over one shared state.
+#[derive(Clone, Default)]
+pub struct FakeAws {
+    pub state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeAws {
+    /// Locks the state.
+    pub fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state.lock().expect("fake state")
+    }
+}
+
+#[async_trait]
+impl AwsProvider for FakeAws {
+    async fn services(&self, _profile: &ProfileRow) -> Result<AwsServices, ReconcileError> {
+        Ok(AwsServices { ec2: Arc::new(self.clone()), efs: Arc::new(self.clone()), discovery: Arc::new(self.clone()) })
+    }
+}
+
+fn not_found(operation: &'static str) -> AwsError {
+    AwsError { kind: AwsErrorKind::NotFound, operation, code: "NotFound".into(), message: "no such resource".into() }
+}
+
+#[async_trait]
+impl Ec2Api for FakeAws {
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, AwsError> {
+        Ok(ids.iter().enumerate().map(|(i, id)| SubnetInfo { id: id.clone(), vpc_id: "vpc-fake".into(), availability_zone: format!("zone-{i}") }).collect())
+    }
+    async fn find_security_group(&self, _vpc_id: &str, name: &str) -> Result<Option<String>, AwsError> {
+        let mut state = self.state();
+        state.check("ec2:DescribeSecurityGroups")?;
+        Ok(state.security_groups.get(name).cloned())
+    }
+    async fn create_security_group(&self, _vpc: &str, name: &str, _d: &str, _t: &BTreeMap<String, String>) -> Result<String, AwsError> {
+        let mut state = self.state();
+        state.check("ec2:CreateSecurityGroup")?;
+        let id = state.id("sg");
+        state.security_groups.insert(name.to_owned(), id.clone());
+        state.created("ec2:CreateSecurityGroup");
+        Ok(id)
+    }
+    async fn authorize_ingress(&self, _group_id: &str, _rules: &[IngressRule]) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {
+        self.state().security_groups.retain(|_, id| id != group_id);
+        Ok(())
+    }
+    async fn find_vpc_by_tag(&self, _tag: &str, _value: &str) -> Result<Option<String>, AwsError> {
+        Ok(Some("vpc-fake".into()))
+    }
+    async fn create_vpc(&self, _cidr: &str, _tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
+        Ok("vpc-fake".into())
+    }
+    async fn find_subnets_by_tag(&self, _vpc: &str, _tag: &str, _value: &str) -> Result<Vec<SubnetInfo>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn create_subnet(&self, _vpc: &str, _cidr: &str, _az: &str, _t: &BTreeMap<String, String>) -> Result<String, AwsError> {
+        Ok("subnet-fake".into())
+    }
+    async fn availability_zones(&self) -> Result<Vec<String>, AwsError> {
+        Ok(vec!["zone-0".into(), "zone-1".into()])
+    }
+}
+
+/// Advances a lifecycle one describe: `creating` becomes `available` after `settle_after` looks.
+fn settle(lifecycle: &mut Lifecycle, looks: &mut u32, settle_after: u32) {
+    *looks += 1;
+    if *lifecycle == Lifecycle::Creating && *looks > settle_after {
+        *lifecycle = Lifecycle::Available;
+    }
+}
+
+#[async_trait]
+impl EfsApi for FakeAws {
+    async fn find_file_system(&self, token: &str) -> Result<Option<FileSystem>, AwsError> {
+        let mut state = self.state();
+        state.check("efs:DescribeFileSystems")?;
+        let settle_after = state.settle_after;
+        Ok(state.file_systems.get_mut(token).map(|(fs, looks)| {
+            settle(&mut fs.lifecycle, looks, settle_after);
+            fs.clone()
+        }))
+    }
+    async fn create_file_system(&self, token: &str, throughput: Throughput, _t: &BTreeMap<String, String>) -> Result<FileSystem, AwsError> {
+        let mut state = self.state();
+        state.check("efs:CreateFileSystem")?;
+        if state.file_systems.contains_key(token) {
+            return Err(AwsError { kind: AwsErrorKind::AlreadyExists, operation: "efs:CreateFileSystem", code: "FileSystemAlreadyExists".into(), message: String::new() });
+        }
+        let id = state.id("fs");
+        let fs = FileSystem { id, lifecycle: Lifecycle::Creating, size_bytes: 0, throughput, encrypted: true };
+        state.file_systems.insert(token.to_owned(), (fs.clone(), 0));
+        state.created("efs:CreateFileSystem");
+        Ok(fs)
+    }
+    async fn update_throughput(&self, _id: &str, _throughput: Throughput) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn delete_file_system(&self, id: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        if state.mount_targets.get(id).is_some_and(|targets| !targets.is_empty()) {
+            return Err(AwsError { kind: AwsErrorKind::Conflict, operation: "efs:DeleteFileSystem", code: "FileSystemInUse".into(), message: String::new() });
+        }
+        state.file_systems.retain(|_, (fs, _)| fs.id != id);
+        Ok(())
+    }
+    async fn mount_targets(&self, id: &str) -> Result<Vec<MountTarget>, AwsError> {
+        let mut state = self.state();
+        let settle_after = state.settle_after;
+        let targets = state.mount_targets.entry(id.to_owned()).or_default();
+        for (target, looks) in targets.iter_mut() {
+            settle(&mut target.lifecycle, looks, settle_after);
+        }
+        // A target being deleted is gone once it has been seen deleting `settle_after` times.
+        targets.retain(|(target, looks)| !(target.lifecycle == Lifecycle::Deleting && *looks > settle_after));
+        Ok(targets.iter().map(|(target, _)| target.clone()).collect())
+    }
+    async fn create_mount_target(&self, id: &str, subnet: &str, _sg: &str) -> Result<MountTarget, AwsError> {
+        let mut state = self.state();
+        let target_id = state.id("fsmt");
+        let target = MountTarget { id: target_id, subnet_id: subnet.to_owned(), lifecycle: Lifecycle::Creating };
+        state.mount_targets.entry(id.to_owned()).or_default().push((target.clone(), 0));
+        state.created("efs:CreateMountTarget");
+        Ok(target)
+    }
+    async fn delete_mount_target(&self, target_id: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        for targets in state.mount_targets.values_mut() {
+            for (target, looks) in targets.iter_mut().filter(|(t, _)| t.id == target_id) {
+                target.lifecycle = Lifecycle::Deleting;
+                *looks = 0;
+            }
+        }
+        Ok(())
+    }
+    async fn access_points(&self, id: &str) -> Result<Vec<AccessPoint>, AwsError> {
+        Ok(self.state().access_points.get(id).cloned().unwrap_or_default())
+    }
+    async fn create_access_point(&self, id: &str, _token: &str, root: &str, _t: &BTreeMap<String, String>) -> Result<AccessPoint, AwsError> {
+        let mut state = self.state();
+        let point_id = state.id("fsap");
+        let point = AccessPoint { id: point_id, root_path: root.to_owned(), uid: Some(1000), lifecycle: Lifecycle::Available };
+        state.access_points.entry(id.to_owned()).or_default().push(point.clone());
+        state.created("efs:CreateAccessPoint");
+        Ok(point)
+    }
+    async fn delete_access_point(&self, point_id: &str) -> Result<(), AwsError> {
+        for points in self.state().access_points.values_mut() {
+            points.retain(|p| p.id != point_id);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DiscoveryApi for FakeAws {
+    async fn find_namespace(&self, name: &str) -> Result<Option<Resource>, AwsError> {
+        Ok(self.state().namespaces.get(name).map(|id| Resource { id: id.clone(), arn: format!("arn:{id}"), name: name.to_owned() }))
+    }
+    async fn create_namespace(&self, name: &str, _vpc: &str, _request: &str, _t: &BTreeMap<String, String>) -> Result<String, AwsError> {
+        let mut state = self.state();
+        let id = state.id("ns");
+        state.namespaces.insert(name.to_owned(), id);
+        state.created("servicediscovery:CreatePrivateDnsNamespace");
+        Ok("op-1".into())
+    }
+    async fn operation(&self, _operation_id: &str) -> Result<OperationState, AwsError> {
+        Ok(OperationState::Succeeded { namespace_id: None })
+    }
+    async fn find_service(&self, namespace_id: &str, name: &str) -> Result<Option<Resource>, AwsError> {
+        Ok(self.state().services.get(&format!("{namespace_id}/{name}")).cloned())
+    }
+    async fn create_service(&self, namespace_id: &str, name: &str, _request: &str, _t: &BTreeMap<String, String>) -> Result<Resource, AwsError> {
+        let mut state = self.state();
+        state.check("servicediscovery:CreateService")?;
+        let id = state.id("srv");
+        let service = Resource { id: id.clone(), arn: format!("arn:{id}"), name: name.to_owned() };
+        state.services.insert(format!("{namespace_id}/{name}"), service.clone());
+        state.created("servicediscovery:CreateService");
+        Ok(service)
+    }
+    async fn instances(&self, _service_id: &str) -> Result<Vec<String>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn deregister_instance(&self, _service_id: &str, _instance_id: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn delete_service(&self, service_id: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        if !state.services.values().any(|s| s.id == service_id) {
+            return Err(not_found("servicediscovery:DeleteService"));
+        }
+        state.services.retain(|_, s| s.id != service_id);
+        Ok(())
+    }
+}
