@@ -78,7 +78,8 @@ ensure_moto() {
     "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
   fi
   log "starting moto on 127.0.0.1:$MOTO_PORT (log: .dev/moto.log)"
-  nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
+  # AWS managed policies (AmazonECSTaskExecutionRolePolicy, …) exist only when moto is asked to load them.
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
   echo $! >"$STATE_DIR/moto.pid"
   for _ in $(seq 1 60); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then

@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use butler::aws::discovery::{DiscoveryApi, OperationState, Resource};
 use butler::aws::ec2::{Ec2Api, IngressRule, SubnetInfo};
 use butler::aws::efs::{AccessPoint, EfsApi, FileSystem, Lifecycle, MountTarget, Throughput};
+use butler::aws::iam::{IamApi, Role};
+use butler::aws::logs::LogsApi;
 use butler::aws::{AwsError, AwsErrorKind};
 use butler::reconcile::environment::{AwsProvider, AwsServices};
 use butler::reconcile::ReconcileError;
@@ -22,6 +24,8 @@ pub struct FakeState {
     pub access_points: HashMap<String, Vec<AccessPoint>>,
     pub namespaces: HashMap<String, String>,
     pub services: HashMap<String, Resource>,
+    pub roles: HashMap<String, Role>,
+    pub log_groups: HashMap<String, Option<i32>>,
     /// Operation name → how many more calls answer ThrottlingException.
     pub throttle: HashMap<&'static str, u32>,
     /// How many describes a new file system or mount target stays `creating` (or `deleting`).
@@ -72,7 +76,13 @@ impl FakeAws {
 #[async_trait]
 impl AwsProvider for FakeAws {
     async fn services(&self, _profile: &ProfileRow) -> Result<AwsServices, ReconcileError> {
-        Ok(AwsServices { ec2: Arc::new(self.clone()), efs: Arc::new(self.clone()), discovery: Arc::new(self.clone()) })
+        Ok(AwsServices {
+            ec2: Arc::new(self.clone()),
+            efs: Arc::new(self.clone()),
+            discovery: Arc::new(self.clone()),
+            iam: Arc::new(self.clone()),
+            logs: Arc::new(self.clone()),
+        })
     }
 }
 
@@ -251,6 +261,55 @@ impl DiscoveryApi for FakeAws {
             return Err(not_found("servicediscovery:DeleteService"));
         }
         state.services.retain(|_, s| s.id != service_id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IamApi for FakeAws {
+    async fn get_role(&self, name: &str) -> Result<Option<Role>, AwsError> {
+        Ok(self.state().roles.get(name).cloned())
+    }
+    async fn create_role(&self, name: &str, _trust: &str, _t: &BTreeMap<String, String>) -> Result<Role, AwsError> {
+        let mut state = self.state();
+        let role = Role { name: name.to_owned(), arn: format!("arn:aws:iam::000000000000:role/{name}") };
+        state.roles.insert(name.to_owned(), role.clone());
+        state.created("iam:CreateRole");
+        Ok(role)
+    }
+    async fn put_role_policy(&self, _role: &str, _name: &str, _document: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn attach_managed_policy(&self, _role: &str, _arn: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn delete_role(&self, name: &str) -> Result<(), AwsError> {
+        self.state().roles.remove(name);
+        Ok(())
+    }
+    async fn ensure_instance_profile(&self, name: &str, _role: &str) -> Result<String, AwsError> {
+        Ok(format!("arn:aws:iam::000000000000:instance-profile/{name}"))
+    }
+    async fn delete_instance_profile(&self, _name: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LogsApi for FakeAws {
+    async fn find_log_group(&self, name: &str) -> Result<Option<Option<i32>>, AwsError> {
+        Ok(self.state().log_groups.get(name).cloned())
+    }
+    async fn create_log_group(&self, name: &str, _t: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        self.state().log_groups.insert(name.to_owned(), None);
+        Ok(())
+    }
+    async fn put_retention(&self, name: &str, days: i32) -> Result<(), AwsError> {
+        self.state().log_groups.insert(name.to_owned(), Some(days));
+        Ok(())
+    }
+    async fn delete_log_group(&self, name: &str) -> Result<(), AwsError> {
+        self.state().log_groups.remove(name);
         Ok(())
     }
 }

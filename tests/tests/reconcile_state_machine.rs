@@ -97,4 +97,5 @@ async fn teardown_waits_for_mount_targets_to_go_before_the_file_system() {
     assert_eq!(app.get(&environment_path("payments", "ci")).await.status, StatusCode::NOT_FOUND);
     let state = fake.state();
     assert!(state.file_systems.is_empty() && state.security_groups.is_empty() && state.services.is_empty());
+    assert!(state.roles.is_empty() && state.log_groups.is_empty(), "roles and log groups went too");
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use butler::aws::context::AwsSettings;
 use butler::aws::discovery::{DiscoveryApi, SdkDiscovery};
+use butler::aws::iam::IamApi;
+use butler::aws::logs::LogsApi;
 use butler::aws::ec2::{Ec2Api, SdkEc2};
 use butler::aws::efs::{EfsApi, SdkEfs};
 use butler::aws::emulator::ensure_network;
@@ -74,6 +76,11 @@ async fn storage_and_discovery_are_provisioned_once_and_a_converged_pass_changes
     assert_eq!(efs.mount_targets(&file_system).await.expect("targets").len(), 2);
     let points = efs.access_points(&file_system).await.expect("points");
     assert_eq!((points.len(), points[0].root_path.as_str(), points[0].uid), (1, "/jenkins/ci", Some(1000)));
+    let names = butler::reconcile::environment::names::Names::new("payments", "ci", &uid.parse().expect("uuid"));
+    let iam = butler::aws::iam::SdkIam::new(&world.account);
+    assert!(iam.get_role(&names.controller_role()).await.expect("lookup").is_some());
+    let logs = butler::aws::logs::SdkLogs::new(&world.account);
+    assert_eq!(logs.find_log_group(&names.agents_log_group()).await.expect("lookup"), Some(Some(30)));
 
     // Converged: another pass reads, writes nothing to AWS and nothing to the database.
     let mutating_before = world.settings.calls.mutating();
@@ -112,6 +119,13 @@ async fn deleting_removes_everything_tagged_for_the_environment_and_then_the_row
     }
     assert_eq!(discovery.find_service(&namespace, "master-payments-ci").await.expect("lookup"), None);
     assert!(discovery.find_namespace("jenkins.local").await.expect("lookup").is_some(), "the shared namespace stays");
+    let iam = butler::aws::iam::SdkIam::new(&world.account);
+    let names = butler::reconcile::environment::names::Names::new("payments", "ci", &uid.parse().expect("uuid"));
+    for role in [names.controller_role(), names.agent_role(), names.execution_role(), names.instance_role()] {
+        assert_eq!(iam.get_role(&role).await.expect("lookup"), None, "{role}");
+    }
+    let logs = butler::aws::logs::SdkLogs::new(&world.account);
+    assert_eq!(logs.find_log_group(&names.controller_log_group()).await.expect("lookup"), None);
 }
 
 #[tokio::test]

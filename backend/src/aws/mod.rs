@@ -7,8 +7,10 @@ pub mod discovery;
 pub mod ec2;
 pub mod efs;
 pub mod emulator;
+pub mod iam;
 pub mod error;
 pub mod limits;
+pub mod logs;
 pub mod tags;
 
 pub use error::{AwsError, AwsErrorKind};

@@ -1,13 +1,15 @@
 //! The JenkinsEnvironment reconciler. Each pass reads the stored object and AWS, makes the smallest set of
 //! calls to close the gap, and writes status, conditions and events. It never asks why it ran.
 //!
-//! This module provisions and tears down storage (security groups, EFS, mount targets, access point) and
-//! discovery (the profile's Cloud Map namespace, the environment's service). Capacity (launch template, ASG,
+//! This module provisions and tears down roles and log groups, storage (security groups, EFS, mount targets,
+//! access point) and discovery (the profile's Cloud Map namespace, the environment's service). Capacity (launch template, ASG,
 //! capacity provider) and the controller (task definition, service) are the next steps of the inventory.
 
+mod access;
 pub mod conditions;
 mod discovery;
 pub mod names;
+pub mod policies;
 mod provider;
 mod storage;
 mod teardown;
@@ -92,7 +94,7 @@ impl EnvironmentReconciler {
         };
         let aws = self.aws.services(&profile).await?;
         let mut pass = Pass {
-            names: Names::new(tenant, name),
+            names: Names::new(tenant, name, &object.metadata.uid),
             status: object.status.clone(),
             object,
             profile,
@@ -109,6 +111,7 @@ impl EnvironmentReconciler {
     }
 
     async fn provision(&self, pass: &mut Pass) -> Result<Action, AwsError> {
+        access::ensure(pass).await?;
         let storage = storage::ensure(pass).await?;
         let discovery = discovery::ensure(pass, &self.db).await?;
         let generation = pass.object.metadata.generation;

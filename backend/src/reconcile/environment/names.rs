@@ -6,12 +6,59 @@
 pub struct Names {
     pub tenant: String,
     pub environment: String,
+    /// The first 12 hex digits of the uid: IAM role names must fit 64 characters, tenant and environment may not.
+    short_uid: String,
 }
 
 impl Names {
-    /// Names of `tenant`/`environment`.
-    pub fn new(tenant: &str, environment: &str) -> Self {
-        Self { tenant: tenant.to_owned(), environment: environment.to_owned() }
+    /// Names of `tenant`/`environment` with `uid`.
+    pub fn new(tenant: &str, environment: &str, uid: &uuid::Uuid) -> Self {
+        let short_uid = uid.simple().to_string()[..12].to_owned();
+        Self { tenant: tenant.to_owned(), environment: environment.to_owned(), short_uid }
+    }
+
+    /// The ECS cluster.
+    pub fn cluster(&self) -> String {
+        format!("butler-{}-{}", self.tenant, self.environment)
+    }
+
+    /// The amazon-ecs plugin's agent task definition families start with this (`<cloud>-<template>`).
+    pub fn agent_family_prefix(&self) -> String {
+        format!("butler-{}-{}-agent", self.tenant, self.environment)
+    }
+
+    fn role(&self, purpose: &str) -> String {
+        format!("butler-{}-{purpose}", self.short_uid)
+    }
+
+    /// The controller task's role (the amazon-ecs plugin's permissions).
+    pub fn controller_role(&self) -> String {
+        self.role("controller")
+    }
+
+    /// The agent tasks' role.
+    pub fn agent_role(&self) -> String {
+        self.role("agent")
+    }
+
+    /// The task execution role (image pulls, logs).
+    pub fn execution_role(&self) -> String {
+        self.role("execution")
+    }
+
+    /// The container instances' role and instance profile.
+    pub fn instance_role(&self) -> String {
+        self.role("instance")
+    }
+
+    /// Log group of the controller.
+    pub fn controller_log_group(&self) -> String {
+        format!("/butler/{}/{}/controller", self.tenant, self.environment)
+    }
+
+    /// Log group of the agents.
+    pub fn agents_log_group(&self) -> String {
+        format!("/butler/{}/{}/agents", self.tenant, self.environment)
     }
 
     fn prefixed(&self, suffix: &str) -> String {

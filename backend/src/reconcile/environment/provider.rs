@@ -9,6 +9,8 @@ use crate::aws::context::{AccountTarget, AwsAccount, AwsSettings};
 use crate::aws::discovery::{DiscoveryApi, SdkDiscovery};
 use crate::aws::ec2::{Ec2Api, SdkEc2};
 use crate::aws::efs::{EfsApi, SdkEfs};
+use crate::aws::iam::{IamApi, SdkIam};
+use crate::aws::logs::{LogsApi, SdkLogs};
 use crate::reconcile::ReconcileError;
 use crate::store::cloud_profiles::ProfileRow;
 
@@ -18,6 +20,8 @@ pub struct AwsServices {
     pub ec2: Arc<dyn Ec2Api>,
     pub efs: Arc<dyn EfsApi>,
     pub discovery: Arc<dyn DiscoveryApi>,
+    pub iam: Arc<dyn IamApi>,
+    pub logs: Arc<dyn LogsApi>,
 }
 
 /// Gives a pass the adapters for its profile (tests give in-memory fakes).
@@ -53,6 +57,8 @@ impl AwsProvider for SdkProvider {
             ec2: Arc::new(SdkEc2::new(&account)),
             efs: Arc::new(SdkEfs::new(&account)),
             discovery: Arc::new(SdkDiscovery::new(&account)),
+            iam: Arc::new(SdkIam::new(&account)),
+            logs: Arc::new(SdkLogs::new(&account)),
         };
         self.accounts.insert(key, services.clone());
         Ok(services)

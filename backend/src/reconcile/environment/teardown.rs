@@ -107,7 +107,10 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection) -> Result<Action, Aws
         }
     }
 
-    // 4. Nothing of ours is left: let the row go (or wait for other finalizers).
+    // 4. Logs, the instance profile and roles: nothing uses them any more.
+    super::access::remove(pass).await?;
+
+    // 5. Nothing of ours is left: let the row go (or wait for other finalizers).
     let context = AuditContext::system("reconciler");
     let (tenant, name) = (pass.object.metadata.tenant.clone(), pass.object.metadata.name.clone());
     writes::remove_finalizer(db, &context, &tenant, &name, AWS_RESOURCES_FINALIZER)

@@ -1,0 +1,84 @@
+//! Roles and logs: the controller task role (least privilege, see `policies`), the agent and execution roles,
+//! the container instances' role and instance profile, and the log groups with their retention.
+
+use super::policies::{self, EXECUTION_MANAGED_POLICY, INSTANCE_MANAGED_POLICY};
+use super::Pass;
+use crate::aws::{AwsError, AwsErrorKind};
+use crate::domain::object::EventType;
+
+/// Days logs are kept.
+pub const LOG_RETENTION_DAYS: i32 = 30;
+/// Name of the controller role's inline policy.
+const CONTROLLER_POLICY: &str = "butler-amazon-ecs-plugin";
+
+/// What a role gets when it is created.
+enum Grant {
+    Inline(serde_json::Value),
+    Managed(&'static str),
+    Nothing,
+}
+
+async fn role(pass: &mut Pass, name: &str, trust: serde_json::Value, grant: Grant) -> Result<(), AwsError> {
+    if pass.aws.iam.get_role(name).await?.is_some() {
+        return Ok(());
+    }
+    match pass.aws.iam.create_role(name, &trust.to_string(), &pass.tags()).await {
+        Ok(_) => {}
+        Err(error) if error.kind == AwsErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    // Policies go on right after the role is made; a crash in between is repaired by the same calls, which
+    // are idempotent, on the pass that finds the role without them (see `repair`).
+    repair(pass, name, &grant).await?;
+    pass.event(EventType::Normal, "RoleCreated", format!("created IAM role {name}"));
+    Ok(())
+}
+
+async fn repair(pass: &Pass, name: &str, grant: &Grant) -> Result<(), AwsError> {
+    match grant {
+        Grant::Inline(document) => pass.aws.iam.put_role_policy(name, CONTROLLER_POLICY, &document.to_string()).await,
+        Grant::Managed(arn) => pass.aws.iam.attach_managed_policy(name, arn).await,
+        Grant::Nothing => Ok(()),
+    }
+}
+
+/// Makes roles, the instance profile and log groups match.
+pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
+    let names = pass.names.clone();
+    let region = pass.profile.region.clone();
+    let controller_policy = policies::controller_task_policy(&names, &region);
+    role(pass, &names.controller_role(), policies::ecs_tasks_trust(), Grant::Inline(controller_policy)).await?;
+    role(pass, &names.agent_role(), policies::ecs_tasks_trust(), Grant::Nothing).await?;
+    role(pass, &names.execution_role(), policies::ecs_tasks_trust(), Grant::Managed(EXECUTION_MANAGED_POLICY)).await?;
+    role(pass, &names.instance_role(), policies::ec2_trust(), Grant::Managed(INSTANCE_MANAGED_POLICY)).await?;
+    pass.aws.iam.ensure_instance_profile(&names.instance_role(), &names.instance_role()).await?;
+
+    for group in [names.controller_log_group(), names.agents_log_group()] {
+        match pass.aws.logs.find_log_group(&group).await? {
+            None => {
+                pass.aws.logs.create_log_group(&group, &pass.tags()).await?;
+                pass.aws.logs.put_retention(&group, LOG_RETENTION_DAYS).await?;
+                pass.event(EventType::Normal, "LogGroupCreated", format!("created log group {group}"));
+            }
+            Some(retention) if retention != Some(LOG_RETENTION_DAYS) => {
+                pass.aws.logs.put_retention(&group, LOG_RETENTION_DAYS).await?;
+                pass.event(EventType::Normal, "DriftRepaired", format!("log group {group} retention set back to {LOG_RETENTION_DAYS} days"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Deletes log groups, the instance profile and roles (after everything that used them is gone).
+pub async fn remove(pass: &mut Pass) -> Result<(), AwsError> {
+    let names = pass.names.clone();
+    for group in [names.controller_log_group(), names.agents_log_group()] {
+        pass.aws.logs.delete_log_group(&group).await?;
+    }
+    pass.aws.iam.delete_instance_profile(&names.instance_role()).await?;
+    for role in [names.controller_role(), names.agent_role(), names.execution_role(), names.instance_role()] {
+        pass.aws.iam.delete_role(&role).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The IAM documents Butler writes, least privilege: the controller may drive agents in its own cluster only,
+//! pass only its own agent roles, and read what the amazon-ecs plugin lists (the calls that take no resource).
+
+use serde_json::{json, Value};
+
+use super::names::Names;
+
+/// Trust policy letting ECS tasks assume a role.
+pub fn ecs_tasks_trust() -> Value {
+    trust("ecs-tasks.amazonaws.com")
+}
+
+/// Trust policy letting EC2 instances assume a role (the container instances).
+pub fn ec2_trust() -> Value {
+    trust("ec2.amazonaws.com")
+}
+
+fn trust(service: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
+    })
+}
+
+/// The controller task role: what the amazon-ecs plugin needs, scoped to this environment's cluster,
+/// its agent task definition family and its own agent roles.
+pub fn controller_task_policy(names: &Names, region: &str) -> Value {
+    let cluster = names.cluster();
+    let cluster_arn = format!("arn:aws:ecs:{region}:*:cluster/{cluster}");
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                // These ECS calls take no resource ARN (AWS documents them as "*" only).
+                "Sid": "PluginDiscovery",
+                "Effect": "Allow",
+                "Action": [
+                    "ecs:ListClusters", "ecs:DescribeContainerInstances", "ecs:ListTaskDefinitions",
+                    "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:RegisterTaskDefinition",
+                    "ecs:ListTagsForResource"
+                ],
+                "Resource": "*"
+            },
+            {
+                "Sid": "OwnCluster",
+                "Effect": "Allow",
+                "Action": ["ecs:ListContainerInstances", "ecs:DescribeClusters"],
+                "Resource": cluster_arn
+            },
+            {
+                "Sid": "RunAgentsInOwnCluster",
+                "Effect": "Allow",
+                "Action": "ecs:RunTask",
+                "Resource": format!("arn:aws:ecs:{region}:*:task-definition/{}-*", names.agent_family_prefix()),
+                "Condition": { "ArnEquals": { "ecs:cluster": cluster_arn } }
+            },
+            {
+                "Sid": "ManageOwnAgents",
+                "Effect": "Allow",
+                "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
+                "Resource": format!("arn:aws:ecs:{region}:*:task/{cluster}/*")
+            },
+            {
+                "Sid": "TagAgentsAtLaunch",
+                "Effect": "Allow",
+                "Action": "ecs:TagResource",
+                "Resource": "*",
+                "Condition": { "StringEquals": { "ecs:CreateAction": "RunTask" } }
+            },
+            {
+                "Sid": "PassOwnAgentRoles",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": [
+                    format!("arn:aws:iam::*:role/{}", names.agent_role()),
+                    format!("arn:aws:iam::*:role/{}", names.execution_role())
+                ]
+            }
+        ]
+    })
+}
+
+/// AWS's managed policy for task execution (pull images, write logs).
+pub const EXECUTION_MANAGED_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+/// AWS's managed policy for ECS container instances.
+pub const INSTANCE_MANAGED_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_controller_policy_is_scoped_to_its_own_cluster_and_roles() {
+        let names = Names::new("payments", "ci", &uuid::Uuid::nil());
+        let policy = controller_task_policy(&names, "eu-west-1");
+        let statements = policy["Statement"].as_array().expect("statements");
+        for statement in statements {
+            let actions: Vec<&str> = match &statement["Action"] {
+                Value::String(one) => vec![one.as_str()],
+                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            assert!(actions.iter().all(|a| !a.ends_with(":*") && *a != "*"), "no wildcard actions: {actions:?}");
+            if statement["Resource"] == "*" {
+                let sid = statement["Sid"].as_str().unwrap_or_default();
+                assert!(sid == "PluginDiscovery" || statement.get("Condition").is_some(), "{sid} is unscoped");
+            }
+        }
+        let text = policy.to_string();
+        assert!(text.contains("cluster/butler-payments-ci"));
+        assert!(text.contains(&format!("role/{}", names.agent_role())));
+        assert!(!text.contains("0.0.0.0"));
+    }
+}
