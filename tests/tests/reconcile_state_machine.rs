@@ -99,3 +99,26 @@ async fn teardown_waits_for_mount_targets_to_go_before_the_file_system() {
     assert!(state.file_systems.is_empty() && state.security_groups.is_empty() && state.services.is_empty());
     assert!(state.roles.is_empty() && state.log_groups.is_empty(), "roles and log groups went too");
 }
+
+#[tokio::test]
+async fn the_generated_jenkins_configuration_points_agents_at_the_cloud_map_name_and_holds_no_secret() {
+    let (app, _reconciler, _fake) = setup(0).await;
+    let response = app.get(&format!("{}/jenkins-config", environment_path("payments", "ci"))).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let body = response.json();
+    let casc: serde_json::Value = serde_yaml_ng::from_str(body["casc"].as_str().expect("casc")).expect("yaml");
+    assert_eq!(casc["jenkins"]["numExecutors"], 0);
+    assert_eq!(casc["jenkins"]["slaveAgentPort"], 50000);
+    let cloud = &casc["jenkins"]["clouds"][0]["ecs"];
+    assert_eq!(cloud["jenkinsUrl"], "http://master-payments-ci.jenkins.local:8080/");
+    assert_eq!(cloud["tunnel"], "master-payments-ci.jenkins.local:50000");
+    assert_eq!(cloud["numExecutors"], 1);
+    assert_eq!(cloud["templates"][0]["label"], "ecs-agents");
+    assert_eq!(casc["jenkins"]["securityRealm"]["local"]["users"][0]["password"], "${JENKINS_ADMIN_PASSWORD}");
+    assert!(body["plugins"].as_array().expect("plugins").iter().any(|p| p == "amazon-ecs"));
+    assert!(body["cascPath"].as_str().is_some_and(|p| !p.starts_with("/var/jenkins_home")), "outside JENKINS_HOME");
+
+    let moved = app.send_json(Method::PATCH, "/api/v1/tenants/payments", &json!({ "cloudProfile": "nowhere" })).await;
+    assert_eq!(moved.status, StatusCode::OK);
+    assert_eq!(app.get(&format!("{}/jenkins-config", environment_path("payments", "ci"))).await.status, StatusCode::CONFLICT);
+}

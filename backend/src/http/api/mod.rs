@@ -9,6 +9,7 @@ mod tenants;
 mod tokens;
 mod users;
 mod health;
+mod jenkins_config;
 mod respond;
 mod watch;
 
@@ -32,6 +33,7 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .delete(ENVIRONMENT, environments::delete_environment)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/status", environments::get_environment_status)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/events", environments::list_environment_events)
+        .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/jenkins-config", jenkins_config::get_jenkins_config)
         .post("/api/v1/auth/token", auth::create_token)
         .post("/api/v1/auth/session", auth::create_session)
         .delete("/api/v1/auth/session", auth::delete_session)

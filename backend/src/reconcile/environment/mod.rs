@@ -7,6 +7,7 @@
 
 mod access;
 pub mod conditions;
+pub mod jenkins_config;
 mod discovery;
 pub mod names;
 pub mod policies;
@@ -103,7 +104,7 @@ impl EnvironmentReconciler {
             now: crate::store::environments::now(),
         };
         let outcome = if pass.object.metadata.deletion_timestamp.is_some() {
-            teardown::run(&mut pass, &self.db).await
+            teardown::run(&mut pass, &self.db, &self.feed).await
         } else {
             self.provision(&mut pass).await
         };
@@ -136,10 +137,7 @@ impl EnvironmentReconciler {
                 })
             }
         };
-        let gone = matches!(result, Ok(Action::AwaitChange)) && pass.object.metadata.deletion_timestamp.is_some();
-        if !gone {
-            self.write_status(&mut pass).await?;
-        }
+        // Events first: whoever sees the new status finds the events that explain it.
         for (event_type, reason, message) in &pass.events {
             if let Err(error) =
                 events::record(&self.db, pass.object.metadata.uid, &pass.object.metadata.tenant, *event_type, reason, message).await
@@ -147,6 +145,10 @@ impl EnvironmentReconciler {
                 // The row may be gone after the last finalizer went; its events went with it.
                 tracing::debug!(error = %error, "event not recorded");
             }
+        }
+        let gone = matches!(result, Ok(Action::AwaitChange)) && pass.object.metadata.deletion_timestamp.is_some();
+        if !gone {
+            self.write_status(&mut pass).await?;
         }
         result
     }

@@ -15,6 +15,7 @@ use crate::domain::object::{ConditionStatus, EventType, Phase};
 use crate::domain::spec::DeletionPolicy;
 use crate::domain::AWS_RESOURCES_FINALIZER;
 use crate::environments::writes;
+use crate::feed::{ChangeEvent, Feed};
 use crate::reconcile::Action;
 use crate::store::audit::AuditContext;
 
@@ -34,7 +35,7 @@ fn in_use(error: &AwsError) -> bool {
 }
 
 /// Tears the environment down; removes the finalizer when nothing is left.
-pub async fn run(pass: &mut Pass, db: &DatabaseConnection) -> Result<Action, AwsError> {
+pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Result<Action, AwsError> {
     pass.status.phase = Phase::Deleting;
 
     // 1. Discovery: the environment's service (the shared namespace stays).
@@ -113,8 +114,11 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection) -> Result<Action, Aws
     // 5. Nothing of ours is left: let the row go (or wait for other finalizers).
     let context = AuditContext::system("reconciler");
     let (tenant, name) = (pass.object.metadata.tenant.clone(), pass.object.metadata.name.clone());
-    writes::remove_finalizer(db, &context, &tenant, &name, AWS_RESOURCES_FINALIZER)
+    let outcome = writes::remove_finalizer(db, &context, &tenant, &name, AWS_RESOURCES_FINALIZER)
         .await
         .map_err(|e| AwsError::malformed("butler:RemoveFinalizer", &e.to_string()))?;
+    if let Some(committed) = &outcome.committed {
+        feed.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
+    }
     Ok(Action::AwaitChange)
 }

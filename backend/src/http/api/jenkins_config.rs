@@ -1,0 +1,36 @@
+//! `GET …/jenkinsenvironments/{name}/jenkins-config`: the JCasC and plugin list Butler gives the controller.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::respond;
+use crate::auth::caller::Caller;
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::http::extract::ApiPath;
+use crate::reconcile::environment::jenkins_config;
+use crate::state::AppState;
+use crate::store::{cloud_profiles, environments, tenants};
+
+/// The generated Jenkins configuration of one environment (viewers may read it: it holds no secret).
+pub async fn get_jenkins_config(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((tenant, name)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Viewer)?;
+    let not_found = || ApiError::NotFound(format!("jenkinsenvironment {name:?} not found in tenant {tenant:?}"));
+    let row = environments::find(&state.db, &tenant, &name).await?.ok_or_else(not_found)?;
+    let object = environments::to_object(&row)?;
+    let tenant_row = tenants::find(&state.db, &tenant).await?.ok_or_else(not_found)?;
+    let profile = cloud_profiles::find(&state.db, &tenant_row.cloud_profile).await?.ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "tenant {tenant:?} uses cloud profile {:?}, which does not exist yet; the configuration depends on it",
+            tenant_row.cloud_profile
+        ))
+    })?;
+    let config = jenkins_config::render(&object, &profile, object.status.outputs.cluster_arn.as_deref(), None)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    respond::json(StatusCode::OK, &config)
+}
