@@ -20,7 +20,15 @@ pub enum ApiError {
     #[error("{detail}")]
     Forbidden { detail: String, actor: String, actor_kind: &'static str, tenant: Option<String> },
     #[error("{detail}")]
-    QuotaExceeded { detail: String, quota: &'static str, limit: i64, used: i64, requested: i64, actor: String, tenant: String },
+    QuotaExceeded {
+        detail: String,
+        quota: &'static str,
+        limit: i64,
+        used: i64,
+        requested: i64,
+        actor: String,
+        tenant: String,
+    },
     #[error("too many attempts; try again in {} seconds", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
     #[error("{0}")]

@@ -121,13 +121,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .map_err(|_| anyhow::anyhow!("environment variable BUTLER_NEW_USER_PASSWORD is required"))?;
             butler::auth::password::check_strength(&password)
                 .map_err(|m| anyhow::anyhow!("BUTLER_NEW_USER_PASSWORD {m}"))?;
-            let role = butler::auth::Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role must be admin, editor or viewer"))?;
+            let role = butler::auth::Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role must be admin, editor or viewer"))?;
             let db = startup::connect(&config).await?;
             let hash = butler::auth::password::hash(secrecy::SecretString::from(password)).await?;
             let user = match users::find_by_email(&db, &email).await? {
-                Some(existing) => users::update(&db, existing.id, None, Some(platform_admin || existing.is_platform_admin), Some(&hash))
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("user vanished"))?,
+                Some(existing) => users::update(
+                    &db,
+                    existing.id,
+                    None,
+                    Some(platform_admin || existing.is_platform_admin),
+                    Some(&hash),
+                )
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("user vanished"))?,
                 None => users::create(&db, &email, &hash, platform_admin).await?,
             };
             if let Some(tenant) = tenant {
@@ -139,7 +146,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Admin { task: AdminTask::EmulatorProfile { name, region } } => {
             let settings = butler::aws::context::AwsSettings::from_env();
             if settings.endpoint_url.is_none() {
-                anyhow::bail!("environment variable BUTLER_AWS_ENDPOINT_URL is required: this only talks to the emulator");
+                anyhow::bail!(
+                    "environment variable BUTLER_AWS_ENDPOINT_URL is required: this only talks to the emulator"
+                );
             }
             let target = butler::aws::context::AccountTarget { region: region.clone(), role_arn: None };
             let account = butler::aws::context::AwsAccount::connect(&settings, &target).await;

@@ -15,11 +15,11 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::password;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::{Config, ConfigError};
+use crate::feed::{self, Feed};
+use crate::state::AppState;
 use crate::state::Inner;
 use crate::store::audit::{self, AuditContext, AuditEntry};
 use crate::store::users;
-use crate::feed::{self, Feed};
-use crate::state::AppState;
 use crate::store::{changes, environments};
 
 /// How often old watch history is compacted.

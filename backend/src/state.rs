@@ -7,9 +7,9 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::cache::IdentityCache;
-use crate::aws::context::AwsSettings;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::LoginLimiter;
+use crate::aws::context::AwsSettings;
 use crate::config::Config;
 use crate::feed::Feed;
 

@@ -31,10 +31,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared("DROP TABLE tenants;")
-            .await?;
+        manager.get_connection().execute_unprepared("DROP TABLE tenants;").await?;
         Ok(())
     }
 }

@@ -37,10 +37,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared("DROP TABLE environment_events;")
-            .await?;
+        manager.get_connection().execute_unprepared("DROP TABLE environment_events;").await?;
         Ok(())
     }
 }

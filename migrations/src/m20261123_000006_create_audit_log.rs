@@ -53,9 +53,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared(
-                "DROP TABLE audit_log; DROP FUNCTION audit_log_is_append_only();",
-            )
+            .execute_unprepared("DROP TABLE audit_log; DROP FUNCTION audit_log_is_append_only();")
             .await?;
         Ok(())
     }

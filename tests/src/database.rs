@@ -64,10 +64,7 @@ pub async fn fresh_database() -> String {
     let admin = admin().await;
     let template = ensure_template(&admin).await;
     let name = format!("butler_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-        .await
-        .expect("clone the template");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await.expect("clone the template");
     admin.close().await.ok();
     name
 }

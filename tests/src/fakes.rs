@@ -93,14 +93,28 @@ fn not_found(operation: &'static str) -> AwsError {
 #[async_trait]
 impl Ec2Api for FakeAws {
     async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, AwsError> {
-        Ok(ids.iter().enumerate().map(|(i, id)| SubnetInfo { id: id.clone(), vpc_id: "vpc-fake".into(), availability_zone: format!("zone-{i}") }).collect())
+        Ok(ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| SubnetInfo {
+                id: id.clone(),
+                vpc_id: "vpc-fake".into(),
+                availability_zone: format!("zone-{i}"),
+            })
+            .collect())
     }
     async fn find_security_group(&self, _vpc_id: &str, name: &str) -> Result<Option<String>, AwsError> {
         let mut state = self.state();
         state.check("ec2:DescribeSecurityGroups")?;
         Ok(state.security_groups.get(name).cloned())
     }
-    async fn create_security_group(&self, _vpc: &str, name: &str, _d: &str, _t: &BTreeMap<String, String>) -> Result<String, AwsError> {
+    async fn create_security_group(
+        &self,
+        _vpc: &str,
+        name: &str,
+        _d: &str,
+        _t: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
         let mut state = self.state();
         state.check("ec2:CreateSecurityGroup")?;
         let id = state.id("sg");
@@ -124,7 +138,13 @@ impl Ec2Api for FakeAws {
     async fn find_subnets_by_tag(&self, _vpc: &str, _tag: &str, _value: &str) -> Result<Vec<SubnetInfo>, AwsError> {
         Ok(Vec::new())
     }
-    async fn create_subnet(&self, _vpc: &str, _cidr: &str, _az: &str, _t: &BTreeMap<String, String>) -> Result<String, AwsError> {
+    async fn create_subnet(
+        &self,
+        _vpc: &str,
+        _cidr: &str,
+        _az: &str,
+        _t: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
         Ok("subnet-fake".into())
     }
     async fn availability_zones(&self) -> Result<Vec<String>, AwsError> {
@@ -151,11 +171,21 @@ impl EfsApi for FakeAws {
             fs.clone()
         }))
     }
-    async fn create_file_system(&self, token: &str, throughput: Throughput, _t: &BTreeMap<String, String>) -> Result<FileSystem, AwsError> {
+    async fn create_file_system(
+        &self,
+        token: &str,
+        throughput: Throughput,
+        _t: &BTreeMap<String, String>,
+    ) -> Result<FileSystem, AwsError> {
         let mut state = self.state();
         state.check("efs:CreateFileSystem")?;
         if state.file_systems.contains_key(token) {
-            return Err(AwsError { kind: AwsErrorKind::AlreadyExists, operation: "efs:CreateFileSystem", code: "FileSystemAlreadyExists".into(), message: String::new() });
+            return Err(AwsError {
+                kind: AwsErrorKind::AlreadyExists,
+                operation: "efs:CreateFileSystem",
+                code: "FileSystemAlreadyExists".into(),
+                message: String::new(),
+            });
         }
         let id = state.id("fs");
         let fs = FileSystem { id, lifecycle: Lifecycle::Creating, size_bytes: 0, throughput, encrypted: true };
@@ -169,7 +199,12 @@ impl EfsApi for FakeAws {
     async fn delete_file_system(&self, id: &str) -> Result<(), AwsError> {
         let mut state = self.state();
         if state.mount_targets.get(id).is_some_and(|targets| !targets.is_empty()) {
-            return Err(AwsError { kind: AwsErrorKind::Conflict, operation: "efs:DeleteFileSystem", code: "FileSystemInUse".into(), message: String::new() });
+            return Err(AwsError {
+                kind: AwsErrorKind::Conflict,
+                operation: "efs:DeleteFileSystem",
+                code: "FileSystemInUse".into(),
+                message: String::new(),
+            });
         }
         state.file_systems.retain(|_, (fs, _)| fs.id != id);
         Ok(())
@@ -206,10 +241,17 @@ impl EfsApi for FakeAws {
     async fn access_points(&self, id: &str) -> Result<Vec<AccessPoint>, AwsError> {
         Ok(self.state().access_points.get(id).cloned().unwrap_or_default())
     }
-    async fn create_access_point(&self, id: &str, _token: &str, root: &str, _t: &BTreeMap<String, String>) -> Result<AccessPoint, AwsError> {
+    async fn create_access_point(
+        &self,
+        id: &str,
+        _token: &str,
+        root: &str,
+        _t: &BTreeMap<String, String>,
+    ) -> Result<AccessPoint, AwsError> {
         let mut state = self.state();
         let point_id = state.id("fsap");
-        let point = AccessPoint { id: point_id, root_path: root.to_owned(), uid: Some(1000), lifecycle: Lifecycle::Available };
+        let point =
+            AccessPoint { id: point_id, root_path: root.to_owned(), uid: Some(1000), lifecycle: Lifecycle::Available };
         state.access_points.entry(id.to_owned()).or_default().push(point.clone());
         state.created("efs:CreateAccessPoint");
         Ok(point)
@@ -225,9 +267,19 @@ impl EfsApi for FakeAws {
 #[async_trait]
 impl DiscoveryApi for FakeAws {
     async fn find_namespace(&self, name: &str) -> Result<Option<Resource>, AwsError> {
-        Ok(self.state().namespaces.get(name).map(|id| Resource { id: id.clone(), arn: format!("arn:{id}"), name: name.to_owned() }))
+        Ok(self.state().namespaces.get(name).map(|id| Resource {
+            id: id.clone(),
+            arn: format!("arn:{id}"),
+            name: name.to_owned(),
+        }))
     }
-    async fn create_namespace(&self, name: &str, _vpc: &str, _request: &str, _t: &BTreeMap<String, String>) -> Result<String, AwsError> {
+    async fn create_namespace(
+        &self,
+        name: &str,
+        _vpc: &str,
+        _request: &str,
+        _t: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
         let mut state = self.state();
         let id = state.id("ns");
         state.namespaces.insert(name.to_owned(), id);
@@ -240,7 +292,13 @@ impl DiscoveryApi for FakeAws {
     async fn find_service(&self, namespace_id: &str, name: &str) -> Result<Option<Resource>, AwsError> {
         Ok(self.state().services.get(&format!("{namespace_id}/{name}")).cloned())
     }
-    async fn create_service(&self, namespace_id: &str, name: &str, _request: &str, _t: &BTreeMap<String, String>) -> Result<Resource, AwsError> {
+    async fn create_service(
+        &self,
+        namespace_id: &str,
+        name: &str,
+        _request: &str,
+        _t: &BTreeMap<String, String>,
+    ) -> Result<Resource, AwsError> {
         let mut state = self.state();
         state.check("servicediscovery:CreateService")?;
         let id = state.id("srv");

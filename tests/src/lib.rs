@@ -44,7 +44,8 @@ pub enum Who {
 
 impl Who {
     /// Every identity.
-    pub const ALL: [Who; 5] = [Who::Platform, Who::PaymentsAdmin, Who::PaymentsEditor, Who::PaymentsViewer, Who::OtherAdmin];
+    pub const ALL: [Who; 5] =
+        [Who::Platform, Who::PaymentsAdmin, Who::PaymentsEditor, Who::PaymentsViewer, Who::OtherAdmin];
 
     /// The identity's email.
     pub fn email(self) -> &'static str {
@@ -181,7 +182,8 @@ impl TestApp {
         let mut jwts = std::collections::HashMap::new();
         let mut user_ids = std::collections::HashMap::new();
         for who in Who::ALL {
-            if let Some(user) = butler::store::users::find_by_email(&state.db, who.email()).await.expect("user lookup") {
+            if let Some(user) = butler::store::users::find_by_email(&state.db, who.email()).await.expect("user lookup")
+            {
                 let (jwt, _) = state.jwt.issue(user.id, None, std::time::Duration::from_secs(3600)).expect("jwt");
                 jwts.insert(who, jwt);
                 user_ids.insert(who, user.id);
@@ -305,11 +307,8 @@ impl TestApp {
 
     /// Audit entries, newest first, straight from the store.
     pub async fn audit(&self, tenant: Option<&str>) -> Vec<butler::store::audit::AuditRow> {
-        let filter = butler::store::audit::AuditFilter {
-            tenant: tenant.map(str::to_owned),
-            limit: 1000,
-            ..Default::default()
-        };
+        let filter =
+            butler::store::audit::AuditFilter { tenant: tenant.map(str::to_owned), limit: 1000, ..Default::default() };
         butler::store::audit::list(&self.db(), &filter).await.expect("audit")
     }
 }

@@ -31,8 +31,9 @@ impl OpenApi {
         let document: Value = serde_yaml_ng::from_str(&text)?;
         let mut operations = Vec::new();
         let paths = document["paths"].as_object().ok_or_else(|| anyhow::anyhow!("openapi.yaml has no paths"))?;
+        let parameter = Regex::new(r"\{[^}]+\}")?;
         for (template, item) in paths {
-            let pattern = format!("^{}$", Regex::new(r"\{[^}]+\}")?.replace_all(template, "[^/]+"));
+            let pattern = format!("^{}$", parameter.replace_all(template, "[^/]+"));
             for method in METHODS {
                 if let Some(operation) = item.get(method) {
                     operations.push(Operation {

@@ -75,7 +75,13 @@ fn expected(rule: Rule, caller: Caller) -> u16 {
         Rule::Public(status) => status,
         _ if !is_valid_credential(caller) => 401,
         Rule::Authenticated(status) => status,
-        Rule::Platform(status) => if caller == Caller::Platform { status } else { 403 },
+        Rule::Platform(status) => {
+            if caller == Caller::Platform {
+                status
+            } else {
+                403
+            }
+        }
         Rule::Tenant(needed, status) => match role_in_payments(caller) {
             None => 404,
             Some(role) if role < needed => 403,
@@ -116,11 +122,19 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         ("GET", "/readyz") => (Rule::Public(200), request(Method::GET, "/readyz".into(), None)),
         ("POST", "/api/v1/auth/token") => (
             Rule::Public(200),
-            request(Method::POST, path.into(), json_body(json!({ "email": Who::PaymentsViewer.email(), "password": PASSWORD }))),
+            request(
+                Method::POST,
+                path.into(),
+                json_body(json!({ "email": Who::PaymentsViewer.email(), "password": PASSWORD })),
+            ),
         ),
         ("POST", "/api/v1/auth/session") => (
             Rule::Public(201),
-            request(Method::POST, path.into(), json_body(json!({ "email": Who::PaymentsEditor.email(), "password": PASSWORD }))),
+            request(
+                Method::POST,
+                path.into(),
+                json_body(json!({ "email": Who::PaymentsEditor.email(), "password": PASSWORD })),
+            ),
         ),
         ("DELETE", "/api/v1/auth/session") => (Rule::Authenticated(204), request(Method::DELETE, path.into(), None)),
         ("GET", "/api/v1/me") => (Rule::Authenticated(200), request(Method::GET, path.into(), None)),
@@ -141,7 +155,11 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         ),
         ("POST", "/api/v1/tenants/{tenant}/jenkinsenvironments") => (
             Rule::Tenant(Role::Editor, 201),
-            request(Method::POST, "/api/v1/tenants/payments/jenkinsenvironments".into(), json_body(manifest(&format!("m-{s}")))),
+            request(
+                Method::POST,
+                "/api/v1/tenants/payments/jenkinsenvironments".into(),
+                json_body(manifest(&format!("m-{s}"))),
+            ),
         ),
         ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}") => {
             (Rule::Tenant(Role::Viewer, 200), request(Method::GET, env, None))
@@ -151,12 +169,15 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         }
         ("PATCH", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}") => (
             Rule::Tenant(Role::Editor, 200),
-            request(Method::PATCH, env, Some((json!({ "metadata": { "labels": { "by": s } } }).to_string(), "application/merge-patch+json"))),
+            request(
+                Method::PATCH,
+                env,
+                Some((json!({ "metadata": { "labels": { "by": s } } }).to_string(), "application/merge-patch+json")),
+            ),
         ),
-        ("DELETE", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}") => (
-            Rule::Tenant(Role::Editor, 202),
-            request(Method::DELETE, environment_path("payments", "doomed"), None),
-        ),
+        ("DELETE", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}") => {
+            (Rule::Tenant(Role::Editor, 202), request(Method::DELETE, environment_path("payments", "doomed"), None))
+        }
         ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/status") => {
             (Rule::Tenant(Role::Viewer, 200), request(Method::GET, format!("{env}/status"), None))
         }
@@ -187,30 +208,50 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         ),
         ("DELETE", "/api/v1/tenants/{tenant}/members/{user_id}") => (
             Rule::Tenant(Role::Admin, 204),
-            request(Method::DELETE, format!("/api/v1/tenants/payments/members/{}", fixtures.spare_members[&caller]), None),
+            request(
+                Method::DELETE,
+                format!("/api/v1/tenants/payments/members/{}", fixtures.spare_members[&caller]),
+                None,
+            ),
         ),
         ("GET", "/api/v1/tenants/{tenant}/tokens") => {
             (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments/tokens".into(), None))
         }
         ("POST", "/api/v1/tenants/{tenant}/tokens") => (
             Rule::Tenant(Role::Admin, 201),
-            request(Method::POST, "/api/v1/tenants/payments/tokens".into(), json_body(json!({ "name": format!("k-{s}"), "role": "viewer" }))),
+            request(
+                Method::POST,
+                "/api/v1/tenants/payments/tokens".into(),
+                json_body(json!({ "name": format!("k-{s}"), "role": "viewer" })),
+            ),
         ),
         ("DELETE", "/api/v1/tenants/{tenant}/tokens/{token_id}") => (
             Rule::Tenant(Role::Admin, 200),
-            request(Method::DELETE, format!("/api/v1/tenants/payments/tokens/{}", fixtures.spare_tokens[&caller]), None),
+            request(
+                Method::DELETE,
+                format!("/api/v1/tenants/payments/tokens/{}", fixtures.spare_tokens[&caller]),
+                None,
+            ),
         ),
         ("GET", "/api/v1/users") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
         ("POST", "/api/v1/users") => (
             Rule::Platform(201),
-            request(Method::POST, path.into(), json_body(json!({ "email": format!("new-{s}@butler.test"), "password": PASSWORD }))),
+            request(
+                Method::POST,
+                path.into(),
+                json_body(json!({ "email": format!("new-{s}@butler.test"), "password": PASSWORD })),
+            ),
         ),
         ("GET", "/api/v1/users/{user_id}") => {
             (Rule::Platform(200), request(Method::GET, format!("/api/v1/users/{}", fixtures.viewer_id), None))
         }
         ("PATCH", "/api/v1/users/{user_id}") => (
             Rule::Platform(200),
-            request(Method::PATCH, format!("/api/v1/users/{}", fixtures.viewer_id), json_body(json!({ "disabled": false }))),
+            request(
+                Method::PATCH,
+                format!("/api/v1/users/{}", fixtures.viewer_id),
+                json_body(json!({ "disabled": false })),
+            ),
         ),
         ("GET", "/api/v1/audit") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
         ("GET", "/api/v1/cloudprofiles") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
@@ -222,7 +263,9 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
             request(
                 Method::PUT,
                 "/api/v1/cloudprofiles/default".into(),
-                json_body(json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] })),
+                json_body(
+                    json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] }),
+                ),
             ),
         ),
         ("DELETE", "/api/v1/cloudprofiles/{name}") => {
@@ -265,11 +308,15 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
 
     for profile in ["default", "spare"] {
         let body = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] });
-        assert_eq!(app.send_json(Method::PUT, &format!("/api/v1/cloudprofiles/{profile}"), &body).await.status, StatusCode::CREATED);
+        assert_eq!(
+            app.send_json(Method::PUT, &format!("/api/v1/cloudprofiles/{profile}"), &body).await.status,
+            StatusCode::CREATED
+        );
     }
     let (revoked_id, revoked_secret) = app.api_token("payments", "revoked", "admin").await;
     butler::store::api_tokens::revoke(&app.db(), "payments", revoked_id).await.expect("revoked");
-    let mut credentials: HashMap<Caller, Option<String>> = bad_jwts(&app).into_iter().map(|(c, t)| (c, Some(t))).collect();
+    let mut credentials: HashMap<Caller, Option<String>> =
+        bad_jwts(&app).into_iter().map(|(c, t)| (c, Some(t))).collect();
     credentials.insert(Caller::Nobody, None);
     credentials.insert(Caller::RevokedToken, Some(revoked_secret));
     for (caller, who) in [
@@ -281,7 +328,11 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
     ] {
         credentials.insert(caller, Some(app.jwts[&who].clone()));
     }
-    let mut fixtures = Fixtures { viewer_id: app.user_ids[&Who::PaymentsViewer], spare_members: HashMap::new(), spare_tokens: HashMap::new() };
+    let mut fixtures = Fixtures {
+        viewer_id: app.user_ids[&Who::PaymentsViewer],
+        spare_members: HashMap::new(),
+        spare_tokens: HashMap::new(),
+    };
     for caller in CALLERS {
         let member = app.user(&format!("spare-{}@butler.test", slug(caller)), Some(("payments", "viewer"))).await;
         fixtures.spare_members.insert(caller, member);
@@ -321,7 +372,11 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
             }
             let sees_other = matches!(caller, Caller::OtherAdmin | Caller::Platform);
             let body = String::from_utf8_lossy(&response.body);
-            if !sees_other && (body.contains("other-tenant-secret") || body.contains("other-secret-env") || body.contains("admin@other.test")) {
+            if !sees_other
+                && (body.contains("other-tenant-secret")
+                    || body.contains("other-secret-env")
+                    || body.contains("admin@other.test"))
+            {
                 failures.push(format!("{method} {} as {caller:?}: the body shows tenant other's data", request.path));
             }
         }

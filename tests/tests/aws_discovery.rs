@@ -23,7 +23,8 @@ async fn the_profile_namespace_and_an_environment_service_are_created_found_and_
     let uid = uuid::Uuid::new_v4();
     let tags = environment_tags("payments", "ci", &uid);
     assert_eq!(discovery.find_service(&namespace.id, "master-payments-ci").await.expect("lookup"), None);
-    let service = discovery.create_service(&namespace.id, "master-payments-ci", &uid.to_string(), &tags).await.expect("service");
+    let service =
+        discovery.create_service(&namespace.id, "master-payments-ci", &uid.to_string(), &tags).await.expect("service");
     let found = discovery.find_service(&namespace.id, "master-payments-ci").await.expect("lookup").expect("found");
     assert_eq!(found.id, service.id);
     assert!(discovery.instances(&service.id).await.expect("instances").is_empty());

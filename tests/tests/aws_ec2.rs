@@ -27,12 +27,22 @@ async fn security_groups_are_found_by_name_and_rules_are_idempotent() {
     let network = ensure_network(&ec2, "default").await.expect("network");
     let tags = environment_tags("payments", "ci", &uuid::Uuid::new_v4());
     assert_eq!(ec2.find_security_group(&network.vpc_id, "butler-payments-ci-agents").await.expect("lookup"), None);
-    let agents = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-agents", "agents", &tags).await.expect("create");
-    let controller = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-controller", "controller", &tags).await.expect("create");
-    assert_eq!(ec2.find_security_group(&network.vpc_id, "butler-payments-ci-agents").await.expect("lookup"), Some(agents.clone()));
+    let agents =
+        ec2.create_security_group(&network.vpc_id, "butler-payments-ci-agents", "agents", &tags).await.expect("create");
+    let controller = ec2
+        .create_security_group(&network.vpc_id, "butler-payments-ci-controller", "controller", &tags)
+        .await
+        .expect("create");
+    assert_eq!(
+        ec2.find_security_group(&network.vpc_id, "butler-payments-ci-agents").await.expect("lookup"),
+        Some(agents.clone())
+    );
     let duplicate = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-agents", "agents", &tags).await;
     assert_eq!(duplicate.expect_err("duplicate name").kind, butler::aws::AwsErrorKind::AlreadyExists);
-    let rules = [IngressRule { port: 50000, source_group_id: agents.clone() }, IngressRule { port: 8080, source_group_id: agents.clone() }];
+    let rules = [
+        IngressRule { port: 50000, source_group_id: agents.clone() },
+        IngressRule { port: 8080, source_group_id: agents.clone() },
+    ];
     ec2.authorize_ingress(&controller, &rules).await.expect("rules");
     ec2.authorize_ingress(&controller, &rules).await.expect("the same rules again");
     ec2.delete_security_group(&controller).await.expect("delete");

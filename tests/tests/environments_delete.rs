@@ -31,12 +31,22 @@ async fn the_row_goes_when_butler_removes_the_last_finalizer() {
     let app = TestApp::spawn().await;
     app.create("payments", &manifest("ci")).await;
     delete(&app, "ci").await;
-    let outcome = butler::environments::writes::remove_finalizer(&app.db(), &butler::store::audit::AuditContext::system("test"), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
-        .await
-        .expect("finalizer removed");
+    let outcome = butler::environments::writes::remove_finalizer(
+        &app.db(),
+        &butler::store::audit::AuditContext::system("test"),
+        "payments",
+        "ci",
+        butler::domain::AWS_RESOURCES_FINALIZER,
+    )
+    .await
+    .expect("finalizer removed");
     let committed = outcome.committed.expect("a write");
     assert_eq!(committed.change_type, butler::store::changes::ChangeType::Deleted);
-    app.state.feed.apply_local(&butler::feed::ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
+    app.state.feed.apply_local(&butler::feed::ChangeEvent::new(
+        committed.resource_version,
+        committed.change_type,
+        &outcome.object,
+    ));
     assert_eq!(app.get(&environment_path("payments", "ci")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(delete(&app, "ci").await.status, StatusCode::NOT_FOUND);
     // The name is free again.
@@ -55,11 +65,18 @@ async fn clients_cannot_remove_butlers_finalizer_or_change_the_spec_while_deleti
     let change = app.merge_patch("payments", "ci", &json!({ "spec": { "capacity": { "max": 2 } } })).await;
     assert_eq!(change.status, StatusCode::CONFLICT);
     let add = app
-        .merge_patch("payments", "ci", &json!({ "metadata": { "finalizers": ["butler.dev/aws-resources", "example.com/late"] } }))
+        .merge_patch(
+            "payments",
+            "ci",
+            &json!({ "metadata": { "finalizers": ["butler.dev/aws-resources", "example.com/late"] } }),
+        )
         .await;
     assert_eq!(add.status, StatusCode::UNPROCESSABLE_ENTITY);
     // Labels may still change.
-    assert_eq!(app.merge_patch("payments", "ci", &json!({ "metadata": { "labels": { "x": "y" } } })).await.status, StatusCode::OK);
+    assert_eq!(
+        app.merge_patch("payments", "ci", &json!({ "metadata": { "labels": { "x": "y" } } })).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -70,9 +87,15 @@ async fn a_client_finalizer_holds_the_row_until_the_client_removes_it() {
     let created = app.create("payments", &body).await.json();
     assert_eq!(created["metadata"]["finalizers"], json!(["butler.dev/aws-resources", "example.com/backup"]));
     delete(&app, "ci").await;
-    butler::environments::writes::remove_finalizer(&app.db(), &butler::store::audit::AuditContext::system("test"), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
-        .await
-        .expect("butler's finalizer removed");
+    butler::environments::writes::remove_finalizer(
+        &app.db(),
+        &butler::store::audit::AuditContext::system("test"),
+        "payments",
+        "ci",
+        butler::domain::AWS_RESOURCES_FINALIZER,
+    )
+    .await
+    .expect("butler's finalizer removed");
     let remaining = app.merge_patch("payments", "ci", &json!({ "metadata": { "finalizers": [] } })).await;
     assert_eq!(remaining.status, StatusCode::OK);
     assert!(remaining.json()["metadata"]["deletionTimestamp"].is_string());
@@ -104,12 +127,25 @@ async fn repeated_events_are_folded_into_a_count() {
     let created = app.create("payments", &manifest("ci")).await.json();
     let uid: uuid::Uuid = created["metadata"]["uid"].as_str().expect("uid").parse().expect("uuid");
     for _ in 0..3 {
-        butler::store::events::record(&app.db(), uid, "payments", butler::domain::object::EventType::Warning, "Throttled", "ECS said slow down")
-            .await
-            .expect("event");
+        butler::store::events::record(
+            &app.db(),
+            uid,
+            "payments",
+            butler::domain::object::EventType::Warning,
+            "Throttled",
+            "ECS said slow down",
+        )
+        .await
+        .expect("event");
     }
     let events = app.get(&format!("{}/events", environment_path("payments", "ci"))).await.json();
-    let throttled = events["items"].as_array().expect("items").iter().find(|e| e["reason"] == "Throttled").cloned().expect("folded event");
+    let throttled = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["reason"] == "Throttled")
+        .cloned()
+        .expect("folded event");
     assert_eq!(throttled["count"], 3);
     assert_eq!(throttled["type"], "Warning");
 }

@@ -27,7 +27,13 @@ async fn list_pages_with_limit_and_continue_in_name_order() {
         assert_eq!(page.status, StatusCode::OK);
         let page = page.json();
         pages += 1;
-        names.extend(page["items"].as_array().expect("items").iter().map(|i| i["metadata"]["name"].as_str().unwrap_or_default().to_owned()));
+        names.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap_or_default().to_owned()),
+        );
         match page["metadata"]["continue"].as_str() {
             Some(token) => path = format!("{}?limit=3&continue={token}", environments_path("payments")),
             None => break,
@@ -45,13 +51,20 @@ async fn list_filters_by_label_selector_and_keeps_tenants_apart() {
     create_labelled(&app, "c", "checkout").await;
     assert_eq!(app.create("other", &manifest("z")).await.status, StatusCode::CREATED);
     let names = |body: serde_json::Value| -> Vec<String> {
-        body["items"].as_array().expect("items").iter().map(|i| i["metadata"]["name"].as_str().unwrap_or_default().to_owned()).collect()
+        body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
     };
     let checkout = app.get(&format!("{}?labelSelector=team%3Dcheckout", environments_path("payments"))).await.json();
     assert_eq!(names(checkout), vec!["a", "c"]);
-    let not_checkout = app.get(&format!("{}?labelSelector=team!%3Dcheckout", environments_path("payments"))).await.json();
+    let not_checkout =
+        app.get(&format!("{}?labelSelector=team!%3Dcheckout", environments_path("payments"))).await.json();
     assert_eq!(names(not_checkout), vec!["b"]);
-    let set = app.get(&format!("{}?labelSelector=team%20in%20(search,checkout)", environments_path("payments"))).await.json();
+    let set =
+        app.get(&format!("{}?labelSelector=team%20in%20(search,checkout)", environments_path("payments"))).await.json();
     assert_eq!(names(set), vec!["a", "b", "c"]);
     let by_name = app.get(&format!("{}?fieldSelector=metadata.name%3Db", environments_path("payments"))).await.json();
     assert_eq!(names(by_name), vec!["b"]);
@@ -62,7 +75,15 @@ async fn list_filters_by_label_selector_and_keeps_tenants_apart() {
 async fn bad_list_parameters_are_400() {
     let app = TestApp::spawn().await;
     let base = environments_path("payments");
-    for query in ["labelSelector=team%20in%20(a", "limit=0", "limit=5000", "continue=garbage", "labelselector=x", "fieldSelector=spec.x%3D1", "limit=ten"] {
+    for query in [
+        "labelSelector=team%20in%20(a",
+        "limit=0",
+        "limit=5000",
+        "continue=garbage",
+        "labelselector=x",
+        "fieldSelector=spec.x%3D1",
+        "limit=ten",
+    ] {
         let response = app.get(&format!("{base}?{query}")).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{query}");
     }
@@ -110,9 +131,15 @@ async fn watch_delivers_changes_made_after_it_started() {
     assert_eq!(deleting.event, "MODIFIED", "another tenant's change never shows up");
     assert!(deleting.data["object"]["metadata"]["deletionTimestamp"].is_string());
 
-    let outcome = butler::environments::writes::remove_finalizer(&app.db(), &butler::store::audit::AuditContext::system("test"), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
-        .await
-        .expect("finalizer removed");
+    let outcome = butler::environments::writes::remove_finalizer(
+        &app.db(),
+        &butler::store::audit::AuditContext::system("test"),
+        "payments",
+        "ci",
+        butler::domain::AWS_RESOURCES_FINALIZER,
+    )
+    .await
+    .expect("finalizer removed");
     let deleted = watch.next(Duration::from_secs(10)).await.expect("DELETED");
     assert_watch_event(&deleted);
     assert_eq!(deleted.event, "DELETED");
@@ -129,7 +156,10 @@ async fn watch_resumes_from_a_resource_version() {
 
     let mut watch = open_watch(&app, &format!("&resourceVersion={resume_from}")).await;
     let replayed_two = watch.next(Duration::from_secs(10)).await.expect("replayed ADDED two");
-    assert_eq!((replayed_two.event.as_str(), replayed_two.data["object"]["metadata"]["name"].as_str()), ("ADDED", Some("two")));
+    assert_eq!(
+        (replayed_two.event.as_str(), replayed_two.data["object"]["metadata"]["name"].as_str()),
+        ("ADDED", Some("two"))
+    );
     let replayed_one = watch.next(Duration::from_secs(10)).await.expect("replayed MODIFIED one");
     assert_eq!(replayed_one.event, "MODIFIED");
 
@@ -152,7 +182,10 @@ async fn watch_without_resource_version_starts_with_current_objects() {
     app.create("payments", &manifest("existing")).await;
     let mut watch = open_watch(&app, "").await;
     let current = watch.next(Duration::from_secs(10)).await.expect("ADDED existing");
-    assert_eq!((current.event.as_str(), current.data["object"]["metadata"]["name"].as_str()), ("ADDED", Some("existing")));
+    assert_eq!(
+        (current.event.as_str(), current.data["object"]["metadata"]["name"].as_str()),
+        ("ADDED", Some("existing"))
+    );
     app.create("payments", &manifest("later")).await;
     let later = watch.next(Duration::from_secs(10)).await.expect("ADDED later");
     assert_eq!(later.data["object"]["metadata"]["name"], "later");

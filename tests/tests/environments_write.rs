@@ -27,10 +27,8 @@ async fn create_returns_201_with_location_and_stored_defaults() {
 async fn create_accepts_a_yaml_manifest_as_written() {
     let app = TestApp::spawn().await;
     let yaml = "apiVersion: butler.dev/v1alpha1\nkind: JenkinsEnvironment\nmetadata:\n  name: from-yaml\n  labels:\n    team: checkout\nspec:\n  capacity:\n    max: 4\n";
-    let request = app
-        .request(Method::POST, &environments_path("payments"))
-        .header("content-type", "application/yaml")
-        .body(yaml);
+    let request =
+        app.request(Method::POST, &environments_path("payments")).header("content-type", "application/yaml").body(yaml);
     let response = app.send(request).await;
     assert_eq!(response.status, StatusCode::CREATED);
     assert_eq!(response.json()["spec"]["capacity"]["max"], 4);
@@ -72,7 +70,8 @@ async fn validation_errors_name_every_field_path_and_store_nothing() {
     let response = app.create("payments", &body).await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     let problem = response.json();
-    let fields: Vec<&str> = problem["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> =
+        problem["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
     for expected in [
         "spec.controller.memory",
         "spec.controller.timezone",
@@ -119,10 +118,8 @@ async fn malformed_bodies_are_400_wrong_media_type_415_and_oversized_413() {
         .header("content-type", "application/yaml")
         .body("metadata: [unclosed");
     assert_eq!(app.send(bad_yaml).await.status, StatusCode::BAD_REQUEST);
-    let wrong_type = app
-        .request(Method::POST, &environments_path("payments"))
-        .header("content-type", "text/plain")
-        .body("name: ci");
+    let wrong_type =
+        app.request(Method::POST, &environments_path("payments")).header("content-type", "text/plain").body("name: ci");
     assert_eq!(app.send(wrong_type).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let mut huge = manifest("ci");
     huge["metadata"]["annotations"] = json!({ "note": "x".repeat(1024 * 1024 + 10) });
@@ -144,7 +141,11 @@ async fn dry_run_create_validates_defaults_and_stores_nothing() {
     let list = app.get(&environments_path("payments")).await.json();
     assert_eq!(list["items"], json!([]));
     assert_eq!(list["metadata"]["resourceVersion"], before, "nothing was written");
-    let bad = app.send(app.request(Method::POST, &format!("{}?dryRun=Some", environments_path("payments"))).json(&manifest("ci"))).await;
+    let bad = app
+        .send(
+            app.request(Method::POST, &format!("{}?dryRun=Some", environments_path("payments"))).json(&manifest("ci")),
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
 
@@ -246,7 +247,10 @@ async fn replace_rejects_a_name_or_tenant_that_differs_from_the_url() {
     moved["metadata"]["tenant"] = json!("other");
     let response = app.send_json(Method::PUT, &environment_path("payments", "ci"), &moved).await;
     assert_eq!(response.json()["errors"][0]["field"], "metadata.tenant");
-    assert_eq!(app.send_json(Method::PUT, &environment_path("payments", "absent"), &manifest("absent")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.send_json(Method::PUT, &environment_path("payments", "absent"), &manifest("absent")).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -264,18 +268,28 @@ async fn status_is_ignored_on_writes_and_the_subresource_is_read_only() {
     assert_eq!(status.json()["status"]["phase"], "Pending");
     let write = app.send_json(Method::PUT, &status_path, &forged).await;
     assert_eq!(write.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(app.get(&format!("{}/status", environment_path("payments", "nope"))).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("{}/status", environment_path("payments", "nope"))).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn butler_status_writes_show_in_get_and_bump_only_the_resource_version() {
     let app = TestApp::spawn().await;
     let created = app.create("payments", &manifest("ci")).await.json();
-    let mut status = butler::domain::object::JenkinsEnvironmentStatus::default();
-    status.phase = butler::domain::object::Phase::Provisioning;
-    status.observed_generation = 1;
-    let outcome = butler::environments::writes::update_status(&app.db(), "payments", "ci", status).await.expect("status");
-    let event = butler::feed::ChangeEvent::new(outcome.committed.expect("committed").resource_version, butler::store::changes::ChangeType::Modified, &outcome.object);
+    let status = butler::domain::object::JenkinsEnvironmentStatus {
+        phase: butler::domain::object::Phase::Provisioning,
+        observed_generation: 1,
+        ..Default::default()
+    };
+    let outcome =
+        butler::environments::writes::update_status(&app.db(), "payments", "ci", status).await.expect("status");
+    let event = butler::feed::ChangeEvent::new(
+        outcome.committed.expect("committed").resource_version,
+        butler::store::changes::ChangeType::Modified,
+        &outcome.object,
+    );
     app.state.feed.apply_local(&event);
     let read = app.get(&environment_path("payments", "ci")).await.json();
     assert_eq!(read["status"]["phase"], "Provisioning");

@@ -63,7 +63,13 @@ async fn throttling_is_transient_and_the_next_pass_creates_nothing_twice() {
         assert!(error.is_transient(), "{error}");
     }
     let events = app.get(&format!("{}/events", environment_path("payments", "ci"))).await.json();
-    let throttled = events["items"].as_array().expect("items").iter().find(|e| e["reason"] == "ThrottlingException").cloned().expect("event");
+    let throttled = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["reason"] == "ThrottlingException")
+        .cloned()
+        .expect("event");
     assert_eq!(throttled["count"], 2, "repeats fold into one event");
     assert_eq!(reconciler.reconcile_once("payments", "ci").await.expect("recovers"), Action::AwaitChange);
     let creates = fake.state().creates.clone();
@@ -86,7 +92,11 @@ async fn teardown_waits_for_mount_targets_to_go_before_the_file_system() {
     assert!(matches!(first, Action::RequeueAfter(_)), "mount targets are still deleting");
     let deleting = app.get(&environment_path("payments", "ci")).await.json();
     assert_eq!(deleting["status"]["phase"], "Deleting");
-    let ready = deleting["status"]["conditions"].as_array().and_then(|all| all.iter().find(|c| c["type"] == "Ready")).cloned().expect("ready");
+    let ready = deleting["status"]["conditions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["type"] == "Ready"))
+        .cloned()
+        .expect("ready");
     assert_eq!(ready["reason"], "WaitingForMountTargets", "the status says what blocks");
     assert_eq!(fake.state().file_systems.len(), 1, "the file system waits for its mount targets");
     for _ in 0..10 {
@@ -120,5 +130,8 @@ async fn the_generated_jenkins_configuration_points_agents_at_the_cloud_map_name
 
     let moved = app.send_json(Method::PATCH, "/api/v1/tenants/payments", &json!({ "cloudProfile": "nowhere" })).await;
     assert_eq!(moved.status, StatusCode::OK);
-    assert_eq!(app.get(&format!("{}/jenkins-config", environment_path("payments", "ci"))).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.get(&format!("{}/jenkins-config", environment_path("payments", "ci"))).await.status,
+        StatusCode::CONFLICT
+    );
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use butler::aws::context::AwsSettings;
 use butler::aws::discovery::{DiscoveryApi, SdkDiscovery};
-use butler::aws::iam::IamApi;
-use butler::aws::logs::LogsApi;
 use butler::aws::ec2::{Ec2Api, SdkEc2};
 use butler::aws::efs::{EfsApi, SdkEfs};
 use butler::aws::emulator::ensure_network;
+use butler::aws::iam::IamApi;
+use butler::aws::logs::LogsApi;
 use butler::reconcile::environment::{EnvironmentReconciler, SdkProvider};
 use butler::reconcile::Action;
 use butler_tests::aws::{fresh_account_with_role, REGION};
@@ -30,10 +30,12 @@ async fn world() -> World {
     let app = TestApp::spawn().await;
     let (account, role) = fresh_account_with_role().await;
     let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
-    let profile = json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
+    let profile =
+        json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
     assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
     let settings = AwsSettings::from_env();
-    let reconciler = EnvironmentReconciler::new(app.db(), app.state.feed.clone(), Arc::new(SdkProvider::new(settings.clone())));
+    let reconciler =
+        EnvironmentReconciler::new(app.db(), app.state.feed.clone(), Arc::new(SdkProvider::new(settings.clone())));
     World { app, reconciler, settings, account, vpc: network.vpc_id }
 }
 
@@ -53,7 +55,10 @@ async fn converge(world: &World, name: &str) -> Action {
 }
 
 fn condition<'a>(object: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
-    object["status"]["conditions"].as_array().and_then(|all| all.iter().find(|c| c["type"] == kind)).unwrap_or(&serde_json::Value::Null)
+    object["status"]["conditions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["type"] == kind))
+        .unwrap_or(&serde_json::Value::Null)
 }
 
 #[tokio::test]
@@ -108,11 +113,15 @@ async fn deleting_removes_everything_tagged_for_the_environment_and_then_the_row
     let uid = object["metadata"]["uid"].as_str().expect("uid").to_owned();
     let namespace = object["status"]["outputs"]["namespaceId"].as_str().expect("namespace").to_owned();
 
-    assert_eq!(world.app.send(world.app.request(Method::DELETE, &environment_path("payments", "ci"))).await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        world.app.send(world.app.request(Method::DELETE, &environment_path("payments", "ci"))).await.status,
+        StatusCode::ACCEPTED
+    );
     converge(&world, "ci").await;
     assert_eq!(world.app.get(&environment_path("payments", "ci")).await.status, StatusCode::NOT_FOUND);
 
-    let (ec2, efs, discovery) = (SdkEc2::new(&world.account), SdkEfs::new(&world.account), SdkDiscovery::new(&world.account));
+    let (ec2, efs, discovery) =
+        (SdkEc2::new(&world.account), SdkEfs::new(&world.account), SdkDiscovery::new(&world.account));
     assert_eq!(efs.find_file_system(&uid).await.expect("lookup"), None);
     for group in ["butler-payments-ci-efs", "butler-payments-ci-controller", "butler-payments-ci-agents"] {
         assert_eq!(ec2.find_security_group(&world.vpc, group).await.expect("lookup"), None, "{group}");
@@ -159,7 +168,8 @@ async fn the_server_reconciles_on_its_own_and_reports_a_missing_profile() {
     let app = TestApp::spawn_reconciling().await;
     let (account, role) = fresh_account_with_role().await;
     let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
-    let profile = json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
+    let profile =
+        json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
     assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
 
     assert_eq!(app.create("payments", &manifest("ci")).await.status, StatusCode::CREATED);
@@ -167,7 +177,8 @@ async fn the_server_reconciles_on_its_own_and_reports_a_missing_profile() {
     assert_eq!(condition(&object, "StorageReady")["status"], "True");
     assert_eq!(object["status"]["phase"], "Provisioning", "capacity and controller come next: not Ready yet");
     let events = app.get(&format!("{}/events", environment_path("payments", "ci"))).await.json();
-    let reasons: Vec<&str> = events["items"].as_array().expect("items").iter().filter_map(|e| e["reason"].as_str()).collect();
+    let reasons: Vec<&str> =
+        events["items"].as_array().expect("items").iter().filter_map(|e| e["reason"].as_str()).collect();
     assert!(reasons.contains(&"FileSystemCreated") && reasons.contains(&"DiscoveryServiceCreated"), "{reasons:?}");
 
     let moved = app.send_json(Method::PATCH, "/api/v1/tenants/payments", &json!({ "cloudProfile": "nowhere" })).await;

@@ -26,9 +26,15 @@ async fn a_write_on_one_replica_is_read_on_another() {
     let patched = second.merge_patch("payments", "ci", &json!({ "spec": { "capacity": { "max": 3 } } })).await.json();
     eventually_equal(&first, &environment_path("payments", "ci"), &patched).await;
     first.send(first.request(Method::DELETE, &environment_path("payments", "ci"))).await;
-    butler::environments::writes::remove_finalizer(&first.db(), &butler::store::audit::AuditContext::system("test"), "payments", "ci", butler::domain::AWS_RESOURCES_FINALIZER)
-        .await
-        .expect("finalizer removed");
+    butler::environments::writes::remove_finalizer(
+        &first.db(),
+        &butler::store::audit::AuditContext::system("test"),
+        "payments",
+        "ci",
+        butler::domain::AWS_RESOURCES_FINALIZER,
+    )
+    .await
+    .expect("finalizer removed");
     for _ in 0..100 {
         if second.get(&environment_path("payments", "ci")).await.status == StatusCode::NOT_FOUND {
             return;
@@ -64,9 +70,8 @@ async fn a_token_revoked_on_one_replica_stops_working_on_another_at_once() {
     let path = butler_tests::environments_path("payments");
     // The second replica has the token cached now.
     assert_eq!(second.send(second.anonymous(Method::GET, &path).bearer_auth(&secret)).await.status, StatusCode::OK);
-    let revoked = first
-        .send(first.request(Method::DELETE, &format!("/api/v1/tenants/payments/tokens/{token_id}")))
-        .await;
+    let revoked =
+        first.send(first.request(Method::DELETE, &format!("/api/v1/tenants/payments/tokens/{token_id}"))).await;
     assert_eq!(revoked.status, StatusCode::OK);
     let started = std::time::Instant::now();
     loop {

@@ -59,7 +59,10 @@ fn config(concurrency: usize) -> RunnerConfig {
 
 async fn create(app: &TestApp, tenant: &str, count: usize) {
     for index in 0..count {
-        assert_eq!(app.create(tenant, &manifest(&format!("env-{index:03}"))).await.status, reqwest::StatusCode::CREATED);
+        assert_eq!(
+            app.create(tenant, &manifest(&format!("env-{index:03}"))).await.status,
+            reqwest::StatusCode::CREATED
+        );
     }
 }
 
@@ -132,13 +135,26 @@ async fn two_runners_share_the_work_and_never_reconcile_one_environment_twice_at
 #[tokio::test]
 async fn one_environment_of_a_quiet_tenant_is_not_stuck_behind_a_busy_tenant() {
     let app = TestApp::spawn().await;
-    let quota = app.send_json(reqwest::Method::PATCH, "/api/v1/tenants/payments", &serde_json::json!({ "maxEnvironments": 100, "maxInstances": 1000 })).await;
+    let quota = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/tenants/payments",
+            &serde_json::json!({ "maxEnvironments": 100, "maxInstances": 1000 }),
+        )
+        .await;
     assert_eq!(quota.status, reqwest::StatusCode::OK);
     create(&app, "payments", 40).await;
     create(&app, "other", 1).await;
     let reconciler = Arc::new(Scripted { hold: Duration::from_millis(5), ..Default::default() });
     let shutdown = CancellationToken::new();
-    let handle = tokio::spawn(runner::run(app.db(), app.state.feed.clone(), reconciler.clone(), config(1), "solo".into(), shutdown.clone()));
+    let handle = tokio::spawn(runner::run(
+        app.db(),
+        app.state.feed.clone(),
+        reconciler.clone(),
+        config(1),
+        "solo".into(),
+        shutdown.clone(),
+    ));
     wait_until(async || reconciler.order.lock().expect("lock").iter().any(|(tenant, _)| tenant == "other")).await;
     shutdown.cancel();
     handle.await.expect("runner stops");
@@ -157,16 +173,28 @@ async fn transient_failures_back_off_and_success_resets_the_attempts() {
     let outcome = reconciler.reconcile(&claims[0]).await;
     assert!(outcome.as_ref().is_err_and(|e| e.is_transient()));
     let delay = butler::reconcile::backoff::retry_delay(claims[0].attempts);
-    queue::complete(&app.db(), &claims[0], "manual", queue::Completion::Failed { next_in: delay }).await.expect("complete");
+    queue::complete(&app.db(), &claims[0], "manual", queue::Completion::Failed { next_in: delay })
+        .await
+        .expect("complete");
     let failed = row(&app, "env-000").await;
     assert_eq!(failed.attempts, 1);
     assert!(failed.seconds_until_due > 0.0 && failed.lease_owner.is_none());
-    assert!(queue::claim(&app.db(), "manual", Duration::from_secs(5), 10).await.expect("claim").is_empty(), "not due while backing off");
+    assert!(
+        queue::claim(&app.db(), "manual", Duration::from_secs(5), 10).await.expect("claim").is_empty(),
+        "not due while backing off"
+    );
 
     app.db().execute_unprepared("UPDATE jenkins_environments SET next_reconcile_at = now()").await.expect("make due");
     let claims = queue::claim(&app.db(), "manual", Duration::from_secs(5), 10).await.expect("claim");
     assert_eq!(claims[0].attempts, 1);
-    queue::complete(&app.db(), &claims[0], "manual", queue::Completion::Succeeded { next_in: Duration::from_secs(600) }).await.expect("complete");
+    queue::complete(
+        &app.db(),
+        &claims[0],
+        "manual",
+        queue::Completion::Succeeded { next_in: Duration::from_secs(600) },
+    )
+    .await
+    .expect("complete");
     let succeeded = row(&app, "env-000").await;
     assert_eq!(succeeded.attempts, 0);
     assert!(succeeded.seconds_until_due > 500.0);
@@ -178,10 +206,21 @@ async fn a_spec_change_during_a_reconcile_makes_the_environment_due_again_at_onc
     create(&app, "payments", 1).await;
     let claims = queue::claim(&app.db(), "manual", Duration::from_secs(5), 10).await.expect("claim");
     assert_eq!(claims.len(), 1);
-    let changed = app.merge_patch("payments", "env-000", &serde_json::json!({ "spec": { "capacity": { "max": 3 } } })).await;
+    let changed =
+        app.merge_patch("payments", "env-000", &serde_json::json!({ "spec": { "capacity": { "max": 3 } } })).await;
     assert_eq!(changed.status, reqwest::StatusCode::OK);
-    assert!(queue::claim(&app.db(), "other-worker", Duration::from_secs(5), 10).await.expect("claim").is_empty(), "still leased");
-    queue::complete(&app.db(), &claims[0], "manual", queue::Completion::Succeeded { next_in: Duration::from_secs(600) }).await.expect("complete");
+    assert!(
+        queue::claim(&app.db(), "other-worker", Duration::from_secs(5), 10).await.expect("claim").is_empty(),
+        "still leased"
+    );
+    queue::complete(
+        &app.db(),
+        &claims[0],
+        "manual",
+        queue::Completion::Succeeded { next_in: Duration::from_secs(600) },
+    )
+    .await
+    .expect("complete");
     assert!(row(&app, "env-000").await.seconds_until_due <= 0.0, "due now for the new generation");
     let again = queue::claim(&app.db(), "manual", Duration::from_secs(5), 10).await.expect("claim");
     assert_eq!(again[0].generation, 2);
@@ -201,6 +240,13 @@ async fn a_dead_workers_lease_expires_and_another_takes_over() {
     assert_eq!(taken.len(), 1);
     // The dead worker's late completion and renewal change nothing.
     assert!(!queue::renew(&app.db(), dead[0].uid, "dead", Duration::from_secs(5)).await.expect("renew"));
-    assert!(!queue::complete(&app.db(), &dead[0], "dead", queue::Completion::Succeeded { next_in: Duration::from_secs(1) }).await.expect("complete"));
+    assert!(!queue::complete(
+        &app.db(),
+        &dead[0],
+        "dead",
+        queue::Completion::Succeeded { next_in: Duration::from_secs(1) }
+    )
+    .await
+    .expect("complete"));
     assert_eq!(row(&app, "env-000").await.lease_owner.as_deref(), Some("alive"));
 }

@@ -44,6 +44,11 @@ impl Caller {
 
     /// A 403 that the audit layer can attribute.
     pub fn forbidden(&self, tenant: Option<&str>, detail: String) -> ApiError {
-        ApiError::Forbidden { detail, actor: self.actor(), actor_kind: self.actor_kind(), tenant: tenant.map(str::to_owned) }
+        ApiError::Forbidden {
+            detail,
+            actor: self.actor(),
+            actor_kind: self.actor_kind(),
+            tenant: tenant.map(str::to_owned),
+        }
     }
 }

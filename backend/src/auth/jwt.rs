@@ -125,7 +125,8 @@ mod tests {
         let keys = JwtKeys::new(&secret("a-very-long-secret-of-at-least-32-bytes"), &[]);
         let (token, _) = keys.issue(Uuid::new_v4(), None, Duration::from_secs(60)).expect("issue");
         let payload = token.split('.').nth(1).expect("payload");
-        let header = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, br#"{"alg":"none","typ":"JWT"}"#);
+        let header =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, br#"{"alg":"none","typ":"JWT"}"#);
         assert!(keys.verify(&format!("{header}.{payload}.")).is_none());
     }
 }

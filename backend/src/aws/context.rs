@@ -9,7 +9,14 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
+use std::future::Future;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use super::calls::AwsCalls;
+use super::error::{classify, AwsError};
 use super::limits::{ApiFamily, RateLimits};
 
 /// Process-wide AWS settings.
@@ -75,21 +82,32 @@ impl AwsAccount {
                     .configure(&base)
                     .build()
                     .await;
-                base.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build()
+                base.into_builder()
+                    .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                    .build()
             }
         };
         let key = format!("{}:{}", target.role_arn.as_deref().unwrap_or("default"), target.region);
         Self { key, region: target.region.clone(), config, settings: settings.clone() }
     }
 
-    /// Counts a call and waits for its rate-limit token.
-    pub async fn before_call(&self, operation: &'static str, family: ApiFamily) {
+    /// Makes one SDK call: waits for its rate-limit token, counts it, and classifies a failure (counted by
+    /// its error code). Every adapter call goes through here.
+    pub async fn call<T, E>(
+        &self,
+        operation: &'static str,
+        family: ApiFamily,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
         self.settings.limits.acquire(&self.key, family).await;
         self.settings.calls.record(operation);
-    }
-
-    /// Counts a failure by code.
-    pub fn after_error(&self, error: &super::AwsError) {
-        self.settings.calls.record_error(error.operation, &error.code);
+        request.await.map_err(|error| {
+            let error = classify(operation, error);
+            self.settings.calls.record_error(error.operation, &error.code);
+            error
+        })
     }
 }

@@ -2,19 +2,15 @@
 //! and one service per environment, `master-<tenant>-<env>`, an A record the controller task registers in.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use async_trait::async_trait;
 use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsRecord, FilterCondition, HealthCheckCustomConfig, NamespaceFilter, NamespaceFilterName,
     OperationStatus, RecordType, RoutingPolicy, ServiceFilter, ServiceFilterName, Tag,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::context::AwsAccount;
-use super::error::{classify, AwsError, AwsErrorKind};
+use super::error::{gone_is_fine, AwsError};
 use super::limits::ApiFamily;
 
 /// TTL of the controller's A record: short, so a replaced controller is found quickly.
@@ -81,33 +77,10 @@ impl SdkDiscovery {
     pub fn new(account: &AwsAccount) -> Self {
         Self { account: account.clone(), client: aws_sdk_servicediscovery::Client::new(&account.config) }
     }
-
-    async fn call<T, E>(
-        &self,
-        operation: &'static str,
-        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    ) -> Result<T, AwsError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.account.before_call(operation, ApiFamily::ServiceDiscovery).await;
-        request.await.map_err(|error| {
-            let error = classify(operation, error);
-            self.account.after_error(&error);
-            error
-        })
-    }
 }
 
 fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
-}
-
-fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(error) if error.kind == AwsErrorKind::NotFound => Ok(()),
-        other => other,
-    }
 }
 
 #[async_trait]
@@ -122,7 +95,8 @@ impl DiscoveryApi for SdkDiscovery {
         let mut next_token = None;
         loop {
             let request = self.client.list_namespaces().filters(filter.clone()).set_next_token(next_token).send();
-            let output = self.call("servicediscovery:ListNamespaces", request).await?;
+            let output =
+                self.account.call("servicediscovery:ListNamespaces", ApiFamily::ServiceDiscovery, request).await?;
             let found = output.namespaces().iter().find(|namespace| namespace.name() == Some(name));
             if let Some(namespace) = found {
                 return Ok(Some(Resource {
@@ -153,7 +127,10 @@ impl DiscoveryApi for SdkDiscovery {
             .creator_request_id(creator_request_id)
             .set_tags(Some(tags(tag_set)))
             .send();
-        let output = self.call("servicediscovery:CreatePrivateDnsNamespace", request).await?;
+        let output = self
+            .account
+            .call("servicediscovery:CreatePrivateDnsNamespace", ApiFamily::ServiceDiscovery, request)
+            .await?;
         output
             .operation_id()
             .map(str::to_owned)
@@ -162,7 +139,7 @@ impl DiscoveryApi for SdkDiscovery {
 
     async fn operation(&self, operation_id: &str) -> Result<OperationState, AwsError> {
         let request = self.client.get_operation().operation_id(operation_id).send();
-        let output = self.call("servicediscovery:GetOperation", request).await?;
+        let output = self.account.call("servicediscovery:GetOperation", ApiFamily::ServiceDiscovery, request).await?;
         let Some(operation) = output.operation() else { return Ok(OperationState::Pending) };
         Ok(match operation.status() {
             Some(OperationStatus::Success) => OperationState::Succeeded {
@@ -188,7 +165,8 @@ impl DiscoveryApi for SdkDiscovery {
         let mut next_token = None;
         loop {
             let request = self.client.list_services().filters(filter.clone()).set_next_token(next_token).send();
-            let output = self.call("servicediscovery:ListServices", request).await?;
+            let output =
+                self.account.call("servicediscovery:ListServices", ApiFamily::ServiceDiscovery, request).await?;
             if let Some(service) = output.services().iter().find(|service| service.name() == Some(name)) {
                 return Ok(Some(Resource {
                     id: service.id().unwrap_or_default().to_owned(),
@@ -231,7 +209,7 @@ impl DiscoveryApi for SdkDiscovery {
             .health_check_custom_config(HealthCheckCustomConfig::builder().build())
             .set_tags(Some(tags(tag_set)))
             .send();
-        let output = self.call(operation, request).await?;
+        let output = self.account.call(operation, ApiFamily::ServiceDiscovery, request).await?;
         let service = output.service().ok_or_else(|| AwsError::malformed(operation, "no Service"))?;
         Ok(Resource {
             id: service.id().unwrap_or_default().to_owned(),
@@ -242,17 +220,24 @@ impl DiscoveryApi for SdkDiscovery {
 
     async fn instances(&self, service_id: &str) -> Result<Vec<String>, AwsError> {
         let request = self.client.list_instances().service_id(service_id).send();
-        let output = self.call("servicediscovery:ListInstances", request).await?;
+        let output = self.account.call("servicediscovery:ListInstances", ApiFamily::ServiceDiscovery, request).await?;
         Ok(output.instances().iter().filter_map(|instance| instance.id().map(str::to_owned)).collect())
     }
 
     async fn deregister_instance(&self, service_id: &str, instance_id: &str) -> Result<(), AwsError> {
         let request = self.client.deregister_instance().service_id(service_id).instance_id(instance_id).send();
-        gone_is_fine(self.call("servicediscovery:DeregisterInstance", request).await.map(|_| ()))
+        gone_is_fine(
+            self.account
+                .call("servicediscovery:DeregisterInstance", ApiFamily::ServiceDiscovery, request)
+                .await
+                .map(|_| ()),
+        )
     }
 
     async fn delete_service(&self, service_id: &str) -> Result<(), AwsError> {
         let request = self.client.delete_service().id(service_id).send();
-        gone_is_fine(self.call("servicediscovery:DeleteService", request).await.map(|_| ()))
+        gone_is_fine(
+            self.account.call("servicediscovery:DeleteService", ApiFamily::ServiceDiscovery, request).await.map(|_| ()),
+        )
     }
 }

@@ -2,16 +2,12 @@
 //! capacity step.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::context::AwsAccount;
-use super::error::{classify, AwsError, AwsErrorKind};
+use super::error::{AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
 /// A subnet and where it is.
@@ -77,23 +73,6 @@ impl SdkEc2 {
     pub fn new(account: &AwsAccount) -> Self {
         Self { account: account.clone(), client: aws_sdk_ec2::Client::new(&account.config) }
     }
-
-    async fn call<T, E>(
-        &self,
-        operation: &'static str,
-        family: ApiFamily,
-        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    ) -> Result<T, AwsError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.account.before_call(operation, family).await;
-        request.await.map_err(|error| {
-            let error = classify(operation, error);
-            self.account.after_error(&error);
-            error
-        })
-    }
 }
 
 fn tag_spec(resource: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
@@ -117,7 +96,7 @@ fn subnet_info(subnet: &aws_sdk_ec2::types::Subnet) -> Option<SubnetInfo> {
 impl Ec2Api for SdkEc2 {
     async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, AwsError> {
         let request = self.client.describe_subnets().set_subnet_ids(Some(ids.to_vec())).send();
-        let output = self.call("ec2:DescribeSubnets", ApiFamily::Ec2Read, request).await?;
+        let output = self.account.call("ec2:DescribeSubnets", ApiFamily::Ec2Read, request).await?;
         Ok(output.subnets().iter().filter_map(subnet_info).collect())
     }
 
@@ -128,7 +107,7 @@ impl Ec2Api for SdkEc2 {
             .filters(filter("vpc-id", vpc_id))
             .filters(filter("group-name", name))
             .send();
-        let output = self.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
+        let output = self.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
         Ok(output.security_groups().iter().find_map(|group| group.group_id().map(str::to_owned)))
     }
 
@@ -147,7 +126,7 @@ impl Ec2Api for SdkEc2 {
             .description(description)
             .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
             .send();
-        let output = self.call("ec2:CreateSecurityGroup", ApiFamily::Ec2Write, request).await?;
+        let output = self.account.call("ec2:CreateSecurityGroup", ApiFamily::Ec2Write, request).await?;
         output.group_id().map(str::to_owned).ok_or_else(|| AwsError::malformed("ec2:CreateSecurityGroup", "no GroupId"))
     }
 
@@ -163,9 +142,13 @@ impl Ec2Api for SdkEc2 {
                     .build()
             })
             .collect();
-        let request =
-            self.client.authorize_security_group_ingress().group_id(group_id).set_ip_permissions(Some(permissions)).send();
-        match self.call("ec2:AuthorizeSecurityGroupIngress", ApiFamily::Ec2Write, request).await {
+        let request = self
+            .client
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions))
+            .send();
+        match self.account.call("ec2:AuthorizeSecurityGroupIngress", ApiFamily::Ec2Write, request).await {
             // InvalidPermission.Duplicate: the rule is already there.
             Err(error) if error.kind == AwsErrorKind::AlreadyExists => Ok(()),
             other => other.map(|_| ()),
@@ -174,7 +157,7 @@ impl Ec2Api for SdkEc2 {
 
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {
         let request = self.client.delete_security_group().group_id(group_id).send();
-        match self.call("ec2:DeleteSecurityGroup", ApiFamily::Ec2Write, request).await {
+        match self.account.call("ec2:DeleteSecurityGroup", ApiFamily::Ec2Write, request).await {
             Err(error) if error.kind == AwsErrorKind::NotFound => Ok(()),
             other => other.map(|_| ()),
         }
@@ -182,14 +165,19 @@ impl Ec2Api for SdkEc2 {
 
     async fn find_vpc_by_tag(&self, tag: &str, value: &str) -> Result<Option<String>, AwsError> {
         let request = self.client.describe_vpcs().filters(filter(&format!("tag:{tag}"), value)).send();
-        let output = self.call("ec2:DescribeVpcs", ApiFamily::Ec2Read, request).await?;
+        let output = self.account.call("ec2:DescribeVpcs", ApiFamily::Ec2Read, request).await?;
         Ok(output.vpcs().iter().find_map(|vpc| vpc.vpc_id().map(str::to_owned)))
     }
 
     async fn create_vpc(&self, cidr: &str, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
-        let request = self.client.create_vpc().cidr_block(cidr).tag_specifications(tag_spec(ResourceType::Vpc, tags)).send();
-        let output = self.call("ec2:CreateVpc", ApiFamily::Ec2Write, request).await?;
-        output.vpc().and_then(|vpc| vpc.vpc_id()).map(str::to_owned).ok_or_else(|| AwsError::malformed("ec2:CreateVpc", "no VpcId"))
+        let request =
+            self.client.create_vpc().cidr_block(cidr).tag_specifications(tag_spec(ResourceType::Vpc, tags)).send();
+        let output = self.account.call("ec2:CreateVpc", ApiFamily::Ec2Write, request).await?;
+        output
+            .vpc()
+            .and_then(|vpc| vpc.vpc_id())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::malformed("ec2:CreateVpc", "no VpcId"))
     }
 
     async fn find_subnets_by_tag(&self, vpc_id: &str, tag: &str, value: &str) -> Result<Vec<SubnetInfo>, AwsError> {
@@ -199,7 +187,7 @@ impl Ec2Api for SdkEc2 {
             .filters(filter("vpc-id", vpc_id))
             .filters(filter(&format!("tag:{tag}"), value))
             .send();
-        let output = self.call("ec2:DescribeSubnets", ApiFamily::Ec2Read, request).await?;
+        let output = self.account.call("ec2:DescribeSubnets", ApiFamily::Ec2Read, request).await?;
         Ok(output.subnets().iter().filter_map(subnet_info).collect())
     }
 
@@ -218,7 +206,7 @@ impl Ec2Api for SdkEc2 {
             .availability_zone(availability_zone)
             .tag_specifications(tag_spec(ResourceType::Subnet, tags))
             .send();
-        let output = self.call("ec2:CreateSubnet", ApiFamily::Ec2Write, request).await?;
+        let output = self.account.call("ec2:CreateSubnet", ApiFamily::Ec2Write, request).await?;
         output
             .subnet()
             .and_then(|subnet| subnet.subnet_id())
@@ -228,7 +216,7 @@ impl Ec2Api for SdkEc2 {
 
     async fn availability_zones(&self) -> Result<Vec<String>, AwsError> {
         let request = self.client.describe_availability_zones().send();
-        let output = self.call("ec2:DescribeAvailabilityZones", ApiFamily::Ec2Read, request).await?;
+        let output = self.account.call("ec2:DescribeAvailabilityZones", ApiFamily::Ec2Read, request).await?;
         Ok(output.availability_zones().iter().filter_map(|zone| zone.zone_name().map(str::to_owned)).collect())
     }
 }

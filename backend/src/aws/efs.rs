@@ -2,16 +2,12 @@
 //! subnet, and the access point that makes uid/gid 1000 own `/jenkins/<env>`.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use async_trait::async_trait;
 use aws_sdk_efs::types::{CreationInfo, LifeCycleState, PosixUser, RootDirectory, Tag, ThroughputMode};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::context::AwsAccount;
-use super::error::{classify, AwsError, AwsErrorKind};
+use super::error::{gone_is_fine, AwsError};
 use super::limits::ApiFamily;
 
 /// The uid and gid of the `jenkins` user in the official image.
@@ -126,22 +122,6 @@ impl SdkEfs {
     pub fn new(account: &AwsAccount) -> Self {
         Self { account: account.clone(), client: aws_sdk_efs::Client::new(&account.config) }
     }
-
-    async fn call<T, E>(
-        &self,
-        operation: &'static str,
-        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    ) -> Result<T, AwsError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.account.before_call(operation, ApiFamily::Efs).await;
-        request.await.map_err(|error| {
-            let error = classify(operation, error);
-            self.account.after_error(&error);
-            error
-        })
-    }
 }
 
 fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -166,18 +146,11 @@ fn file_system(description: &aws_sdk_efs::types::FileSystemDescription) -> FileS
     }
 }
 
-fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(error) if error.kind == AwsErrorKind::NotFound => Ok(()),
-        other => other,
-    }
-}
-
 #[async_trait]
 impl EfsApi for SdkEfs {
     async fn find_file_system(&self, creation_token: &str) -> Result<Option<FileSystem>, AwsError> {
         let request = self.client.describe_file_systems().creation_token(creation_token).send();
-        let output = self.call("efs:DescribeFileSystems", request).await?;
+        let output = self.account.call("efs:DescribeFileSystems", ApiFamily::Efs, request).await?;
         Ok(output.file_systems().first().map(file_system))
     }
 
@@ -187,8 +160,12 @@ impl EfsApi for SdkEfs {
         throughput: Throughput,
         tag_set: &BTreeMap<String, String>,
     ) -> Result<FileSystem, AwsError> {
-        let mut request =
-            self.client.create_file_system().creation_token(creation_token).encrypted(true).set_tags(Some(tags(tag_set)));
+        let mut request = self
+            .client
+            .create_file_system()
+            .creation_token(creation_token)
+            .encrypted(true)
+            .set_tags(Some(tags(tag_set)));
         request = match throughput {
             Throughput::Elastic => request.throughput_mode(ThroughputMode::Elastic),
             Throughput::Bursting => request.throughput_mode(ThroughputMode::Bursting),
@@ -196,7 +173,7 @@ impl EfsApi for SdkEfs {
                 request.throughput_mode(ThroughputMode::Provisioned).provisioned_throughput_in_mibps(mibps)
             }
         };
-        let output = self.call("efs:CreateFileSystem", request.send()).await?;
+        let output = self.account.call("efs:CreateFileSystem", ApiFamily::Efs, request.send()).await?;
         Ok(FileSystem {
             id: output.file_system_id().to_owned(),
             lifecycle: lifecycle(output.life_cycle_state()),
@@ -215,17 +192,17 @@ impl EfsApi for SdkEfs {
                 request.throughput_mode(ThroughputMode::Provisioned).provisioned_throughput_in_mibps(mibps)
             }
         };
-        self.call("efs:UpdateFileSystem", request.send()).await.map(|_| ())
+        self.account.call("efs:UpdateFileSystem", ApiFamily::Efs, request.send()).await.map(|_| ())
     }
 
     async fn delete_file_system(&self, file_system_id: &str) -> Result<(), AwsError> {
         let request = self.client.delete_file_system().file_system_id(file_system_id).send();
-        gone_is_fine(self.call("efs:DeleteFileSystem", request).await.map(|_| ()))
+        gone_is_fine(self.account.call("efs:DeleteFileSystem", ApiFamily::Efs, request).await.map(|_| ()))
     }
 
     async fn mount_targets(&self, file_system_id: &str) -> Result<Vec<MountTarget>, AwsError> {
         let request = self.client.describe_mount_targets().file_system_id(file_system_id).send();
-        let output = self.call("efs:DescribeMountTargets", request).await?;
+        let output = self.account.call("efs:DescribeMountTargets", ApiFamily::Efs, request).await?;
         Ok(output
             .mount_targets()
             .iter()
@@ -250,7 +227,7 @@ impl EfsApi for SdkEfs {
             .subnet_id(subnet_id)
             .security_groups(security_group_id)
             .send();
-        let output = self.call("efs:CreateMountTarget", request).await?;
+        let output = self.account.call("efs:CreateMountTarget", ApiFamily::Efs, request).await?;
         Ok(MountTarget {
             id: output.mount_target_id().to_owned(),
             subnet_id: output.subnet_id().to_owned(),
@@ -260,12 +237,12 @@ impl EfsApi for SdkEfs {
 
     async fn delete_mount_target(&self, mount_target_id: &str) -> Result<(), AwsError> {
         let request = self.client.delete_mount_target().mount_target_id(mount_target_id).send();
-        gone_is_fine(self.call("efs:DeleteMountTarget", request).await.map(|_| ()))
+        gone_is_fine(self.account.call("efs:DeleteMountTarget", ApiFamily::Efs, request).await.map(|_| ()))
     }
 
     async fn access_points(&self, file_system_id: &str) -> Result<Vec<AccessPoint>, AwsError> {
         let request = self.client.describe_access_points().file_system_id(file_system_id).send();
-        let output = self.call("efs:DescribeAccessPoints", request).await?;
+        let output = self.account.call("efs:DescribeAccessPoints", ApiFamily::Efs, request).await?;
         Ok(output
             .access_points()
             .iter()
@@ -309,9 +286,12 @@ impl EfsApi for SdkEfs {
             .root_directory(RootDirectory::builder().path(root_path).creation_info(creation_info).build())
             .set_tags(Some(tags(tag_set)))
             .send();
-        let output = self.call(operation, request).await?;
+        let output = self.account.call(operation, ApiFamily::Efs, request).await?;
         Ok(AccessPoint {
-            id: output.access_point_id().map(str::to_owned).ok_or_else(|| AwsError::malformed(operation, "no AccessPointId"))?,
+            id: output
+                .access_point_id()
+                .map(str::to_owned)
+                .ok_or_else(|| AwsError::malformed(operation, "no AccessPointId"))?,
             root_path: root_path.to_owned(),
             uid: output.posix_user().map(|user| user.uid()),
             lifecycle: output.life_cycle_state().map_or(Lifecycle::Creating, lifecycle),
@@ -320,6 +300,6 @@ impl EfsApi for SdkEfs {
 
     async fn delete_access_point(&self, access_point_id: &str) -> Result<(), AwsError> {
         let request = self.client.delete_access_point().access_point_id(access_point_id).send();
-        gone_is_fine(self.call("efs:DeleteAccessPoint", request).await.map(|_| ()))
+        gone_is_fine(self.account.call("efs:DeleteAccessPoint", ApiFamily::Efs, request).await.map(|_| ()))
     }
 }

@@ -44,29 +44,50 @@ impl AwsError {
     }
 }
 
+/// Deleting what is already gone is success: turns `NotFound` into `Ok`.
+pub fn gone_is_fine<T: Default>(result: Result<T, AwsError>) -> Result<T, AwsError> {
+    match result {
+        Err(error) if error.kind == AwsErrorKind::NotFound => Ok(T::default()),
+        other => other,
+    }
+}
+
 /// Maps an error code (and HTTP status) to a kind. Codes differ per service; these are the ones the services
 /// Butler calls use (EC2 `InvalidGroup.NotFound`, EFS `FileSystemNotFound`, ECS `ClusterNotFoundException`, …).
 pub fn kind_of(code: &str, status: Option<u16>) -> AwsErrorKind {
     let lower = code.to_ascii_lowercase();
-    if lower.contains("throttl") || lower.contains("requestlimitexceeded") || lower == "toomanyrequestsexception"
-        || lower.contains("slowdown") || lower.contains("ratelimit")
+    if lower.contains("throttl")
+        || lower.contains("requestlimitexceeded")
+        || lower == "toomanyrequestsexception"
+        || lower.contains("slowdown")
+        || lower.contains("ratelimit")
     {
         AwsErrorKind::Throttled
-    } else if lower.contains("notfound") || lower.contains("nosuch") || lower.ends_with(".notfound")
-        || lower == "servicenotfound" || lower == "namespacenotfound"
+    } else if lower.contains("notfound")
+        || lower.contains("nosuch")
+        || lower.ends_with(".notfound")
+        || lower == "servicenotfound"
+        || lower == "namespacenotfound"
     {
         AwsErrorKind::NotFound
     } else if lower.contains("alreadyexists") || lower.contains("duplicate") || lower.contains("entityalreadyexists") {
         AwsErrorKind::AlreadyExists
     } else if lower.contains("accessdenied") || lower.contains("unauthorized") || lower.contains("authfailure") {
         AwsErrorKind::AccessDenied
-    } else if lower.contains("inuse") || lower.contains("dependencyviolation") || lower.contains("resourceinuse")
-        || lower.contains("incorrectstate") || lower.contains("incorrectfilesystemlifecyclestate")
-        || lower.contains("scalingactivityinprogress") || lower.contains("conflict")
+    } else if lower.contains("inuse")
+        || lower.contains("dependencyviolation")
+        || lower.contains("resourceinuse")
+        || lower.contains("incorrectstate")
+        || lower.contains("incorrectfilesystemlifecyclestate")
+        || lower.contains("scalingactivityinprogress")
+        || lower.contains("conflict")
     {
         AwsErrorKind::Conflict
-    } else if lower.contains("invalid") || lower.contains("validation") || lower.contains("malformed")
-        || lower.contains("limitexceeded") || lower.contains("quota")
+    } else if lower.contains("invalid")
+        || lower.contains("validation")
+        || lower.contains("malformed")
+        || lower.contains("limitexceeded")
+        || lower.contains("quota")
     {
         AwsErrorKind::Invalid
     } else {
@@ -153,7 +174,12 @@ mod tests {
         assert_eq!(kind_of("UnauthorizedOperation", Some(403)), AwsErrorKind::AccessDenied);
         assert_eq!(kind_of("InvalidParameterValue", Some(400)), AwsErrorKind::Invalid);
         assert_eq!(kind_of("InternalFailure", Some(500)), AwsErrorKind::Transient);
-        assert!(!AwsError { kind: AwsErrorKind::AccessDenied, operation: "x", code: String::new(), message: String::new() }
-            .is_transient());
+        assert!(!AwsError {
+            kind: AwsErrorKind::AccessDenied,
+            operation: "x",
+            code: String::new(),
+            message: String::new()
+        }
+        .is_transient());
     }
 }

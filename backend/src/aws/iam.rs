@@ -2,16 +2,12 @@
 //! the instance profile of its container instances.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::context::AwsAccount;
-use super::error::{classify, AwsError, AwsErrorKind};
+use super::error::{gone_is_fine, AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
 /// A role's name and ARN.
@@ -27,7 +23,12 @@ pub trait IamApi: Send + Sync {
     /// A role by name.
     async fn get_role(&self, name: &str) -> Result<Option<Role>, AwsError>;
     /// Creates a role with a trust policy.
-    async fn create_role(&self, name: &str, trust_policy: &str, tags: &BTreeMap<String, String>) -> Result<Role, AwsError>;
+    async fn create_role(
+        &self,
+        name: &str,
+        trust_policy: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Role, AwsError>;
     /// Sets an inline policy (replacing one of the same name).
     async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<(), AwsError>;
     /// Attaches a managed policy (attaching twice is fine).
@@ -51,42 +52,26 @@ impl SdkIam {
     pub fn new(account: &AwsAccount) -> Self {
         Self { account: account.clone(), client: aws_sdk_iam::Client::new(&account.config) }
     }
-
-    async fn call<T, E>(
-        &self,
-        operation: &'static str,
-        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    ) -> Result<T, AwsError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.account.before_call(operation, ApiFamily::Iam).await;
-        request.await.map_err(|error| {
-            let error = classify(operation, error);
-            self.account.after_error(&error);
-            error
-        })
-    }
-}
-
-fn gone_is_fine<T: Default>(result: Result<T, AwsError>) -> Result<T, AwsError> {
-    match result {
-        Err(error) if error.kind == AwsErrorKind::NotFound => Ok(T::default()),
-        other => other,
-    }
 }
 
 #[async_trait]
 impl IamApi for SdkIam {
     async fn get_role(&self, name: &str) -> Result<Option<Role>, AwsError> {
-        match self.call("iam:GetRole", self.client.get_role().role_name(name).send()).await {
-            Ok(output) => Ok(output.role().map(|role| Role { name: role.role_name().to_owned(), arn: role.arn().to_owned() })),
+        match self.account.call("iam:GetRole", ApiFamily::Iam, self.client.get_role().role_name(name).send()).await {
+            Ok(output) => {
+                Ok(output.role().map(|role| Role { name: role.role_name().to_owned(), arn: role.arn().to_owned() }))
+            }
             Err(error) if error.kind == AwsErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
     }
 
-    async fn create_role(&self, name: &str, trust_policy: &str, tags: &BTreeMap<String, String>) -> Result<Role, AwsError> {
+    async fn create_role(
+        &self,
+        name: &str,
+        trust_policy: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Role, AwsError> {
         let tags = tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
         let request = self
             .client
@@ -96,46 +81,71 @@ impl IamApi for SdkIam {
             .description("Managed by Butler")
             .set_tags(Some(tags))
             .send();
-        let output = self.call("iam:CreateRole", request).await?;
+        let output = self.account.call("iam:CreateRole", ApiFamily::Iam, request).await?;
         let role = output.role().ok_or_else(|| AwsError::malformed("iam:CreateRole", "no Role"))?;
         Ok(Role { name: role.role_name().to_owned(), arn: role.arn().to_owned() })
     }
 
     async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<(), AwsError> {
-        let request = self.client.put_role_policy().role_name(role).policy_name(policy_name).policy_document(document).send();
-        self.call("iam:PutRolePolicy", request).await.map(|_| ())
+        let request =
+            self.client.put_role_policy().role_name(role).policy_name(policy_name).policy_document(document).send();
+        self.account.call("iam:PutRolePolicy", ApiFamily::Iam, request).await.map(|_| ())
     }
 
     async fn attach_managed_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError> {
         let request = self.client.attach_role_policy().role_name(role).policy_arn(policy_arn).send();
-        self.call("iam:AttachRolePolicy", request).await.map(|_| ())
+        self.account.call("iam:AttachRolePolicy", ApiFamily::Iam, request).await.map(|_| ())
     }
 
     async fn delete_role(&self, name: &str) -> Result<(), AwsError> {
         // IAM refuses to delete a role that still has policies or instance profiles.
         let inline = gone_is_fine(
-            self.call("iam:ListRolePolicies", self.client.list_role_policies().role_name(name).send())
+            self.account
+                .call("iam:ListRolePolicies", ApiFamily::Iam, self.client.list_role_policies().role_name(name).send())
                 .await
                 .map(|output| output.policy_names().to_vec()),
         )?;
         for policy in inline {
             let request = self.client.delete_role_policy().role_name(name).policy_name(policy).send();
-            gone_is_fine(self.call("iam:DeleteRolePolicy", request).await.map(|_| ()))?;
+            gone_is_fine(self.account.call("iam:DeleteRolePolicy", ApiFamily::Iam, request).await.map(|_| ()))?;
         }
         let attached = gone_is_fine(
-            self.call("iam:ListAttachedRolePolicies", self.client.list_attached_role_policies().role_name(name).send())
+            self.account
+                .call(
+                    "iam:ListAttachedRolePolicies",
+                    ApiFamily::Iam,
+                    self.client.list_attached_role_policies().role_name(name).send(),
+                )
                 .await
-                .map(|output| output.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect::<Vec<_>>()),
+                .map(|output| {
+                    output
+                        .attached_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                }),
         )?;
         for policy in attached {
             let request = self.client.detach_role_policy().role_name(name).policy_arn(policy).send();
-            gone_is_fine(self.call("iam:DetachRolePolicy", request).await.map(|_| ()))?;
+            gone_is_fine(self.account.call("iam:DetachRolePolicy", ApiFamily::Iam, request).await.map(|_| ()))?;
         }
-        gone_is_fine(self.call("iam:DeleteRole", self.client.delete_role().role_name(name).send()).await.map(|_| ()))
+        gone_is_fine(
+            self.account
+                .call("iam:DeleteRole", ApiFamily::Iam, self.client.delete_role().role_name(name).send())
+                .await
+                .map(|_| ()),
+        )
     }
 
     async fn ensure_instance_profile(&self, name: &str, role: &str) -> Result<String, AwsError> {
-        let existing = self.call("iam:GetInstanceProfile", self.client.get_instance_profile().instance_profile_name(name).send()).await;
+        let existing = self
+            .account
+            .call(
+                "iam:GetInstanceProfile",
+                ApiFamily::Iam,
+                self.client.get_instance_profile().instance_profile_name(name).send(),
+            )
+            .await;
         let profile = match existing {
             Ok(output) => output.instance_profile().cloned(),
             Err(error) if error.kind == AwsErrorKind::NotFound => None,
@@ -145,29 +155,46 @@ impl IamApi for SdkIam {
             Some(profile) => profile,
             None => {
                 let request = self.client.create_instance_profile().instance_profile_name(name).send();
-                let output = self.call("iam:CreateInstanceProfile", request).await?;
-                output.instance_profile().cloned().ok_or_else(|| AwsError::malformed("iam:CreateInstanceProfile", "no profile"))?
+                let output = self.account.call("iam:CreateInstanceProfile", ApiFamily::Iam, request).await?;
+                output
+                    .instance_profile()
+                    .cloned()
+                    .ok_or_else(|| AwsError::malformed("iam:CreateInstanceProfile", "no profile"))?
             }
         };
         if !profile.roles().iter().any(|r| r.role_name() == role) {
             let request = self.client.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send();
-            self.call("iam:AddRoleToInstanceProfile", request).await?;
+            self.account.call("iam:AddRoleToInstanceProfile", ApiFamily::Iam, request).await?;
         }
         Ok(profile.arn().to_owned())
     }
 
     async fn delete_instance_profile(&self, name: &str) -> Result<(), AwsError> {
-        let existing = self.call("iam:GetInstanceProfile", self.client.get_instance_profile().instance_profile_name(name).send()).await;
+        let existing = self
+            .account
+            .call(
+                "iam:GetInstanceProfile",
+                ApiFamily::Iam,
+                self.client.get_instance_profile().instance_profile_name(name).send(),
+            )
+            .await;
         let profile = match existing {
             Ok(output) => output.instance_profile().cloned(),
             Err(error) if error.kind == AwsErrorKind::NotFound => return Ok(()),
             Err(error) => return Err(error),
         };
         for role in profile.iter().flat_map(|p| p.roles()) {
-            let request = self.client.remove_role_from_instance_profile().instance_profile_name(name).role_name(role.role_name()).send();
-            gone_is_fine(self.call("iam:RemoveRoleFromInstanceProfile", request).await.map(|_| ()))?;
+            let request = self
+                .client
+                .remove_role_from_instance_profile()
+                .instance_profile_name(name)
+                .role_name(role.role_name())
+                .send();
+            gone_is_fine(
+                self.account.call("iam:RemoveRoleFromInstanceProfile", ApiFamily::Iam, request).await.map(|_| ()),
+            )?;
         }
         let request = self.client.delete_instance_profile().instance_profile_name(name).send();
-        gone_is_fine(self.call("iam:DeleteInstanceProfile", request).await.map(|_| ()))
+        gone_is_fine(self.account.call("iam:DeleteInstanceProfile", ApiFamily::Iam, request).await.map(|_| ()))
     }
 }

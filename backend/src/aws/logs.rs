@@ -1,15 +1,11 @@
 //! CloudWatch Logs: the environment's log groups (controller, agents) with a retention, so logs never pile up.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use async_trait::async_trait;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::context::AwsAccount;
-use super::error::{classify, AwsError, AwsErrorKind};
+use super::error::{AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
 /// What the reconciler needs of CloudWatch Logs.
@@ -36,29 +32,13 @@ impl SdkLogs {
     pub fn new(account: &AwsAccount) -> Self {
         Self { account: account.clone(), client: aws_sdk_cloudwatchlogs::Client::new(&account.config) }
     }
-
-    async fn call<T, E>(
-        &self,
-        operation: &'static str,
-        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    ) -> Result<T, AwsError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.account.before_call(operation, ApiFamily::Logs).await;
-        request.await.map_err(|error| {
-            let error = classify(operation, error);
-            self.account.after_error(&error);
-            error
-        })
-    }
 }
 
 #[async_trait]
 impl LogsApi for SdkLogs {
     async fn find_log_group(&self, name: &str) -> Result<Option<Option<i32>>, AwsError> {
         let request = self.client.describe_log_groups().log_group_name_prefix(name).send();
-        let output = self.call("logs:DescribeLogGroups", request).await?;
+        let output = self.account.call("logs:DescribeLogGroups", ApiFamily::Logs, request).await?;
         Ok(output
             .log_groups()
             .iter()
@@ -73,7 +53,7 @@ impl LogsApi for SdkLogs {
             .log_group_name(name)
             .set_tags(Some(tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
             .send();
-        match self.call("logs:CreateLogGroup", request).await {
+        match self.account.call("logs:CreateLogGroup", ApiFamily::Logs, request).await {
             Err(error) if error.kind == AwsErrorKind::AlreadyExists => Ok(()),
             other => other.map(|_| ()),
         }
@@ -81,12 +61,12 @@ impl LogsApi for SdkLogs {
 
     async fn put_retention(&self, name: &str, days: i32) -> Result<(), AwsError> {
         let request = self.client.put_retention_policy().log_group_name(name).retention_in_days(days).send();
-        self.call("logs:PutRetentionPolicy", request).await.map(|_| ())
+        self.account.call("logs:PutRetentionPolicy", ApiFamily::Logs, request).await.map(|_| ())
     }
 
     async fn delete_log_group(&self, name: &str) -> Result<(), AwsError> {
         let request = self.client.delete_log_group().log_group_name(name).send();
-        match self.call("logs:DeleteLogGroup", request).await {
+        match self.account.call("logs:DeleteLogGroup", ApiFamily::Logs, request).await {
             Err(error) if error.kind == AwsErrorKind::NotFound => Ok(()),
             other => other.map(|_| ()),
         }

@@ -30,9 +30,7 @@ pub fn check_task_size(cpu: u32, memory: u32, instance_types: &[String]) -> Resu
         if cpu > known.vcpus * 1024 || memory > usable_memory {
             return Err(format!(
                 "cpu {cpu} / memory {memory} MiB does not fit on {} ({} vCPU, {} MiB usable by tasks)",
-                known.name,
-                known.vcpus,
-                usable_memory
+                known.name, known.vcpus, usable_memory
             ));
         }
     }

@@ -8,9 +8,7 @@ use serde::Serialize;
 
 use super::catalog::{self, check_task_size};
 use super::labels;
-use super::spec::{
-    AgentTemplate, ControllerPlacement, JenkinsEnvironmentSpec, StorageSpec, ThroughputMode,
-};
+use super::spec::{AgentTemplate, ControllerPlacement, JenkinsEnvironmentSpec, StorageSpec, ThroughputMode};
 
 /// One problem with one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,11 +54,12 @@ static PLUGIN: LazyLock<Regex> = LazyLock::new(|| {
 });
 static INSTANCE_TYPE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$").expect("static regex"));
-static AGENT_LABEL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_.-]{1,63}$").expect("static regex"));
+static AGENT_LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_.-]{1,63}$").expect("static regex"));
 static QUALIFIED_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+/[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
-        .expect("static regex")
+    Regex::new(
+        r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+/[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$",
+    )
+    .expect("static regex")
 });
 
 /// Plugins Butler's generated configuration depends on.

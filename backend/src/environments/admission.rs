@@ -143,7 +143,10 @@ fn next_finalizers(
     }
     if current.metadata.deletion_timestamp.is_some() {
         if let Some(added) = requested.iter().find(|f| !current.metadata.finalizers.contains(f)) {
-            return Err(invalid("metadata.finalizers", format!("cannot add {added} while the object is being deleted")));
+            return Err(invalid(
+                "metadata.finalizers",
+                format!("cannot add {added} while the object is being deleted"),
+            ));
         }
     }
     Ok(requested)

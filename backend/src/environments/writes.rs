@@ -11,9 +11,9 @@ use crate::domain::manifest::{manifest_from_value, EnvironmentManifest, Manifest
 use crate::domain::object::{EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, ObjectMeta};
 use crate::domain::validation::FieldError;
 use crate::domain::{API_VERSION, KIND};
+use crate::store::audit::{self, AuditContext, AuditEntry};
 use crate::store::changes::{self, ChangeType};
 use crate::store::entity::jenkins_environment::Model;
-use crate::store::audit::{self, AuditContext, AuditEntry};
 use crate::store::{environments, events, tenants, StoreError};
 
 /// The resource kind audit entries name.
@@ -93,7 +93,11 @@ fn not_found(tenant: &str, name: &str) -> OperationError {
     OperationError::NotFound { tenant: tenant.to_owned(), name: name.to_owned() }
 }
 
-async fn locked(txn: &DatabaseTransaction, tenant: &str, name: &str) -> Result<(Model, JenkinsEnvironment), OperationError> {
+async fn locked(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+    name: &str,
+) -> Result<(Model, JenkinsEnvironment), OperationError> {
     let row = environments::find_for_update(txn, tenant, name).await?.ok_or_else(|| not_found(tenant, name))?;
     let object = environments::to_object(&row)?;
     Ok((row, object))
@@ -112,10 +116,9 @@ async fn write(
     match (change_type, base.is_some()) {
         (ChangeType::Deleted, _) => environments::delete(txn, row.uid).await?,
         (_, false) => environments::insert(txn, row).await.map_err(|error| match error {
-            StoreError::AlreadyExists => OperationError::AlreadyExists {
-                tenant: next.metadata.tenant.clone(),
-                name: next.metadata.name.clone(),
-            },
+            StoreError::AlreadyExists => {
+                OperationError::AlreadyExists { tenant: next.metadata.tenant.clone(), name: next.metadata.name.clone() }
+            }
             other => other.into(),
         })?,
         (_, true) => environments::update(txn, row).await?,
@@ -165,8 +168,15 @@ pub async fn create(
         return Ok(Outcome { object, committed: None, warnings: admitted.warnings });
     }
     let (object, committed) = write(&txn, object, None, ChangeType::Added).await?;
-    events::record(&txn, object.metadata.uid, tenant, EventType::Normal, "Created", "environment created at generation 1")
-        .await?;
+    events::record(
+        &txn,
+        object.metadata.uid,
+        tenant,
+        EventType::Normal,
+        "Created",
+        "environment created at generation 1",
+    )
+    .await?;
     record(&txn, context, "jenkinsenvironment.create", &object, None, 201).await?;
     txn.commit().await?;
     Ok(Outcome { object, committed: Some(committed), warnings: admitted.warnings })

@@ -58,7 +58,8 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
         ),
     );
     if state.config.secure_cookies {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     headers.remove(header::SERVER);
     response

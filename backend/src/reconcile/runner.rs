@@ -127,7 +127,8 @@ async fn work(db: &DatabaseConnection, reconciler: &dyn Reconcile, config: &Runn
             }
         })
     };
-    let span = tracing::info_span!("reconcile", tenant = %claim.tenant, env = %claim.name, generation = claim.generation);
+    let span =
+        tracing::info_span!("reconcile", tenant = %claim.tenant, env = %claim.name, generation = claim.generation);
     let outcome = tokio::select! {
         outcome = tracing::Instrument::instrument(reconciler.reconcile(claim), span) => Some(outcome),
         () = lost.cancelled() => None,

@@ -23,7 +23,8 @@ pub struct TokenRow {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, tenant, name, role, token_hash, created_by, created_at, expires_at, revoked_at, last_used_at";
+const COLUMNS: &str =
+    "id, tenant, name, role, token_hash, created_by, created_at, expires_at, revoked_at, last_used_at";
 
 fn statement(sql: String, values: Vec<sea_orm::Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)

@@ -173,5 +173,3 @@ pub async fn compact(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result
         .await?;
     Ok(result.rows_affected() > 0)
 }
-
-

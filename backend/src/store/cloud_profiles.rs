@@ -36,7 +36,11 @@ const COLUMNS: &str =
 
 /// Creates or replaces a profile; returns it and whether it was new. A changed namespace name or VPC forgets
 /// the namespace id (the reconciler finds or creates the right one).
-pub async fn upsert(db: &impl ConnectionTrait, name: &str, input: &ProfileInput<'_>) -> Result<(ProfileRow, bool), StoreError> {
+pub async fn upsert(
+    db: &impl ConnectionTrait,
+    name: &str,
+    input: &ProfileInput<'_>,
+) -> Result<(ProfileRow, bool), StoreError> {
     #[derive(FromQueryResult)]
     struct Upserted {
         inserted: bool,

@@ -1,6 +1,6 @@
 //! Environment events: recorded with de-duplication (a repeat bumps `count` and `last_seen`), listed newest first.
 
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, ColumnTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
 use uuid::Uuid;
 
 use super::entity::environment_event;

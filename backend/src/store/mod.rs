@@ -6,8 +6,8 @@ pub mod changes;
 pub mod cloud_profiles;
 pub mod entity;
 pub mod environments;
-pub mod queue;
 pub mod events;
+pub mod queue;
 pub mod sessions;
 pub mod tenants;
 pub mod users;
@@ -42,10 +42,9 @@ impl From<DbErr> for StoreError {
 pub fn is_transient(error: &DbErr) -> bool {
     match error {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .is_some_and(|code| code == "40001" || code == "40P01"),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error().and_then(|d| d.code()).is_some_and(|code| code == "40001" || code == "40P01")
+        }
         _ => false,
     }
 }

@@ -34,7 +34,12 @@ fn seconds(duration: Duration) -> f64 {
 /// between tenants, the one served least recently goes first, so a tenant with 500 due environments and a
 /// tenant with one alternate even when claims are taken one at a time. Rows another worker holds are skipped,
 /// never waited for.
-pub async fn claim(db: &impl ConnectionTrait, owner: &str, lease: Duration, limit: u32) -> Result<Vec<Claim>, StoreError> {
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    lease: Duration,
+    limit: u32,
+) -> Result<Vec<Claim>, StoreError> {
     let sql = r#"
         WITH due AS (
             SELECT uid, tenant, next_reconcile_at,
@@ -99,7 +104,12 @@ pub enum Completion {
 
 /// Ends a claim. A change made while the reconcile ran (new generation, deletion requested) makes the row due
 /// at once, whatever the outcome asked for: a burst of edits becomes one more reconcile of the latest.
-pub async fn complete(db: &impl ConnectionTrait, claim: &Claim, owner: &str, completion: Completion) -> Result<bool, StoreError> {
+pub async fn complete(
+    db: &impl ConnectionTrait,
+    claim: &Claim,
+    owner: &str,
+    completion: Completion,
+) -> Result<bool, StoreError> {
     let (next_in, failed) = match completion {
         Completion::Succeeded { next_in } => (next_in, false),
         Completion::Failed { next_in } => (next_in, true),

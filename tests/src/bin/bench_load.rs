@@ -81,10 +81,7 @@ async fn main() -> anyhow::Result<()> {
                     return (histogram, failures);
                 }
                 // Environment i goes to tenant i % tenants as env-(i / tenants): every tenant gets env-000...
-                let path = format!(
-                    "{url}/api/v1/tenants/bench-{:02}/jenkinsenvironments",
-                    index % tenants
-                );
+                let path = format!("{url}/api/v1/tenants/bench-{:02}/jenkinsenvironments", index % tenants);
                 let body = manifest(&format!("env-{:03}", index / tenants));
                 let sent = Instant::now();
                 let response = client.post(&path).bearer_auth(&jwt).json(&body).send().await;

@@ -24,11 +24,13 @@ use crate::store::StoreError;
 
 static PROFILE_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$").expect("static regex"));
-static REGION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$").expect("static regex"));
+static REGION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$").expect("static regex"));
 static VPC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^vpc-[0-9a-f]{8,17}$").expect("static regex"));
 static SUBNET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^subnet-[0-9a-f]{8,17}$").expect("static regex"));
-static ROLE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@/_-]{1,512}$").expect("static regex"));
+static ROLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@/_-]{1,512}$").expect("static regex")
+});
 static AMI: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^ami-[0-9a-f]{8,17}$").expect("static regex"));
 static DNS_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$").expect("static regex")
@@ -154,7 +156,8 @@ pub async fn put_cloud_profile(
     let (row, created) = cloud_profiles::upsert(&txn, &name, &input).await?;
     let status = if created { 201 } else { 200 };
     let context = caller.audit();
-    audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.put", "CloudProfile", status).named(&name)).await?;
+    audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.put", "CloudProfile", status).named(&name))
+        .await?;
     txn.commit().await.map_err(StoreError::from)?;
     respond::json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &view(row))
 }
@@ -171,7 +174,8 @@ pub async fn delete_cloud_profile(
         return Err(ApiError::NotFound(format!("cloud profile {name:?} not found")));
     }
     let context = caller.audit();
-    audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.delete", "CloudProfile", 204).named(&name)).await?;
+    audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.delete", "CloudProfile", 204).named(&name))
+        .await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -11,14 +11,14 @@ use serde_json::json;
 
 use super::respond::{self, with_warnings};
 use super::watch;
+use crate::auth::caller::Caller;
+use crate::auth::Role;
 use crate::domain::labels::LabelSelector;
 use crate::domain::object::JenkinsEnvironment;
 use crate::domain::API_VERSION;
 use crate::environments::writes::{self, Deletion, Outcome};
 use crate::error::ApiError;
 use crate::feed::ChangeEvent;
-use crate::auth::caller::Caller;
-use crate::auth::Role;
 use crate::http::extract::{ApiPath, ApiQuery, Manifest, MergePatch};
 use crate::state::AppState;
 use crate::store::{environments, events, tenants};
@@ -108,9 +108,9 @@ pub fn parse_field_selector(text: Option<&str>) -> Result<Option<String>, ApiErr
     let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(None) };
     match text.split_once('=') {
         Some(("metadata.name", name)) => Ok(Some(name.trim_start_matches('=').to_owned())),
-        _ => Err(ApiError::BadRequest(format!(
-            "fieldSelector {text:?} is not supported: only metadata.name=<name> is"
-        ))),
+        _ => {
+            Err(ApiError::BadRequest(format!("fieldSelector {text:?} is not supported: only metadata.name=<name> is")))
+        }
     }
 }
 
@@ -138,7 +138,8 @@ pub async fn list_environments(
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Viewer)?;
     let selector_text = params.label_selector.clone().unwrap_or_default();
-    let selector = LabelSelector::parse(&selector_text).map_err(|e| ApiError::BadRequest(format!("labelSelector {e}")))?;
+    let selector =
+        LabelSelector::parse(&selector_text).map_err(|e| ApiError::BadRequest(format!("labelSelector {e}")))?;
     let name = parse_field_selector(params.field_selector.as_deref())?;
     require_tenant(&state, &tenant).await?;
     if params.watch.unwrap_or(false) {

@@ -26,10 +26,7 @@ pub async fn get_readyz(State(state): State<AppState>) -> Result<Response, ApiEr
         .await
         .map_err(|_| ApiError::Unavailable("the migration table cannot be read; run `butler migrate`".into()))?;
     if !pending.is_empty() {
-        return Err(ApiError::Unavailable(format!(
-            "{} migration(s) not applied; run `butler migrate`",
-            pending.len()
-        )));
+        return Err(ApiError::Unavailable(format!("{} migration(s) not applied; run `butler migrate`", pending.len())));
     }
     if !state.feed.is_ready() {
         return Err(ApiError::Unavailable("the environment cache is still loading".into()));

@@ -17,7 +17,10 @@ use crate::store::audit::{self, AuditEntry};
 use crate::store::{tenants, users, StoreError};
 
 async fn require_existing_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    tenants::find(&state.db, tenant).await?.map(|_| ()).ok_or_else(|| ApiError::NotFound(format!("tenant {tenant:?} not found")))
+    tenants::find(&state.db, tenant)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::NotFound(format!("tenant {tenant:?} not found")))
 }
 
 /// `GET /api/v1/tenants/{tenant}/members`
@@ -47,12 +50,24 @@ pub struct SetRole {
     role: Role,
 }
 
-async fn set_role(state: &AppState, caller: &Caller, tenant: &str, user: Uuid, email: &str, role: Role, status: u16) -> Result<Response, ApiError> {
+async fn set_role(
+    state: &AppState,
+    caller: &Caller,
+    tenant: &str,
+    user: Uuid,
+    email: &str,
+    role: Role,
+    status: u16,
+) -> Result<Response, ApiError> {
     let txn = state.db.begin().await.map_err(StoreError::from)?;
     users::set_membership(&txn, tenant, user, role.as_str()).await?;
     let context = caller.audit();
     let detail = format!("{email} is {}", role.as_str());
-    audit::append(&txn, &AuditEntry::allowed(&context, "member.set", "Member", status).in_tenant(tenant).named(email).detail(&detail)).await?;
+    audit::append(
+        &txn,
+        &AuditEntry::allowed(&context, "member.set", "Member", status).in_tenant(tenant).named(email).detail(&detail),
+    )
+    .await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.identity.clear();
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -84,7 +99,8 @@ pub async fn update_member(
     caller.require(&tenant, Role::Admin)?;
     require_existing_tenant(&state, &tenant).await?;
     let is_member = users::members(&state.db, &tenant).await?.into_iter().find(|m| m.user_id == user_id);
-    let member = is_member.ok_or_else(|| ApiError::NotFound(format!("user {user_id} is not a member of {tenant:?}")))?;
+    let member =
+        is_member.ok_or_else(|| ApiError::NotFound(format!("user {user_id} is not a member of {tenant:?}")))?;
     set_role(&state, &caller, &tenant, user_id, &member.email, body.role, 200).await
 }
 
@@ -101,7 +117,8 @@ pub async fn remove_member(
     }
     let context = caller.audit();
     let name = user_id.to_string();
-    audit::append(&txn, &AuditEntry::allowed(&context, "member.remove", "Member", 204).in_tenant(&tenant).named(&name)).await?;
+    audit::append(&txn, &AuditEntry::allowed(&context, "member.remove", "Member", 204).in_tenant(&tenant).named(&name))
+        .await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.identity.clear();
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -4,13 +4,13 @@ mod audit_log;
 mod auth;
 mod cloud_profiles;
 mod environments;
+mod health;
+mod jenkins_config;
 mod members;
+mod respond;
 mod tenants;
 mod tokens;
 mod users;
-mod health;
-mod jenkins_config;
-mod respond;
 mod watch;
 
 use super::routes::RouteTable;

@@ -118,7 +118,8 @@ pub async fn create_tenant(
         other => other.into(),
     })?;
     let context = caller.audit();
-    let entry = AuditEntry::allowed(&context, "tenant.create", "Tenant", 201).in_tenant(&created.name).named(&created.name);
+    let entry =
+        AuditEntry::allowed(&context, "tenant.create", "Tenant", 201).in_tenant(&created.name).named(&created.name);
     audit::append(&txn, &entry).await?;
     txn.commit().await.map_err(StoreError::from)?;
     let mut response = respond::json(StatusCode::CREATED, &view(created.clone(), Some(Usage::default())))?;
@@ -178,7 +179,8 @@ pub async fn update_tenant(
         updated.max_environments, updated.max_instances, updated.cloud_profile
     );
     let context = caller.audit();
-    let entry = AuditEntry::allowed(&context, "tenant.update", "Tenant", 200).in_tenant(&tenant).named(&tenant).detail(&detail);
+    let entry =
+        AuditEntry::allowed(&context, "tenant.update", "Tenant", 200).in_tenant(&tenant).named(&tenant).detail(&detail);
     audit::append(&txn, &entry).await?;
     let usage = tenants::usage(&txn, &tenant).await?;
     txn.commit().await.map_err(StoreError::from)?;

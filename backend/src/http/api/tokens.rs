@@ -45,10 +45,13 @@ pub async fn create_token(
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Admin)?;
-    let creator = caller.user_id().ok_or_else(|| caller.forbidden(Some(&tenant), "API tokens are created by people, not by other tokens".into()))?;
+    let creator = caller.user_id().ok_or_else(|| {
+        caller.forbidden(Some(&tenant), "API tokens are created by people, not by other tokens".into())
+    })?;
     let own_role = caller.tenant_role(&tenant).unwrap_or(Role::Viewer);
     if body.role > own_role {
-        return Err(caller.forbidden(Some(&tenant), format!("a token's role cannot be higher than yours ({})", own_role.as_str())));
+        return Err(caller
+            .forbidden(Some(&tenant), format!("a token's role cannot be higher than yours ({})", own_role.as_str())));
     }
     if body.name.is_empty() || body.name.len() > 64 {
         return Err(ApiError::invalid_field("name", "must be 1-64 characters"));
@@ -61,14 +64,26 @@ pub async fn create_token(
     }
     let secret = tokens::generate();
     let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let row = api_tokens::create(&txn, &tenant, &body.name, body.role.as_str(), &tokens::digest(&secret), Some(creator), body.expires_at)
-        .await
-        .map_err(|error| match error {
-            StoreError::AlreadyExists => ApiError::AlreadyExists(format!("a live token named {:?} exists", body.name)),
-            other => other.into(),
-        })?;
+    let row = api_tokens::create(
+        &txn,
+        &tenant,
+        &body.name,
+        body.role.as_str(),
+        &tokens::digest(&secret),
+        Some(creator),
+        body.expires_at,
+    )
+    .await
+    .map_err(|error| match error {
+        StoreError::AlreadyExists => ApiError::AlreadyExists(format!("a live token named {:?} exists", body.name)),
+        other => other.into(),
+    })?;
     let context = caller.audit();
-    audit::append(&txn, &AuditEntry::allowed(&context, "token.create", "ApiToken", 201).in_tenant(&tenant).named(&body.name)).await?;
+    audit::append(
+        &txn,
+        &AuditEntry::allowed(&context, "token.create", "ApiToken", 201).in_tenant(&tenant).named(&body.name),
+    )
+    .await?;
     txn.commit().await.map_err(StoreError::from)?;
     let mut view = serde_json::to_value(&row).map_err(|e| ApiError::Internal(e.into()))?;
     view["token"] = serde_json::Value::String(secret);
@@ -87,7 +102,11 @@ pub async fn revoke_token(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("token {token_id} not found in tenant {tenant:?}")))?;
     let context = caller.audit();
-    audit::append(&txn, &AuditEntry::allowed(&context, "token.revoke", "ApiToken", 200).in_tenant(&tenant).named(&row.name)).await?;
+    audit::append(
+        &txn,
+        &AuditEntry::allowed(&context, "token.revoke", "ApiToken", 200).in_tenant(&tenant).named(&row.name),
+    )
+    .await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.identity.clear();
     respond::json(StatusCode::OK, &row)

@@ -72,7 +72,8 @@ pub struct CreateUser {
 }
 
 fn check_email(email: &str) -> Result<(), ApiError> {
-    let valid = email.len() <= 254 && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
     if valid {
         Ok(())
     } else {
@@ -108,7 +109,8 @@ pub async fn get_user(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
     caller.require_platform_admin()?;
-    let user = users::find_by_id(&state.db, id).await?.ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
+    let user =
+        users::find_by_id(&state.db, id).await?.ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
     respond::json(StatusCode::OK, &view(user))
 }
 
@@ -141,8 +143,14 @@ pub async fn update_user(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
     let context = caller.audit();
-    let detail = format!("disabled {}, platform admin {}{}", user.disabled, user.is_platform_admin, if hash.is_some() { ", password reset" } else { "" });
-    audit::append(&txn, &AuditEntry::allowed(&context, "user.update", "User", 200).named(&user.email).detail(&detail)).await?;
+    let detail = format!(
+        "disabled {}, platform admin {}{}",
+        user.disabled,
+        user.is_platform_admin,
+        if hash.is_some() { ", password reset" } else { "" }
+    );
+    audit::append(&txn, &AuditEntry::allowed(&context, "user.update", "User", 200).named(&user.email).detail(&detail))
+        .await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.identity.clear();
     respond::json(StatusCode::OK, &view(user))

@@ -54,9 +54,10 @@ pub async fn watch_environments(
 ) -> Result<Response, ApiError> {
     let from = match from.filter(|v| !v.is_empty()) {
         None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            ApiError::BadRequest(format!("resourceVersion {text:?} is not one this server issued"))
-        })?),
+        Some(text) => Some(
+            text.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("resourceVersion {text:?} is not one this server issued")))?,
+        ),
     };
     let receiver = state.feed.subscribe();
     if let Some(from) = from {
@@ -144,8 +145,8 @@ async fn send_current_state(state: &AppState, filter: &Filter, sender: &mpsc::Se
     let mut after: Option<String> = None;
     let mut snapshot = None;
     loop {
-        let page = environments::list(&state.db, &filter.tenant, &filter.selector, after.as_deref(), REPLAY_BATCH)
-            .await?;
+        let page =
+            environments::list(&state.db, &filter.tenant, &filter.selector, after.as_deref(), REPLAY_BATCH).await?;
         // Pages after the first may see later writes; the first page's resourceVersion is the safe resume point.
         let resume_from = *snapshot.get_or_insert(page.resource_version);
         for object in &page.items {

@@ -62,7 +62,11 @@ pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
             }
             Some(retention) if retention != Some(LOG_RETENTION_DAYS) => {
                 pass.aws.logs.put_retention(&group, LOG_RETENTION_DAYS).await?;
-                pass.event(EventType::Normal, "DriftRepaired", format!("log group {group} retention set back to {LOG_RETENTION_DAYS} days"));
+                pass.event(
+                    EventType::Normal,
+                    "DriftRepaired",
+                    format!("log group {group} retention set back to {LOG_RETENTION_DAYS} days"),
+                );
             }
             Some(_) => {}
         }

@@ -52,11 +52,7 @@ pub fn set(
 
 /// The status of a condition, Unknown when absent.
 pub fn status_of(status: &JenkinsEnvironmentStatus, condition_type: &str) -> ConditionStatus {
-    status
-        .conditions
-        .iter()
-        .find(|c| c.condition_type == condition_type)
-        .map_or(ConditionStatus::Unknown, |c| c.status)
+    status.conditions.iter().find(|c| c.condition_type == condition_type).map_or(ConditionStatus::Unknown, |c| c.status)
 }
 
 /// Derives `Ready` and the phase from the parts observed for `generation`.
@@ -69,9 +65,17 @@ pub fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i64, dele
     let missing = PARTS.iter().filter(|part| !status.conditions.iter().any(|c| c.condition_type == **part)).count();
     let failed = pending.iter().any(|c| c.status == ConditionStatus::False && c.reason.ends_with("Failed"));
     let (value, reason, message) = if pending.is_empty() && missing == 0 {
-        (ConditionStatus::True, "AllPartsReady".to_owned(), "storage, discovery, capacity and controller are ready".to_owned())
+        (
+            ConditionStatus::True,
+            "AllPartsReady".to_owned(),
+            "storage, discovery, capacity and controller are ready".to_owned(),
+        )
     } else if let Some(first) = pending.first() {
-        (ConditionStatus::False, format!("{}Pending", first.condition_type), format!("{}: {}", first.condition_type, first.message))
+        (
+            ConditionStatus::False,
+            format!("{}Pending", first.condition_type),
+            format!("{}: {}", first.condition_type, first.message),
+        )
     } else {
         (ConditionStatus::False, "Provisioning".to_owned(), "not every part has been observed yet".to_owned())
     };

@@ -37,7 +37,11 @@ pub async fn namespace(pass: &mut Pass, db: &DatabaseConnection) -> Result<Optio
         .discovery
         .create_namespace(&name, &pass.profile.vpc_id, &request_id, &profile_tags(&pass.profile.name))
         .await?;
-    pass.event(EventType::Normal, "NamespaceCreating", format!("creating the private DNS namespace {name} for the profile"));
+    pass.event(
+        EventType::Normal,
+        "NamespaceCreating",
+        format!("creating the private DNS namespace {name} for the profile"),
+    );
     match pass.aws.discovery.operation(&operation).await? {
         OperationState::Failed { reason } => Err(AwsError {
             kind: AwsErrorKind::Invalid,
@@ -62,8 +66,13 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
         Some(service) => service,
         None => {
             let request_id = pass.object.metadata.uid.to_string();
-            let created = pass.aws.discovery.create_service(&namespace_id, &service_name, &request_id, &pass.tags()).await?;
-            pass.event(EventType::Normal, "DiscoveryServiceCreated", format!("created Cloud Map service {service_name}"));
+            let created =
+                pass.aws.discovery.create_service(&namespace_id, &service_name, &request_id, &pass.tags()).await?;
+            pass.event(
+                EventType::Normal,
+                "DiscoveryServiceCreated",
+                format!("created Cloud Map service {service_name}"),
+            );
             created
         }
     };
@@ -72,6 +81,14 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
     pass.status.outputs.url = Some(format!("http://{dns}:8080/"));
     let generation = pass.object.metadata.generation;
     let message = format!("{dns} (service {})", service.id);
-    conditions::set(&mut pass.status, DISCOVERY_READY, ConditionStatus::True, "Registered", &message, generation, pass.now);
+    conditions::set(
+        &mut pass.status,
+        DISCOVERY_READY,
+        ConditionStatus::True,
+        "Registered",
+        &message,
+        generation,
+        pass.now,
+    );
     Ok(Progress::Done)
 }

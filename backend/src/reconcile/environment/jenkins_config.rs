@@ -120,5 +120,9 @@ pub fn render(
         },
         "unclassified": { "location": { "url": format!("http://{dns}:8080/") } }
     });
-    Ok(JenkinsConfig { casc: serde_yaml_ng::to_string(&document)?, plugins: object.spec.controller.plugins.clone(), casc_path: CASC_PATH })
+    Ok(JenkinsConfig {
+        casc: serde_yaml_ng::to_string(&document)?,
+        plugins: object.spec.controller.plugins.clone(),
+        casc_path: CASC_PATH,
+    })
 }

@@ -7,8 +7,8 @@
 
 mod access;
 pub mod conditions;
-pub mod jenkins_config;
 mod discovery;
+pub mod jenkins_config;
 pub mod names;
 pub mod policies;
 mod provider;
@@ -55,7 +55,11 @@ impl Pass {
 
     /// The environment's tags.
     pub fn tags(&self) -> std::collections::BTreeMap<String, String> {
-        crate::aws::tags::environment_tags(&self.object.metadata.tenant, &self.object.metadata.name, &self.object.metadata.uid)
+        crate::aws::tags::environment_tags(
+            &self.object.metadata.tenant,
+            &self.object.metadata.name,
+            &self.object.metadata.uid,
+        )
     }
 }
 
@@ -85,11 +89,13 @@ impl EnvironmentReconciler {
             return Ok(Action::AwaitChange); // deleted meanwhile: nothing to do
         };
         let object = environments::to_object(&row).map_err(internal)?;
-        let tenant_row = tenants::find(&self.db, tenant).await.map_err(internal)?.ok_or_else(|| {
-            ReconcileError::permanent("TenantNotFound", format!("tenant {tenant:?} is gone"))
-        })?;
+        let tenant_row = tenants::find(&self.db, tenant)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ReconcileError::permanent("TenantNotFound", format!("tenant {tenant:?} is gone")))?;
         let Some(profile) = cloud_profiles::find(&self.db, &tenant_row.cloud_profile).await.map_err(internal)? else {
-            let message = format!("cloud profile {:?} does not exist; a platform admin creates it", tenant_row.cloud_profile);
+            let message =
+                format!("cloud profile {:?} does not exist; a platform admin creates it", tenant_row.cloud_profile);
             self.report_blocked(&object, "CloudProfileNotFound", &message).await?;
             return Err(ReconcileError::permanent("CloudProfileNotFound", message));
         };
@@ -139,8 +145,15 @@ impl EnvironmentReconciler {
         };
         // Events first: whoever sees the new status finds the events that explain it.
         for (event_type, reason, message) in &pass.events {
-            if let Err(error) =
-                events::record(&self.db, pass.object.metadata.uid, &pass.object.metadata.tenant, *event_type, reason, message).await
+            if let Err(error) = events::record(
+                &self.db,
+                pass.object.metadata.uid,
+                &pass.object.metadata.tenant,
+                *event_type,
+                reason,
+                message,
+            )
+            .await
             {
                 // The row may be gone after the last finalizer went; its events went with it.
                 tracing::debug!(error = %error, "event not recorded");
@@ -154,10 +167,23 @@ impl EnvironmentReconciler {
     }
 
     /// Says in `Ready` why nothing can be done before AWS is even called (the pass never started).
-    async fn report_blocked(&self, object: &JenkinsEnvironment, reason: &str, message: &str) -> Result<(), ReconcileError> {
+    async fn report_blocked(
+        &self,
+        object: &JenkinsEnvironment,
+        reason: &str,
+        message: &str,
+    ) -> Result<(), ReconcileError> {
         let now = crate::store::environments::now();
         let mut status = object.status.clone();
-        conditions::set(&mut status, conditions::READY, crate::domain::object::ConditionStatus::False, reason, message, object.metadata.generation, now);
+        conditions::set(
+            &mut status,
+            conditions::READY,
+            crate::domain::object::ConditionStatus::False,
+            reason,
+            message,
+            object.metadata.generation,
+            now,
+        );
         if status == object.status {
             return Ok(());
         }
@@ -165,7 +191,11 @@ impl EnvironmentReconciler {
         let (tenant, name) = (&object.metadata.tenant, &object.metadata.name);
         let outcome = writes::update_status(&self.db, tenant, name, status).await.map_err(internal)?;
         if let Some(committed) = &outcome.committed {
-            self.feed.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
+            self.feed.apply_local(&ChangeEvent::new(
+                committed.resource_version,
+                committed.change_type,
+                &outcome.object,
+            ));
         }
         Ok(())
     }
@@ -173,9 +203,8 @@ impl EnvironmentReconciler {
     async fn write_status(&self, pass: &mut Pass) -> Result<(), ReconcileError> {
         let previous = &pass.object.status;
         let mut next = pass.status.clone();
-        let stale_observation = previous
-            .last_observed_time
-            .is_none_or(|seen| pass.now - seen > chrono::Duration::minutes(5));
+        let stale_observation =
+            previous.last_observed_time.is_none_or(|seen| pass.now - seen > chrono::Duration::minutes(5));
         // Only a real change (or a stale "last looked" time) is written: a converged pass writes nothing.
         next.last_observed_time = previous.last_observed_time;
         if next == *previous && !stale_observation {
@@ -183,9 +212,13 @@ impl EnvironmentReconciler {
         }
         next.last_observed_time = Some(pass.now);
         let (tenant, name) = (&pass.object.metadata.tenant, &pass.object.metadata.name);
-        let outcome = writes::update_status(&self.db, tenant, name, next).await.map_err(|e| internal(e))?;
+        let outcome = writes::update_status(&self.db, tenant, name, next).await.map_err(internal)?;
         if let Some(committed) = &outcome.committed {
-            self.feed.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
+            self.feed.apply_local(&ChangeEvent::new(
+                committed.resource_version,
+                committed.change_type,
+                &outcome.object,
+            ));
         }
         Ok(())
     }

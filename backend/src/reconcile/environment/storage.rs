@@ -19,7 +19,12 @@ pub fn subnets(pass: &Pass) -> Vec<String> {
     serde_json::from_value(pass.profile.subnet_ids.clone()).unwrap_or_default()
 }
 
-async fn security_group(pass: &mut Pass, name: &str, description: &str, rules: &[IngressRule]) -> Result<String, AwsError> {
+async fn security_group(
+    pass: &mut Pass,
+    name: &str,
+    description: &str,
+    rules: &[IngressRule],
+) -> Result<String, AwsError> {
     let vpc = pass.profile.vpc_id.clone();
     if let Some(id) = pass.aws.ec2.find_security_group(&vpc, name).await? {
         return Ok(id);
@@ -49,9 +54,13 @@ pub async fn security_groups(pass: &mut Pass) -> Result<String, AwsError> {
         IngressRule { port: JENKINS_HTTP_PORT, source_group_id: agents.clone() },
         IngressRule { port: JENKINS_AGENT_PORT, source_group_id: agents.clone() },
     ];
-    let controller =
-        security_group(pass, &names.controller_security_group(), "Jenkins controller: 8080 and 50000 from agents", &controller_rules)
-            .await?;
+    let controller = security_group(
+        pass,
+        &names.controller_security_group(),
+        "Jenkins controller: 8080 and 50000 from agents",
+        &controller_rules,
+    )
+    .await?;
     let storage_rules = [IngressRule { port: NFS_PORT, source_group_id: controller.clone() }];
     security_group(pass, &names.storage_security_group(), "JENKINS_HOME: NFS from the controller", &storage_rules).await
 }
@@ -61,7 +70,9 @@ fn desired_throughput(pass: &Pass) -> Throughput {
     match storage.throughput_mode {
         ThroughputMode::Elastic => Throughput::Elastic,
         ThroughputMode::Bursting => Throughput::Bursting,
-        ThroughputMode::Provisioned => Throughput::Provisioned(f64::from(storage.provisioned_throughput_mibps.unwrap_or(1))),
+        ThroughputMode::Provisioned => {
+            Throughput::Provisioned(f64::from(storage.provisioned_throughput_mibps.unwrap_or(1)))
+        }
     }
 }
 
@@ -91,11 +102,19 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     };
     pass.status.outputs.file_system_id = Some(file_system.id.clone());
     if file_system.lifecycle != Lifecycle::Available {
-        return Ok(waiting(pass, "FileSystemCreating", format!("EFS file system {} is not available yet", file_system.id)));
+        return Ok(waiting(
+            pass,
+            "FileSystemCreating",
+            format!("EFS file system {} is not available yet", file_system.id),
+        ));
     }
     if file_system.throughput != throughput {
         pass.aws.efs.update_throughput(&file_system.id, throughput).await?;
-        pass.event(EventType::Normal, "ThroughputChanged", format!("throughput of {} set to {throughput:?}", file_system.id));
+        pass.event(
+            EventType::Normal,
+            "ThroughputChanged",
+            format!("throughput of {} set to {throughput:?}", file_system.id),
+        );
     }
 
     let targets = pass.aws.efs.mount_targets(&file_system.id).await?;
@@ -104,19 +123,29 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         if !targets.iter().any(|target| target.subnet_id == subnet) {
             match pass.aws.efs.create_mount_target(&file_system.id, &subnet, &storage_group).await {
                 Ok(target) => {
-                    pass.event(EventType::Normal, "MountTargetCreated", format!("mount target {} in {subnet}", target.id));
+                    pass.event(
+                        EventType::Normal,
+                        "MountTargetCreated",
+                        format!("mount target {} in {subnet}", target.id),
+                    );
                     if target.lifecycle != Lifecycle::Available {
                         pending += 1;
                     }
                 }
                 // MountTargetConflict: one exists in that zone already (an earlier pass); the next look finds it.
-                Err(error) if error.kind == AwsErrorKind::AlreadyExists || error.kind == AwsErrorKind::Conflict => pending += 1,
+                Err(error) if error.kind == AwsErrorKind::AlreadyExists || error.kind == AwsErrorKind::Conflict => {
+                    pending += 1
+                }
                 Err(error) => return Err(error),
             }
         }
     }
     if pending > 0 {
-        return Ok(waiting(pass, "MountTargetsCreating", format!("{pending} mount target(s) of {} not available yet", file_system.id)));
+        return Ok(waiting(
+            pass,
+            "MountTargetsCreating",
+            format!("{pending} mount target(s) of {} not available yet", file_system.id),
+        ));
     }
 
     let root = pass.names.jenkins_home_root();
@@ -125,7 +154,11 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         Some(point) => point,
         None => {
             let created = pass.aws.efs.create_access_point(&file_system.id, &token, &root, &pass.tags()).await?;
-            pass.event(EventType::Normal, "AccessPointCreated", format!("access point {} for {root} (uid 1000)", created.id));
+            pass.event(
+                EventType::Normal,
+                "AccessPointCreated",
+                format!("access point {} for {root} (uid 1000)", created.id),
+            );
             created
         }
     };
@@ -135,6 +168,14 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     }
     let generation = pass.object.metadata.generation;
     let message = format!("{} mounted in {} subnet(s); {root} owned by uid 1000", file_system.id, subnets(pass).len());
-    conditions::set(&mut pass.status, STORAGE_READY, ConditionStatus::True, "Available", &message, generation, pass.now);
+    conditions::set(
+        &mut pass.status,
+        STORAGE_READY,
+        ConditionStatus::True,
+        "Available",
+        &message,
+        generation,
+        pass.now,
+    );
     Ok(Progress::Done)
 }

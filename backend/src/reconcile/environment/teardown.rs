@@ -50,9 +50,17 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
                 pass.aws.discovery.deregister_instance(&service.id, &instance).await?;
             }
             match pass.aws.discovery.delete_service(&service.id).await {
-                Ok(()) => pass.event(EventType::Normal, "DiscoveryServiceDeleted", format!("deleted Cloud Map service {name}")),
+                Ok(()) => pass.event(
+                    EventType::Normal,
+                    "DiscoveryServiceDeleted",
+                    format!("deleted Cloud Map service {name}"),
+                ),
                 Err(error) if in_use(&error) => {
-                    return Ok(blocked(pass, "WaitingForDiscovery", format!("Cloud Map service {name} still has instances")))
+                    return Ok(blocked(
+                        pass,
+                        "WaitingForDiscovery",
+                        format!("Cloud Map service {name} still has instances"),
+                    ))
                 }
                 Err(error) => return Err(error),
             }
@@ -75,7 +83,11 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
         }
         match pass.object.spec.storage.deletion_policy {
             DeletionPolicy::Delete => match pass.aws.efs.delete_file_system(&file_system.id).await {
-                Ok(()) => pass.event(EventType::Normal, "FileSystemDeleted", format!("deleted JENKINS_HOME {}", file_system.id)),
+                Ok(()) => pass.event(
+                    EventType::Normal,
+                    "FileSystemDeleted",
+                    format!("deleted JENKINS_HOME {}", file_system.id),
+                ),
                 Err(error) if in_use(&error) => {
                     return Ok(blocked(pass, "WaitingForFileSystem", format!("{} is still in use", file_system.id)))
                 }
@@ -101,7 +113,11 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
             match pass.aws.ec2.delete_security_group(&id).await {
                 Ok(()) => {}
                 Err(error) if in_use(&error) => {
-                    return Ok(blocked(pass, "WaitingForNetworkInterfaces", format!("security group {name} is still in use")))
+                    return Ok(blocked(
+                        pass,
+                        "WaitingForNetworkInterfaces",
+                        format!("security group {name} is still in use"),
+                    ))
                 }
                 Err(error) => return Err(error),
             }
