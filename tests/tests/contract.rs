@@ -82,3 +82,16 @@ async fn request_ids_sent_by_clients_are_echoed() {
     let response = app.send(app.request(reqwest::Method::GET, "/healthz").header("x-request-id", "trace-me-42")).await;
     assert_eq!(response.header("x-request-id").as_deref(), Some("trace-me-42"));
 }
+
+#[tokio::test]
+async fn metrics_report_the_queue_and_readiness_shows_it() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.create("payments", &butler_tests::manifest("ci")).await.status, StatusCode::CREATED);
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&metrics.body).to_string();
+    assert!(text.lines().any(|l| l == "butler_reconcile_due 1"), "{text}");
+    assert!(text.contains("# TYPE butler_aws_calls_total counter"));
+    let ready = app.get("/readyz").await.json();
+    assert_eq!(ready["queue"]["due"], 1);
+}

@@ -1,4 +1,5 @@
-//! Liveness (`/healthz`) and readiness (`/readyz`: database reachable, migrations applied, cache loaded).
+//! Liveness (`/healthz`) and readiness (`/readyz`: database reachable, migrations applied, cache loaded; with
+//! the reconcile queue's figures, so a stalled claim loop is visible).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,5 +32,7 @@ pub async fn get_readyz(State(state): State<AppState>) -> Result<Response, ApiEr
     if !state.feed.is_ready() {
         return Err(ApiError::Unavailable("the environment cache is still loading".into()));
     }
-    respond::json(StatusCode::OK, &json!({ "status": "ready" }))
+    // The queue is reported, not judged: a backlog must not take every replica out of service at once.
+    let queue = crate::store::queue::health(&state.db).await?;
+    respond::json(StatusCode::OK, &json!({ "status": "ready", "queue": queue }))
 }

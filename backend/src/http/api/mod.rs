@@ -7,6 +7,7 @@ mod environments;
 mod health;
 mod jenkins_config;
 mod members;
+mod metrics;
 mod respond;
 mod tenants;
 mod tokens;
@@ -25,6 +26,7 @@ pub fn routes(table: RouteTable) -> RouteTable {
     table
         .get("/healthz", health::get_healthz)
         .get("/readyz", health::get_readyz)
+        .get("/metrics", metrics::get_metrics)
         .get(ENVIRONMENTS, environments::list_environments)
         .post(ENVIRONMENTS, environments::create_environment)
         .get(ENVIRONMENT, environments::get_environment)
