@@ -5,6 +5,7 @@ pub mod calls;
 pub mod context;
 pub mod discovery;
 pub mod ec2;
+pub mod ecs;
 pub mod efs;
 pub mod emulator;
 pub mod error;

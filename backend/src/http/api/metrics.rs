@@ -32,7 +32,11 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
     line("# HELP butler_aws_errors_total Failed AWS API calls, by operation and error code.".into());
     line("# TYPE butler_aws_errors_total counter".into());
     for ((operation, code), count) in state.aws.calls.error_snapshot() {
-        line(format!("butler_aws_errors_total{{operation=\"{}\",code=\"{}\"}} {count}", label(operation), label(&code)));
+        line(format!(
+            "butler_aws_errors_total{{operation=\"{}\",code=\"{}\"}} {count}",
+            label(operation),
+            label(&code)
+        ));
     }
     line("# HELP butler_reconcile_due Environments due for a reconcile and not claimed.".into());
     line("# TYPE butler_reconcile_due gauge".into());

@@ -1,0 +1,320 @@
+//! ECS: clusters and services described in batches (100 clusters, 10 services a call), the controller's task
+//! definition (EFS volume through the access point with transit encryption, ports 8080 and 50000, awslogs)
+//! and its service (one task, max 100 % / min 0 % so two controllers never share JENKINS_HOME, Cloud Map
+//! registry, never on Spot).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, ContainerDefinition, DeploymentConfiguration, EfsAuthorizationConfig,
+    EfsAuthorizationConfigIam, EfsTransitEncryption, EfsVolumeConfiguration, KeyValuePair, LogConfiguration, LogDriver,
+    MountPoint, NetworkConfiguration, NetworkMode, PlacementConstraint, PlacementConstraintType, PortMapping,
+    ServiceRegistry, Tag, TransportProtocol, Volume,
+};
+
+use super::context::AwsAccount;
+use super::error::{gone_is_fine, AwsError};
+use super::limits::ApiFamily;
+
+/// DescribeClusters takes at most this many clusters a call.
+const CLUSTERS_PER_DESCRIBE: usize = 100;
+/// DescribeServices takes at most this many services a call.
+const SERVICES_PER_DESCRIBE: usize = 10;
+
+/// A cluster as the reconciler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+}
+
+/// A service as the reconciler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub task_definition: String,
+}
+
+/// The controller's task definition, in Butler's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerTask {
+    pub family: String,
+    pub image: String,
+    pub cpu: u32,
+    pub memory: u32,
+    pub task_role: String,
+    pub execution_role: String,
+    pub file_system_id: String,
+    pub access_point_id: String,
+    pub log_group: String,
+    pub region: String,
+    pub environment: BTreeMap<String, String>,
+}
+
+/// The controller's service, in Butler's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerService {
+    pub cluster: String,
+    pub name: String,
+    pub task_definition: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub registry_arn: String,
+    /// Idempotency token (CreateService `clientToken`).
+    pub client_token: String,
+}
+
+/// What the reconciler needs of ECS.
+#[async_trait]
+pub trait EcsApi: Send + Sync {
+    /// Clusters by name, in as few calls as the API allows; absent ones are left out.
+    async fn describe_clusters(&self, names: &[String]) -> Result<Vec<Cluster>, AwsError>;
+    /// Creates a tagged cluster (ECS returns the existing one for a taken name).
+    async fn create_cluster(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<Cluster, AwsError>;
+    /// Deletes a cluster; gone is fine.
+    async fn delete_cluster(&self, name: &str) -> Result<(), AwsError>;
+    /// Registers a revision of the controller's task definition; returns its ARN.
+    async fn register_controller_task(
+        &self,
+        task: &ControllerTask,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError>;
+    /// Deregisters a task definition revision; gone is fine.
+    async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError>;
+    /// Services of a cluster by name, ten a call; absent or deleted ones are left out.
+    async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<Service>, AwsError>;
+    /// Creates the controller's service.
+    async fn create_controller_service(
+        &self,
+        service: &ControllerService,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Service, AwsError>;
+    /// Sets a service's desired count (and task definition, when given).
+    async fn update_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        desired: i32,
+        task_definition: Option<&str>,
+    ) -> Result<(), AwsError>;
+    /// Deletes a service (forced: it need not be scaled to 0 first); gone is fine.
+    async fn delete_service(&self, cluster: &str, name: &str) -> Result<(), AwsError>;
+}
+
+/// The SDK-backed ECS adapter.
+pub struct SdkEcs {
+    account: AwsAccount,
+    client: aws_sdk_ecs::Client,
+}
+
+impl SdkEcs {
+    /// An adapter for `account`.
+    pub fn new(account: &AwsAccount) -> Self {
+        Self { account: account.clone(), client: aws_sdk_ecs::Client::new(&account.config) }
+    }
+}
+
+fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn invalid(operation: &'static str, error: impl std::fmt::Display) -> AwsError {
+    AwsError::malformed(operation, &error.to_string())
+}
+
+fn service_of(service: &aws_sdk_ecs::types::Service) -> Service {
+    Service {
+        name: service.service_name().unwrap_or_default().to_owned(),
+        arn: service.service_arn().unwrap_or_default().to_owned(),
+        status: service.status().unwrap_or_default().to_owned(),
+        desired: service.desired_count(),
+        running: service.running_count(),
+        pending: service.pending_count(),
+        task_definition: service.task_definition().unwrap_or_default().to_owned(),
+    }
+}
+
+/// The Jenkins web port and the agents' port.
+const PORTS: [i32; 2] = [8080, 50000];
+/// Where JENKINS_HOME is in the official image.
+const JENKINS_HOME: &str = "/var/jenkins_home";
+
+#[async_trait]
+impl EcsApi for SdkEcs {
+    async fn describe_clusters(&self, names: &[String]) -> Result<Vec<Cluster>, AwsError> {
+        let mut clusters = Vec::new();
+        for chunk in names.chunks(CLUSTERS_PER_DESCRIBE) {
+            let request = self.client.describe_clusters().set_clusters(Some(chunk.to_vec())).send();
+            let output = self.account.call("ecs:DescribeClusters", ApiFamily::EcsRead, request).await?;
+            clusters.extend(output.clusters().iter().filter(|c| c.status() != Some("INACTIVE")).map(|c| Cluster {
+                name: c.cluster_name().unwrap_or_default().to_owned(),
+                arn: c.cluster_arn().unwrap_or_default().to_owned(),
+                status: c.status().unwrap_or_default().to_owned(),
+            }));
+        }
+        Ok(clusters)
+    }
+
+    async fn create_cluster(&self, name: &str, tag_set: &BTreeMap<String, String>) -> Result<Cluster, AwsError> {
+        let request = self.client.create_cluster().cluster_name(name).set_tags(Some(tags(tag_set))).send();
+        let output = self.account.call("ecs:CreateCluster", ApiFamily::EcsWrite, request).await?;
+        let cluster = output.cluster().ok_or_else(|| AwsError::malformed("ecs:CreateCluster", "no Cluster"))?;
+        Ok(Cluster {
+            name: cluster.cluster_name().unwrap_or(name).to_owned(),
+            arn: cluster.cluster_arn().unwrap_or_default().to_owned(),
+            status: cluster.status().unwrap_or_default().to_owned(),
+        })
+    }
+
+    async fn delete_cluster(&self, name: &str) -> Result<(), AwsError> {
+        let request = self.client.delete_cluster().cluster(name).send();
+        gone_is_fine(self.account.call("ecs:DeleteCluster", ApiFamily::EcsWrite, request).await.map(|_| ()))
+    }
+
+    async fn register_controller_task(
+        &self,
+        task: &ControllerTask,
+        tag_set: &BTreeMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let operation = "ecs:RegisterTaskDefinition";
+        let efs = EfsVolumeConfiguration::builder()
+            .file_system_id(&task.file_system_id)
+            // With an access point the root must be "/" (the access point's root is JENKINS_HOME).
+            .root_directory("/")
+            .transit_encryption(EfsTransitEncryption::Enabled)
+            .authorization_config(
+                EfsAuthorizationConfig::builder()
+                    .access_point_id(&task.access_point_id)
+                    .iam(EfsAuthorizationConfigIam::Enabled)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| invalid(operation, e))?;
+        let logs = LogConfiguration::builder()
+            .log_driver(LogDriver::Awslogs)
+            .options("awslogs-group", &task.log_group)
+            .options("awslogs-region", &task.region)
+            .options("awslogs-stream-prefix", "controller")
+            .build()
+            .map_err(|e| invalid(operation, e))?;
+        let container = ContainerDefinition::builder()
+            .name("jenkins")
+            .image(&task.image)
+            .essential(true)
+            .set_port_mappings(Some(
+                PORTS
+                    .iter()
+                    .map(|port| PortMapping::builder().container_port(*port).protocol(TransportProtocol::Tcp).build())
+                    .collect(),
+            ))
+            .mount_points(MountPoint::builder().source_volume("jenkins-home").container_path(JENKINS_HOME).build())
+            .set_environment(Some(
+                task.environment.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect(),
+            ))
+            .log_configuration(logs)
+            .build();
+        let request = self
+            .client
+            .register_task_definition()
+            .family(&task.family)
+            .network_mode(NetworkMode::Awsvpc)
+            .task_role_arn(&task.task_role)
+            .execution_role_arn(&task.execution_role)
+            .cpu(task.cpu.to_string())
+            .memory(task.memory.to_string())
+            .container_definitions(container)
+            .volumes(Volume::builder().name("jenkins-home").efs_volume_configuration(efs).build())
+            .set_tags(Some(tags(tag_set)))
+            .send();
+        let output = self.account.call(operation, ApiFamily::EcsRegisterTaskDefinition, request).await?;
+        output
+            .task_definition()
+            .and_then(|definition| definition.task_definition_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::malformed(operation, "no TaskDefinitionArn"))
+    }
+
+    async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
+        let request = self.client.deregister_task_definition().task_definition(arn).send();
+        gone_is_fine(self.account.call("ecs:DeregisterTaskDefinition", ApiFamily::EcsWrite, request).await.map(|_| ()))
+    }
+
+    async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<Service>, AwsError> {
+        let mut services = Vec::new();
+        for chunk in names.chunks(SERVICES_PER_DESCRIBE) {
+            let request = self.client.describe_services().cluster(cluster).set_services(Some(chunk.to_vec())).send();
+            let output = self.account.call("ecs:DescribeServices", ApiFamily::EcsRead, request).await?;
+            services.extend(output.services().iter().filter(|s| s.status() != Some("INACTIVE")).map(service_of));
+        }
+        Ok(services)
+    }
+
+    async fn create_controller_service(
+        &self,
+        service: &ControllerService,
+        tag_set: &BTreeMap<String, String>,
+    ) -> Result<Service, AwsError> {
+        let operation = "ecs:CreateService";
+        let network = AwsVpcConfiguration::builder()
+            .set_subnets(Some(service.subnets.clone()))
+            .set_security_groups(Some(service.security_groups.clone()))
+            .build()
+            .map_err(|e| invalid(operation, e))?;
+        let request = self
+            .client
+            .create_service()
+            .cluster(&service.cluster)
+            .service_name(&service.name)
+            .task_definition(&service.task_definition)
+            .desired_count(1)
+            .client_token(&service.client_token)
+            // One controller per JENKINS_HOME, ever: stop the old task before starting the new one.
+            .deployment_configuration(
+                DeploymentConfiguration::builder().maximum_percent(100).minimum_healthy_percent(0).build(),
+            )
+            // The controller stays on the on-demand base: a Spot reclaim must not restart Jenkins.
+            .placement_constraints(
+                PlacementConstraint::builder()
+                    .r#type(PlacementConstraintType::MemberOf)
+                    .expression("attribute:lifecycle != spot")
+                    .build(),
+            )
+            .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build())
+            .service_registries(ServiceRegistry::builder().registry_arn(&service.registry_arn).build())
+            .health_check_grace_period_seconds(120)
+            .set_tags(Some(tags(tag_set)))
+            .send();
+        let output = self.account.call(operation, ApiFamily::EcsServiceWrite, request).await?;
+        output.service().map(service_of).ok_or_else(|| AwsError::malformed(operation, "no Service"))
+    }
+
+    async fn update_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        desired: i32,
+        task_definition: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let request = self
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(name)
+            .desired_count(desired)
+            .set_task_definition(task_definition.map(str::to_owned))
+            .send();
+        self.account.call("ecs:UpdateService", ApiFamily::EcsServiceWrite, request).await.map(|_| ())
+    }
+
+    async fn delete_service(&self, cluster: &str, name: &str) -> Result<(), AwsError> {
+        let request = self.client.delete_service().cluster(cluster).service(name).force(true).send();
+        gone_is_fine(self.account.call("ecs:DeleteService", ApiFamily::EcsServiceWrite, request).await.map(|_| ()))
+    }
+}
