@@ -9,7 +9,7 @@ mod listener;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use dashmap::DashMap;
@@ -58,9 +58,29 @@ struct CacheEntry {
 /// Broadcast buffer: a watcher this far behind is told it lagged and catches up from the database.
 const BROADCAST_CAPACITY: usize = 4096;
 
+/// An object in the ordered index lists are served from (tombstones kept, as in the cache).
+#[derive(Debug, Clone)]
+struct Indexed {
+    resource_version: i64,
+    labels: Arc<BTreeMap<String, String>>,
+    json: Option<Bytes>,
+}
+
+/// A page served from memory.
+pub struct CachedPage {
+    pub items: Vec<Bytes>,
+    /// The last name of this page when more follow.
+    pub more_after: Option<String>,
+    /// The change log position the cache reflects: a watch from here misses nothing (it may repeat this
+    /// process's own newest writes, never skip another's).
+    pub resource_version: i64,
+}
+
 /// The process-wide cache and broadcast.
 pub struct Feed {
     cache: DashMap<(String, String), CacheEntry>,
+    /// The same objects ordered by (tenant, name), for lists. Updated after `cache`, never while holding it.
+    index: RwLock<BTreeMap<(String, String), Indexed>>,
     sender: broadcast::Sender<Arc<ChangeEvent>>,
     /// Highest resourceVersion applied from the change log (broadcast order).
     head: AtomicI64,
@@ -70,7 +90,13 @@ pub struct Feed {
 impl Default for Feed {
     fn default() -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
-        Self { cache: DashMap::new(), sender, head: AtomicI64::new(0), ready: AtomicBool::new(false) }
+        Self {
+            cache: DashMap::new(),
+            index: RwLock::new(BTreeMap::new()),
+            sender,
+            head: AtomicI64::new(0),
+            ready: AtomicBool::new(false),
+        }
     }
 }
 
@@ -103,10 +129,57 @@ impl Feed {
     fn store(&self, event: &ChangeEvent) {
         let json = (event.change_type != ChangeType::Deleted).then(|| event.json.clone());
         let key = (event.tenant.clone(), event.name.clone());
-        let mut entry = self.cache.entry(key).or_insert(CacheEntry { resource_version: 0, json: None });
-        if entry.resource_version < event.resource_version {
-            *entry = CacheEntry { resource_version: event.resource_version, json };
+        {
+            let mut entry = self.cache.entry(key.clone()).or_insert(CacheEntry { resource_version: 0, json: None });
+            if entry.resource_version < event.resource_version {
+                *entry = CacheEntry { resource_version: event.resource_version, json: json.clone() };
+            }
         }
+        // Each map keeps the newest version on its own, so the two never need to be locked together.
+        let mut index = self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newer = index.get(&key).is_none_or(|existing| existing.resource_version < event.resource_version);
+        if newer {
+            let labels = Arc::new(event.labels.clone());
+            index.insert(key, Indexed { resource_version: event.resource_version, labels, json });
+        }
+    }
+
+    /// A page of a tenant's environments by name after `after`, filtered, from memory; None until loaded.
+    pub fn list(
+        &self,
+        tenant: &str,
+        selector: &crate::domain::labels::LabelSelector,
+        name: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Option<CachedPage> {
+        if !self.is_ready() {
+            return None;
+        }
+        // Read the position first: everything at or before it is in the index already.
+        let resource_version = self.head();
+        let index = self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let start = (tenant.to_owned(), after.unwrap_or("").to_owned());
+        let mut items = Vec::with_capacity(limit.min(1024));
+        let mut last = None;
+        let mut more_after = None;
+        let range = index.range((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded));
+        for ((entry_tenant, entry_name), entry) in range {
+            if entry_tenant != tenant {
+                break;
+            }
+            let Some(json) = &entry.json else { continue };
+            if name.is_some_and(|wanted| wanted != entry_name) || !selector.matches(&entry.labels) {
+                continue;
+            }
+            if items.len() == limit {
+                more_after = last;
+                break;
+            }
+            items.push(json.clone());
+            last = Some(entry_name.clone());
+        }
+        Some(CachedPage { items, more_after, resource_version })
     }
 
     /// Applies a change from the log in order: cache, head, broadcast.
@@ -128,6 +201,10 @@ impl Feed {
         }
         // Anything cached but absent from the snapshot was deleted at or before `head`.
         self.cache.retain(|key, entry| present.contains(key) || entry.resource_version > head);
+        self.index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|key, entry| present.contains(key) || entry.resource_version > head);
         self.head.fetch_max(head, Ordering::AcqRel);
         self.ready.store(true, Ordering::Release);
     }

@@ -8,6 +8,7 @@ use base64::Engine;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use serde_json::value::RawValue;
 
 use super::respond::{self, with_warnings};
 use super::watch;
@@ -53,6 +54,16 @@ struct EnvironmentList {
     kind: &'static str,
     metadata: ListMeta,
     items: Vec<JenkinsEnvironment>,
+}
+
+/// A page whose objects are already serialized (the cache's bytes, copied as they are).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEnvironmentList<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ListMeta,
+    items: Vec<&'a RawValue>,
 }
 
 /// The list's resourceVersion (watch from here) and the token for the next page.
@@ -152,6 +163,19 @@ pub async fn list_environments(
         return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
     let after = params.continue_token.as_deref().map(|t| decode_continue(t, &selector_text)).transpose()?;
+    // Served from the change-feed cache once it is loaded: no query, whatever the page size.
+    if let Some(page) = state.feed.list(&tenant, &selector, name.as_deref(), after.as_deref(), limit as usize) {
+        let items: Vec<&RawValue> =
+            page.items.iter().filter_map(|json| serde_json::from_slice::<&RawValue>(json).ok()).collect();
+        let continue_token = page.more_after.as_deref().map(|after| encode_continue(after, &selector_text));
+        let list = RawEnvironmentList {
+            api_version: API_VERSION,
+            kind: LIST_KIND,
+            metadata: ListMeta { resource_version: page.resource_version.to_string(), continue_token },
+            items,
+        };
+        return respond::json(StatusCode::OK, &list);
+    }
     let mut page = environments::list(&state.db, &tenant, &selector, after.as_deref(), limit).await?;
     if let Some(name) = name {
         page.items.retain(|item| item.metadata.name == name);
