@@ -40,13 +40,9 @@ async fn the_row_goes_when_butler_removes_the_last_finalizer() {
     )
     .await
     .expect("finalizer removed");
-    let committed = outcome.committed.expect("a write");
+    let committed = outcome.committed.as_ref().expect("a write");
     assert_eq!(committed.change_type, butler::store::changes::ChangeType::Deleted);
-    app.state.feed.apply_local(&butler::feed::ChangeEvent::new(
-        committed.resource_version,
-        committed.change_type,
-        &outcome.object,
-    ));
+    app.state.feed.publish(&outcome);
     assert_eq!(app.get(&environment_path("payments", "ci")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(delete(&app, "ci").await.status, StatusCode::NOT_FOUND);
     // The name is free again.

@@ -33,11 +33,6 @@ impl AwsCalls {
         self.errors.iter().map(|entry| (entry.key().clone(), entry.value().load(Ordering::Relaxed))).collect()
     }
 
-    /// All calls so far.
-    pub fn total(&self) -> u64 {
-        self.by_operation.iter().map(|entry| entry.value().load(Ordering::Relaxed)).sum()
-    }
-
     /// Calls whose operation is a write (anything but Describe/List/Get).
     pub fn mutating(&self) -> u64 {
         self.by_operation

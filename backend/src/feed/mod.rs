@@ -126,6 +126,13 @@ impl Feed {
         self.store(event);
     }
 
+    /// Applies an operation's committed write, if it made one (dry runs and no-op updates do not).
+    pub fn publish(&self, outcome: &crate::environments::writes::Outcome) {
+        if let Some(committed) = &outcome.committed {
+            self.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
+        }
+    }
+
     fn store(&self, event: &ChangeEvent) {
         let json = (event.change_type != ChangeType::Deleted).then(|| event.json.clone());
         let key = (event.tenant.clone(), event.name.clone());

@@ -12,7 +12,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod users;
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::{DbErr, SqlErr};
 
 /// What can go wrong below the API, in terms the API can answer.
 #[derive(Debug, thiserror::Error)]
@@ -35,17 +35,6 @@ impl From<DbErr> for StoreError {
             Some(SqlErr::UniqueConstraintViolation(_)) => Self::AlreadyExists,
             _ => Self::Database(error),
         }
-    }
-}
-
-/// Whether a database error is worth retrying (serialization failure, deadlock, lost connection).
-pub fn is_transient(error: &DbErr) -> bool {
-    match error {
-        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            e.as_database_error().and_then(|d| d.code()).is_some_and(|code| code == "40001" || code == "40P01")
-        }
-        _ => false,
     }
 }
 

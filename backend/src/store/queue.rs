@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
@@ -175,20 +174,4 @@ pub async fn health(db: &impl ConnectionTrait) -> Result<QueueHealth, StoreError
     .one(db)
     .await?;
     Ok(row.unwrap_or_default())
-}
-
-/// When the next row falls due (to sleep until then), if any.
-pub async fn next_due_at(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, StoreError> {
-    #[derive(FromQueryResult)]
-    struct Next {
-        at: Option<DateTime<Utc>>,
-    }
-    let row = Next::find_by_statement(Statement::from_string(
-        DbBackend::Postgres,
-        "SELECT min(greatest(next_reconcile_at, coalesce(lease_expires_at, next_reconcile_at))) AS at \
-         FROM jenkins_environments",
-    ))
-    .one(db)
-    .await?;
-    Ok(row.and_then(|r| r.at))
 }

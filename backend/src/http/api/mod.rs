@@ -33,7 +33,7 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .put(ENVIRONMENT, environments::replace_environment)
         .patch(ENVIRONMENT, environments::patch_environment)
         .delete(ENVIRONMENT, environments::delete_environment)
-        .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/status", environments::get_environment_status)
+        .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/status", environments::get_environment)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/events", environments::list_environment_events)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/jenkins-config", jenkins_config::get_jenkins_config)
         .post("/api/v1/auth/token", auth::create_token)

@@ -28,7 +28,7 @@ use super::{Action, Claim, Reconcile, ReconcileError};
 use crate::aws::AwsError;
 use crate::domain::object::{EventType, JenkinsEnvironment, JenkinsEnvironmentStatus};
 use crate::environments::writes;
-use crate::feed::{ChangeEvent, Feed};
+use crate::feed::Feed;
 use crate::store::cloud_profiles::{self, ProfileRow};
 use crate::store::{environments, events, tenants};
 
@@ -190,13 +190,7 @@ impl EnvironmentReconciler {
         status.last_observed_time = Some(now);
         let (tenant, name) = (&object.metadata.tenant, &object.metadata.name);
         let outcome = writes::update_status(&self.db, tenant, name, status).await.map_err(internal)?;
-        if let Some(committed) = &outcome.committed {
-            self.feed.apply_local(&ChangeEvent::new(
-                committed.resource_version,
-                committed.change_type,
-                &outcome.object,
-            ));
-        }
+        self.feed.publish(&outcome);
         Ok(())
     }
 
@@ -213,13 +207,7 @@ impl EnvironmentReconciler {
         next.last_observed_time = Some(pass.now);
         let (tenant, name) = (&pass.object.metadata.tenant, &pass.object.metadata.name);
         let outcome = writes::update_status(&self.db, tenant, name, next).await.map_err(internal)?;
-        if let Some(committed) = &outcome.committed {
-            self.feed.apply_local(&ChangeEvent::new(
-                committed.resource_version,
-                committed.change_type,
-                &outcome.object,
-            ));
-        }
+        self.feed.publish(&outcome);
         Ok(())
     }
 }

@@ -15,7 +15,7 @@ use crate::domain::object::{ConditionStatus, EventType, Phase};
 use crate::domain::spec::DeletionPolicy;
 use crate::domain::AWS_RESOURCES_FINALIZER;
 use crate::environments::writes;
-use crate::feed::{ChangeEvent, Feed};
+use crate::feed::Feed;
 use crate::reconcile::Action;
 use crate::store::audit::AuditContext;
 
@@ -133,8 +133,6 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
     let outcome = writes::remove_finalizer(db, &context, &tenant, &name, AWS_RESOURCES_FINALIZER)
         .await
         .map_err(|e| AwsError::malformed("butler:RemoveFinalizer", &e.to_string()))?;
-    if let Some(committed) = &outcome.committed {
-        feed.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
-    }
+    feed.publish(&outcome);
     Ok(Action::AwaitChange)
 }
