@@ -79,7 +79,9 @@ ensure_moto() {
   fi
   log "starting moto on 127.0.0.1:$MOTO_PORT (log: .dev/moto.log)"
   # AWS managed policies (AmazonECSTaskExecutionRolePolicy, …) exist only when moto is asked to load them.
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
+  # ECS services never start tasks in moto; with MOTO_ECS_SERVICE_RUNNING=1 a new service reports its one task
+  # running, as ECS would once the controller starts (the pending → running wait is tested on fakes).
+  MOTO_ECS_SERVICE_RUNNING=1 MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
   echo $! >"$STATE_DIR/moto.pid"
   for _ in $(seq 1 60); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then

@@ -1,12 +1,15 @@
 //! In-memory AWS for what the emulator cannot show: resources that take time (EFS `creating` → `available`,
 //! mount targets deleting), and throttling bursts. Each fake counts creates so tests can prove "never two".
+//! ECS, Auto Scaling and SSM live in `fakes_compute`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use butler::aws::autoscaling::Group;
 use butler::aws::discovery::{DiscoveryApi, OperationState, Resource};
-use butler::aws::ec2::{Ec2Api, IngressRule, SubnetInfo};
+use butler::aws::ec2::{Ec2Api, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo};
+use butler::aws::ecs::{CapacityProvider, Cluster, Service};
 use butler::aws::efs::{AccessPoint, EfsApi, FileSystem, Lifecycle, MountTarget, Throughput};
 use butler::aws::iam::{IamApi, Role};
 use butler::aws::logs::LogsApi;
@@ -14,6 +17,9 @@ use butler::aws::{AwsError, AwsErrorKind};
 use butler::reconcile::environment::{AwsProvider, AwsServices};
 use butler::reconcile::ReconcileError;
 use butler::store::cloud_profiles::ProfileRow;
+
+/// A task definition revision: ARN, tags, still active.
+pub type Revision = (String, BTreeMap<String, String>, bool);
 
 /// Shared state of the fake account.
 #[derive(Default)]
@@ -26,6 +32,20 @@ pub struct FakeState {
     pub services: HashMap<String, Resource>,
     pub roles: HashMap<String, Role>,
     pub log_groups: HashMap<String, Option<i32>>,
+    pub launch_templates: HashMap<String, LaunchTemplate>,
+    pub clusters: HashMap<String, Cluster>,
+    pub capacity_providers: HashMap<String, CapacityProvider>,
+    /// Family → its revisions.
+    pub task_definitions: HashMap<String, Vec<Revision>>,
+    /// (cluster, service) → the service and how many times it has been described.
+    pub ecs_services: HashMap<(String, String), (Service, u32)>,
+    /// Name → the group and, once deleting, how many describes it has left.
+    pub groups: HashMap<String, (Group, Option<u32>)>,
+    pub parameters: HashMap<String, String>,
+    /// How many describes a new service shows its task pending before it runs.
+    pub service_start_after: u32,
+    /// Every mutating call by operation (creates, updates, deletes).
+    pub mutations: BTreeMap<&'static str, u32>,
     /// Operation name → how many more calls answer ThrottlingException.
     pub throttle: HashMap<&'static str, u32>,
     /// How many describes a new file system or mount target stays `creating` (or `deleting`).
@@ -35,12 +55,14 @@ pub struct FakeState {
 }
 
 impl FakeState {
-    fn id(&mut self, prefix: &str) -> String {
+    /// A fresh id with `prefix`.
+    pub fn id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}-{:08x}", self.next_id)
     }
 
-    fn check(&mut self, operation: &'static str) -> Result<(), AwsError> {
+    /// Answers ThrottlingException while `throttle` says so.
+    pub fn check(&mut self, operation: &'static str) -> Result<(), AwsError> {
         if let Some(left) = self.throttle.get_mut(operation) {
             if *left > 0 {
                 *left -= 1;
@@ -55,8 +77,15 @@ impl FakeState {
         Ok(())
     }
 
-    fn created(&mut self, operation: &'static str) {
+    /// Counts a create (and the mutation).
+    pub fn created(&mut self, operation: &'static str) {
         *self.creates.entry(operation).or_default() += 1;
+        self.mutated(operation);
+    }
+
+    /// Counts a mutating call.
+    pub fn mutated(&mut self, operation: &'static str) {
+        *self.mutations.entry(operation).or_default() += 1;
     }
 }
 
@@ -82,11 +111,15 @@ impl AwsProvider for FakeAws {
             discovery: Arc::new(self.clone()),
             iam: Arc::new(self.clone()),
             logs: Arc::new(self.clone()),
+            ecs: Arc::new(self.clone()),
+            autoscaling: Arc::new(self.clone()),
+            ssm: Arc::new(self.clone()),
         })
     }
 }
 
-fn not_found(operation: &'static str) -> AwsError {
+/// A NotFound error of `operation`.
+pub fn not_found(operation: &'static str) -> AwsError {
     AwsError { kind: AwsErrorKind::NotFound, operation, code: "NotFound".into(), message: "no such resource".into() }
 }
 
@@ -149,6 +182,42 @@ impl Ec2Api for FakeAws {
     }
     async fn availability_zones(&self) -> Result<Vec<String>, AwsError> {
         Ok(vec!["zone-0".into(), "zone-1".into()])
+    }
+    async fn find_launch_template(&self, name: &str) -> Result<Option<LaunchTemplate>, AwsError> {
+        Ok(self.state().launch_templates.get(name).cloned())
+    }
+    async fn create_launch_template(
+        &self,
+        name: &str,
+        data: &LaunchTemplateData,
+        _t: &BTreeMap<String, String>,
+    ) -> Result<LaunchTemplate, AwsError> {
+        let mut state = self.state();
+        state.check("ec2:CreateLaunchTemplate")?;
+        let template = LaunchTemplate { id: state.id("lt"), name: name.to_owned(), version: 1, data: data.clone() };
+        state.launch_templates.insert(name.to_owned(), template.clone());
+        state.created("ec2:CreateLaunchTemplate");
+        Ok(template)
+    }
+    async fn create_launch_template_version(
+        &self,
+        template: &LaunchTemplate,
+        data: &LaunchTemplateData,
+    ) -> Result<LaunchTemplate, AwsError> {
+        let mut state = self.state();
+        state.mutated("ec2:CreateLaunchTemplateVersion");
+        let updated = LaunchTemplate { version: template.version + 1, data: data.clone(), ..template.clone() };
+        state.launch_templates.insert(template.name.clone(), updated.clone());
+        Ok(updated)
+    }
+    async fn delete_launch_template(&self, id: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        let before = state.launch_templates.len();
+        state.launch_templates.retain(|_, t| t.id != id);
+        if state.launch_templates.len() < before {
+            state.mutated("ec2:DeleteLaunchTemplate");
+        }
+        Ok(())
     }
 }
 

@@ -3,7 +3,9 @@
 
 pub mod aws;
 pub mod database;
+pub mod emulated;
 pub mod fakes;
+pub mod fakes_compute;
 pub mod openapi;
 pub mod sse;
 

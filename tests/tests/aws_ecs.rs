@@ -43,9 +43,24 @@ async fn clusters_are_described_in_batches_and_the_controller_runs_as_one_servic
         log_group: "/butler/payments/ci/controller".into(),
         region: REGION.into(),
         environment: BTreeMap::from([("TZ".to_owned(), "UTC".to_owned())]),
+        secrets: BTreeMap::from([(
+            "JENKINS_ADMIN_PASSWORD".to_owned(),
+            "/butler/payments/ci/admin-password".to_owned(),
+        )]),
+        entry_point: vec!["/bin/sh".into(), "-c".into(), "exec /usr/local/bin/jenkins.sh".into()],
     };
-    let definition = ecs.register_controller_task(&task, &tags).await.expect("task definition");
+    let mut tagged = tags.clone();
+    tagged.insert("butler:definition-hash".into(), "abc123".into());
+    let definition = ecs.register_controller_task(&task, &tagged).await.expect("task definition");
     assert!(definition.contains("butler-payments-ci-controller:1"), "{definition}");
+    let latest = ecs.latest_task_definition("butler-payments-ci-controller").await.expect("latest").expect("found");
+    assert_eq!(latest.arn, definition);
+    assert_eq!(latest.tags.get("butler:definition-hash").map(String::as_str), Some("abc123"), "tags come back");
+    assert!(ecs.latest_task_definition("butler-payments-ci-absent").await.expect("latest").is_none());
+    assert_eq!(
+        ecs.task_definition_revisions("butler-payments-ci-controller").await.expect("revisions"),
+        vec![definition.clone()]
+    );
 
     let group = ec2
         .create_security_group(&network.vpc_id, "butler-payments-ci-controller", "controller", &tags)
@@ -59,6 +74,7 @@ async fn clusters_are_described_in_batches_and_the_controller_runs_as_one_servic
         security_groups: vec![group],
         registry_arn: "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-test".into(),
         client_token: uid.to_string(),
+        on_demand_only: true,
     };
     let created = ecs.create_controller_service(&service, &tags).await.expect("service");
     assert_eq!(created.desired, 1);
@@ -77,6 +93,7 @@ async fn clusters_are_described_in_batches_and_the_controller_runs_as_one_servic
     ecs.delete_service(&names[0], "jenkins-controller").await.expect("delete service");
     ecs.delete_service(&names[0], "jenkins-controller").await.expect("deleting again is fine");
     ecs.deregister_task_definition(&definition).await.expect("deregister");
+    assert!(ecs.task_definition_revisions("butler-payments-ci-controller").await.expect("revisions").is_empty());
     for name in &names {
         ecs.delete_cluster(name).await.expect("delete cluster");
     }

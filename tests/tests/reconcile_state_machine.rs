@@ -1,5 +1,6 @@
 //! The reconciler's state machine with in-memory AWS, for what the emulator cannot show: resources that take
-//! time to become available or to go, and throttling bursts. Never two of anything.
+//! time to become available or to go (EFS, the controller task, the ASG's deletion), throttling bursts, a Spot
+//! instance replaced, a teardown blocked and then freed. Never two of anything.
 
 use std::sync::Arc;
 
@@ -19,6 +20,31 @@ async fn setup(settle_after: u32) -> (TestApp, EnvironmentReconciler, FakeAws) {
     let reconciler = EnvironmentReconciler::new(app.db(), app.state.feed.clone(), Arc::new(fake.clone()));
     assert_eq!(app.create("payments", &manifest("ci")).await.status, StatusCode::CREATED);
     (app, reconciler, fake)
+}
+
+async fn converge(reconciler: &EnvironmentReconciler) {
+    for _ in 0..20 {
+        if reconciler.reconcile_once("payments", "ci").await.expect("pass") == Action::AwaitChange {
+            return;
+        }
+    }
+    panic!("did not converge");
+}
+
+fn ready_reason(object: &serde_json::Value) -> String {
+    condition(object, "Ready")["reason"].as_str().unwrap_or_default().to_owned()
+}
+
+fn condition<'a>(object: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    object["status"]["conditions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["type"] == kind))
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+async fn event_reasons(app: &TestApp) -> Vec<String> {
+    let events = app.get(&format!("{}/events", environment_path("payments", "ci"))).await.json();
+    events["items"].as_array().expect("items").iter().filter_map(|e| e["reason"].as_str().map(str::to_owned)).collect()
 }
 
 fn storage_reason(object: &serde_json::Value) -> String {
@@ -58,6 +84,7 @@ async fn a_file_system_still_creating_makes_the_pass_wait_and_a_later_pass_finis
 async fn throttling_is_transient_and_the_next_pass_creates_nothing_twice() {
     let (app, reconciler, fake) = setup(0).await;
     fake.state().throttle.insert("servicediscovery:CreateService", 2);
+    fake.state().throttle.insert("ecs:RegisterTaskDefinition", 1);
     for _ in 0..2 {
         let error = reconciler.reconcile_once("payments", "ci").await.expect_err("throttled");
         assert!(error.is_transient(), "{error}");
@@ -71,10 +98,22 @@ async fn throttling_is_transient_and_the_next_pass_creates_nothing_twice() {
         .cloned()
         .expect("event");
     assert_eq!(throttled["count"], 2, "repeats fold into one event");
-    assert_eq!(reconciler.reconcile_once("payments", "ci").await.expect("recovers"), Action::AwaitChange);
+    let third = reconciler.reconcile_once("payments", "ci").await.expect_err("the task definition is throttled");
+    assert!(third.is_transient(), "{third}");
+    converge(&reconciler).await;
     let creates = fake.state().creates.clone();
-    assert_eq!(creates.get("efs:CreateFileSystem"), Some(&1));
-    assert_eq!(creates.get("servicediscovery:CreateService"), Some(&1));
+    for operation in [
+        "efs:CreateFileSystem",
+        "servicediscovery:CreateService",
+        "ecs:RegisterTaskDefinition",
+        "ecs:CreateService",
+        "autoscaling:CreateAutoScalingGroup",
+        "ecs:CreateCapacityProvider",
+        "ec2:CreateLaunchTemplate",
+        "ssm:PutParameter",
+    ] {
+        assert_eq!(creates.get(operation), Some(&1), "{operation}: {creates:?}");
+    }
 }
 
 #[tokio::test]
@@ -88,26 +127,30 @@ async fn teardown_waits_for_mount_targets_to_go_before_the_file_system() {
     app.merge_patch("payments", "ci", &json!({ "spec": { "storage": { "deletionPolicy": "Delete" } } })).await;
     reconciler.reconcile_once("payments", "ci").await.expect("pass");
     app.send(app.request(Method::DELETE, &environment_path("payments", "ci"))).await;
-    let first = reconciler.reconcile_once("payments", "ci").await.expect("teardown pass");
-    assert!(matches!(first, Action::RequeueAfter(_)), "mount targets are still deleting");
-    let deleting = app.get(&environment_path("payments", "ci")).await.json();
-    assert_eq!(deleting["status"]["phase"], "Deleting");
-    let ready = deleting["status"]["conditions"]
-        .as_array()
-        .and_then(|all| all.iter().find(|c| c["type"] == "Ready"))
-        .cloned()
-        .expect("ready");
-    assert_eq!(ready["reason"], "WaitingForMountTargets", "the status says what blocks");
-    assert_eq!(fake.state().file_systems.len(), 1, "the file system waits for its mount targets");
-    for _ in 0..10 {
+    // Each pass either finishes or says in Ready what it waits for; the waits come in the safe order.
+    let mut blockers = Vec::new();
+    for _ in 0..20 {
         if reconciler.reconcile_once("payments", "ci").await.expect("pass") == Action::AwaitChange {
             break;
         }
+        let deleting = app.get(&environment_path("payments", "ci")).await.json();
+        assert_eq!(deleting["status"]["phase"], "Deleting");
+        let reason = ready_reason(&deleting);
+        if reason == "WaitingForMountTargets" {
+            assert_eq!(fake.state().file_systems.len(), 1, "the file system waits for its mount targets");
+        }
+        if blockers.last() != Some(&reason) {
+            blockers.push(reason);
+        }
     }
+    assert_eq!(blockers, ["WaitingForControllerToStop", "WaitingForInstances", "WaitingForMountTargets"]);
     assert_eq!(app.get(&environment_path("payments", "ci")).await.status, StatusCode::NOT_FOUND);
     let state = fake.state();
     assert!(state.file_systems.is_empty() && state.security_groups.is_empty() && state.services.is_empty());
     assert!(state.roles.is_empty() && state.log_groups.is_empty(), "roles and log groups went too");
+    assert!(state.clusters.is_empty() && state.groups.is_empty() && state.capacity_providers.is_empty());
+    assert!(state.launch_templates.is_empty() && state.parameters.is_empty() && state.ecs_services.is_empty());
+    assert!(state.task_definitions.values().flatten().all(|(_, _, active)| !active), "revisions deregistered");
 }
 
 #[tokio::test]
@@ -134,4 +177,61 @@ async fn the_generated_jenkins_configuration_points_agents_at_the_cloud_map_name
         app.get(&format!("{}/jenkins-config", environment_path("payments", "ci"))).await.status,
         StatusCode::CONFLICT
     );
+}
+
+#[tokio::test]
+async fn the_controller_is_pending_then_running_and_only_then_ready() {
+    let (app, reconciler, fake) = setup(0).await;
+    fake.state().service_start_after = 2;
+    let mut controller_reasons = Vec::new();
+    for _ in 0..10 {
+        let action = reconciler.reconcile_once("payments", "ci").await.expect("pass");
+        let object = app.get(&environment_path("payments", "ci")).await.json();
+        let controller = condition(&object, "ControllerReady");
+        controller_reasons.push(format!(
+            "{}/{}",
+            controller["status"].as_str().unwrap_or("-"),
+            controller["reason"].as_str().unwrap_or("-")
+        ));
+        if action == Action::AwaitChange {
+            assert_eq!(object["status"]["phase"], "Ready");
+            break;
+        }
+        assert_ne!(object["status"]["phase"], "Ready", "not Ready while the controller is pending");
+    }
+    assert!(controller_reasons.iter().any(|r| r == "False/ControllerStarting"), "{controller_reasons:?}");
+    assert_eq!(controller_reasons.last().map(String::as_str), Some("True/Running"));
+    assert_eq!(fake.state().creates.get("ecs:CreateService"), Some(&1), "never a second service while it starts");
+}
+
+#[tokio::test]
+async fn a_replaced_spot_instance_is_recorded_and_changes_nothing_in_aws() {
+    let (app, reconciler, fake) = setup(0).await;
+    converge(&reconciler).await;
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    let old = object["status"]["instances"][0]["id"].as_str().expect("instance").to_owned();
+    let mutations_before = fake.state().mutations.clone();
+
+    let new = fake.replace_instance("butler-payments-ci-asg", &old);
+    assert_eq!(reconciler.reconcile_once("payments", "ci").await.expect("pass"), Action::AwaitChange);
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    assert_eq!(object["status"]["instances"][0]["id"], new.as_str());
+    assert_eq!(object["status"]["phase"], "Ready");
+    assert!(event_reasons(&app).await.iter().any(|r| r == "SpotInstanceReplaced"));
+    assert_eq!(fake.state().mutations, mutations_before, "the ASG replaces it; Butler only records it");
+}
+
+#[tokio::test]
+async fn an_idle_resync_on_fakes_makes_no_mutation_and_drift_in_the_group_is_repaired() {
+    let (app, reconciler, fake) = setup(0).await;
+    converge(&reconciler).await;
+    let mutations_before = fake.state().mutations.clone();
+    assert_eq!(reconciler.reconcile_once("payments", "ci").await.expect("pass"), Action::AwaitChange);
+    assert_eq!(fake.state().mutations, mutations_before);
+
+    // Someone drops the on-demand base to 0 (the controller would land on Spot): put back.
+    fake.state().groups.get_mut("butler-payments-ci-asg").expect("group").0.spec.on_demand_base = 0;
+    converge(&reconciler).await;
+    assert_eq!(fake.state().groups["butler-payments-ci-asg"].0.spec.on_demand_base, 1);
+    assert!(event_reasons(&app).await.iter().any(|r| r == "DriftRepaired"));
 }

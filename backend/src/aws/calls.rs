@@ -37,11 +37,14 @@ impl AwsCalls {
     pub fn mutating(&self) -> u64 {
         self.by_operation
             .iter()
-            .filter(|entry| {
-                let name = entry.key().split(':').nth(1).unwrap_or_default();
-                !(name.starts_with("Describe") || name.starts_with("List") || name.starts_with("Get"))
-            })
+            .filter(|entry| is_mutating(entry.key()))
             .map(|entry| entry.value().load(Ordering::Relaxed))
             .sum()
     }
+}
+
+/// Whether an operation (`service:Action`) changes anything: anything but Describe, List and Get.
+pub fn is_mutating(operation: &str) -> bool {
+    let name = operation.split(':').nth(1).unwrap_or_default();
+    !(name.starts_with("Describe") || name.starts_with("List") || name.starts_with("Get"))
 }

@@ -26,12 +26,41 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     pub calls: Arc<AwsCalls>,
     pub limits: Arc<RateLimits>,
+    /// Crash tests only: freezes the caller right after a chosen mutating call succeeded (see `KillSwitch`).
+    pub kill_switch: Option<Arc<KillSwitch>>,
+}
+
+/// For crash tests: after the `n`-th successful mutating call, the calling future never resumes, as if the
+/// process died the moment AWS acted and before Butler recorded anything. The test then drops the frozen pass
+/// and starts a new reconciler, as a restart would.
+#[derive(Debug)]
+pub struct KillSwitch {
+    remaining: std::sync::atomic::AtomicI64,
+    /// Notified when the switch fires.
+    pub fired: tokio::sync::Notify,
+}
+
+impl KillSwitch {
+    /// A switch that fires after `mutating_calls` successful mutating calls.
+    pub fn after(mutating_calls: i64) -> Self {
+        Self { remaining: std::sync::atomic::AtomicI64::new(mutating_calls), fired: tokio::sync::Notify::new() }
+    }
+
+    async fn observe(&self, operation: &str) {
+        if !super::calls::is_mutating(operation) {
+            return;
+        }
+        if self.remaining.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            self.fired.notify_one();
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 impl AwsSettings {
     /// Settings with an optional endpoint override (None: real AWS).
     pub fn new(endpoint_url: Option<String>) -> Self {
-        Self { endpoint_url, calls: Arc::default(), limits: Arc::default() }
+        Self { endpoint_url, calls: Arc::default(), limits: Arc::default(), kill_switch: None }
     }
 
     /// From `BUTLER_AWS_ENDPOINT_URL` (unset in production).
@@ -104,10 +133,14 @@ impl AwsAccount {
     {
         self.settings.limits.acquire(&self.key, family).await;
         self.settings.calls.record(operation);
-        request.await.map_err(|error| {
+        let output = request.await.map_err(|error| {
             let error = classify(operation, error);
             self.settings.calls.record_error(error.operation, &error.code);
             error
-        })
+        })?;
+        if let Some(switch) = &self.settings.kill_switch {
+            switch.observe(operation).await;
+        }
+        Ok(output)
     }
 }

@@ -1,10 +1,14 @@
-//! EC2: subnets and VPCs (profiles; the emulator network), security groups. Launch templates come with the
-//! capacity step.
+//! EC2: subnets and VPCs (profiles; the emulator network), security groups, and the container instances'
+//! launch template (found by name, its latest version compared with what the spec wants).
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData,
+    ResourceType, Tag, TagSpecification, UserIdGroupPair,
+};
+use base64::Engine;
 
 use super::context::AwsAccount;
 use super::error::{AwsError, AwsErrorKind};
@@ -23,6 +27,26 @@ pub struct SubnetInfo {
 pub struct IngressRule {
     pub port: i32,
     pub source_group_id: String,
+}
+
+/// What a launch template version says, in Butler's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchTemplateData {
+    pub image_id: String,
+    /// The instance profile's name.
+    pub instance_profile: String,
+    pub security_group_ids: Vec<String>,
+    /// The user data script, plain text (the adapter encodes it).
+    pub user_data: String,
+}
+
+/// A launch template and its latest version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchTemplate {
+    pub id: String,
+    pub name: String,
+    pub version: i64,
+    pub data: LaunchTemplateData,
 }
 
 /// What the reconciler needs of EC2.
@@ -60,6 +84,23 @@ pub trait Ec2Api: Send + Sync {
     ) -> Result<String, AwsError>;
     /// The availability zones of the region.
     async fn availability_zones(&self) -> Result<Vec<String>, AwsError>;
+    /// A launch template's latest version, by name; None when there is no such template.
+    async fn find_launch_template(&self, name: &str) -> Result<Option<LaunchTemplate>, AwsError>;
+    /// Creates a tagged launch template (names are unique per region: a second create is AlreadyExists).
+    async fn create_launch_template(
+        &self,
+        name: &str,
+        data: &LaunchTemplateData,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<LaunchTemplate, AwsError>;
+    /// Adds a version to a launch template (the ASG follows `$Latest`).
+    async fn create_launch_template_version(
+        &self,
+        template: &LaunchTemplate,
+        data: &LaunchTemplateData,
+    ) -> Result<LaunchTemplate, AwsError>;
+    /// Deletes a launch template by id; gone is fine.
+    async fn delete_launch_template(&self, id: &str) -> Result<(), AwsError>;
 }
 
 /// The SDK-backed EC2 adapter.
@@ -78,6 +119,37 @@ impl SdkEc2 {
 fn tag_spec(resource: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
     let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     TagSpecification::builder().resource_type(resource).set_tags(Some(tags)).build()
+}
+
+fn template_request(data: &LaunchTemplateData) -> RequestLaunchTemplateData {
+    RequestLaunchTemplateData::builder()
+        .image_id(&data.image_id)
+        .iam_instance_profile(
+            LaunchTemplateIamInstanceProfileSpecificationRequest::builder().name(&data.instance_profile).build(),
+        )
+        .set_security_group_ids(Some(data.security_group_ids.clone()))
+        .user_data(base64::engine::general_purpose::STANDARD.encode(&data.user_data))
+        .build()
+}
+
+fn template_of(version: &aws_sdk_ec2::types::LaunchTemplateVersion) -> Option<LaunchTemplate> {
+    let data = version.launch_template_data()?;
+    let user_data = data
+        .user_data()
+        .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    Some(LaunchTemplate {
+        id: version.launch_template_id()?.to_owned(),
+        name: version.launch_template_name()?.to_owned(),
+        version: version.version_number()?,
+        data: LaunchTemplateData {
+            image_id: data.image_id().unwrap_or_default().to_owned(),
+            instance_profile: data.iam_instance_profile().and_then(|p| p.name()).unwrap_or_default().to_owned(),
+            security_group_ids: data.security_group_ids().to_vec(),
+            user_data,
+        },
+    })
 }
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -218,5 +290,72 @@ impl Ec2Api for SdkEc2 {
         let request = self.client.describe_availability_zones().send();
         let output = self.account.call("ec2:DescribeAvailabilityZones", ApiFamily::Ec2Read, request).await?;
         Ok(output.availability_zones().iter().filter_map(|zone| zone.zone_name().map(str::to_owned)).collect())
+    }
+
+    async fn find_launch_template(&self, name: &str) -> Result<Option<LaunchTemplate>, AwsError> {
+        let operation = "ec2:DescribeLaunchTemplateVersions";
+        let request =
+            self.client.describe_launch_template_versions().launch_template_name(name).versions("$Latest").send();
+        match self.account.call(operation, ApiFamily::Ec2Read, request).await {
+            Ok(output) => Ok(output.launch_template_versions().first().and_then(template_of)),
+            Err(error) if error.kind == AwsErrorKind::NotFound => Ok(None),
+            // EC2 answers a missing name with a validation error on some paths.
+            Err(error) if error.code.contains("InvalidLaunchTemplateName") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn create_launch_template(
+        &self,
+        name: &str,
+        data: &LaunchTemplateData,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<LaunchTemplate, AwsError> {
+        let operation = "ec2:CreateLaunchTemplate";
+        let request = self
+            .client
+            .create_launch_template()
+            .launch_template_name(name)
+            .launch_template_data(template_request(data))
+            .tag_specifications(tag_spec(ResourceType::LaunchTemplate, tags))
+            .send();
+        let output = self.account.call(operation, ApiFamily::Ec2Write, request).await?;
+        let template = output.launch_template().ok_or_else(|| AwsError::malformed(operation, "no LaunchTemplate"))?;
+        Ok(LaunchTemplate {
+            id: template.launch_template_id().unwrap_or_default().to_owned(),
+            name: name.to_owned(),
+            version: template.latest_version_number().unwrap_or(1),
+            data: data.clone(),
+        })
+    }
+
+    async fn create_launch_template_version(
+        &self,
+        template: &LaunchTemplate,
+        data: &LaunchTemplateData,
+    ) -> Result<LaunchTemplate, AwsError> {
+        let operation = "ec2:CreateLaunchTemplateVersion";
+        let request = self
+            .client
+            .create_launch_template_version()
+            .launch_template_id(&template.id)
+            .launch_template_data(template_request(data))
+            .send();
+        let output = self.account.call(operation, ApiFamily::Ec2Write, request).await?;
+        let version = output
+            .launch_template_version()
+            .and_then(|version| version.version_number())
+            .ok_or_else(|| AwsError::malformed(operation, "no VersionNumber"))?;
+        Ok(LaunchTemplate { version, data: data.clone(), ..template.clone() })
+    }
+
+    async fn delete_launch_template(&self, id: &str) -> Result<(), AwsError> {
+        let request = self.client.delete_launch_template().launch_template_id(id).send();
+        match self.account.call("ec2:DeleteLaunchTemplate", ApiFamily::Ec2Write, request).await {
+            Err(error) if error.kind == AwsErrorKind::NotFound || error.code.contains("InvalidLaunchTemplateId") => {
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
     }
 }

@@ -1,20 +1,22 @@
-//! ECS: clusters and services described in batches (100 clusters, 10 services a call), the controller's task
-//! definition (EFS volume through the access point with transit encryption, ports 8080 and 50000, awslogs)
-//! and its service (one task, max 100 % / min 0 % so two controllers never share JENKINS_HOME, Cloud Map
-//! registry, never on Spot).
+//! ECS: clusters and services described in batches (100 clusters, 10 services a call), the capacity provider on
+//! the environment's ASG, the controller's task definition (EFS volume through the access point with transit
+//! encryption, ports 8080 and 50000, awslogs, the admin password as a secret) and its service (one task, max
+//! 100 % / min 0 % so two controllers never share JENKINS_HOME, Cloud Map registry, never on Spot).
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AwsVpcConfiguration, ContainerDefinition, DeploymentConfiguration, EfsAuthorizationConfig,
-    EfsAuthorizationConfigIam, EfsTransitEncryption, EfsVolumeConfiguration, KeyValuePair, LogConfiguration, LogDriver,
-    MountPoint, NetworkConfiguration, NetworkMode, PlacementConstraint, PlacementConstraintType, PortMapping,
-    ServiceRegistry, Tag, TransportProtocol, Volume,
+    AutoScalingGroupProvider, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerDefinition,
+    DeploymentConfiguration, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
+    EfsVolumeConfiguration, KeyValuePair, LogConfiguration, LogDriver, ManagedDraining, ManagedScaling,
+    ManagedScalingStatus, ManagedTerminationProtection, MountPoint, NetworkConfiguration, NetworkMode,
+    PlacementConstraint, PlacementConstraintType, PortMapping, Secret, ServiceRegistry, Tag, TaskDefinitionField,
+    TransportProtocol, Volume,
 };
 
 use super::context::AwsAccount;
-use super::error::{gone_is_fine, AwsError};
+use super::error::{gone_is_fine, AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
 /// DescribeClusters takes at most this many clusters a call.
@@ -22,12 +24,35 @@ const CLUSTERS_PER_DESCRIBE: usize = 100;
 /// DescribeServices takes at most this many services a call.
 const SERVICES_PER_DESCRIBE: usize = 10;
 
+/// DescribeCapacityProviders takes at most this many names a call.
+const CAPACITY_PROVIDERS_PER_DESCRIBE: usize = 100;
+
 /// A cluster as the reconciler sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Cluster {
     pub name: String,
     pub arn: String,
     pub status: String,
+    /// Capacity providers associated with the cluster.
+    pub capacity_providers: Vec<String>,
+}
+
+/// A capacity provider as the reconciler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityProvider {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    pub auto_scaling_group_arn: String,
+    /// `DELETE_IN_PROGRESS`, `UPDATE_FAILED`, … while AWS works on it.
+    pub update_status: Option<String>,
+}
+
+/// The newest active revision of a task definition family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDefinitionRevision {
+    pub arn: String,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A service as the reconciler sees it.
@@ -43,7 +68,7 @@ pub struct Service {
 }
 
 /// The controller's task definition, in Butler's terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ControllerTask {
     pub family: String,
     pub image: String,
@@ -56,6 +81,10 @@ pub struct ControllerTask {
     pub log_group: String,
     pub region: String,
     pub environment: BTreeMap<String, String>,
+    /// Variables ECS fills from SSM parameters (name → parameter ARN or name), never stored in the definition.
+    pub secrets: BTreeMap<String, String>,
+    /// Replaces the image's entry point (the wrapper that writes the generated configuration, then starts Jenkins).
+    pub entry_point: Vec<String>,
 }
 
 /// The controller's service, in Butler's terms.
@@ -69,6 +98,8 @@ pub struct ControllerService {
     pub registry_arn: String,
     /// Idempotency token (CreateService `clientToken`).
     pub client_token: String,
+    /// Keep the controller off Spot (`attribute:lifecycle != spot`).
+    pub on_demand_only: bool,
 }
 
 /// What the reconciler needs of ECS.
@@ -80,6 +111,28 @@ pub trait EcsApi: Send + Sync {
     async fn create_cluster(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<Cluster, AwsError>;
     /// Deletes a cluster; gone is fine.
     async fn delete_cluster(&self, name: &str) -> Result<(), AwsError>;
+    /// Capacity providers by name; absent or inactive ones are left out.
+    async fn describe_capacity_providers(&self, names: &[String]) -> Result<Vec<CapacityProvider>, AwsError>;
+    /// Creates a capacity provider on an ASG: managed scaling (target 100 %, steps of 1), managed termination
+    /// protection and managed draining.
+    async fn create_capacity_provider(
+        &self,
+        name: &str,
+        auto_scaling_group_arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<CapacityProvider, AwsError>;
+    /// Sets the cluster's capacity providers, the first one as the default strategy (empty: none).
+    async fn put_cluster_capacity_providers(&self, cluster: &str, providers: &[String]) -> Result<(), AwsError>;
+    /// Deletes a capacity provider; gone is fine.
+    async fn delete_capacity_provider(&self, name: &str) -> Result<(), AwsError>;
+    /// The newest active revision of `family`, with its tags; None when the family has none.
+    async fn latest_task_definition(&self, family: &str) -> Result<Option<TaskDefinitionRevision>, AwsError>;
+    /// Every active revision of `family` (exactly that family, not others sharing its prefix).
+    async fn task_definition_revisions(&self, family: &str) -> Result<Vec<String>, AwsError>;
+    /// Tasks of a cluster that are not stopped.
+    async fn list_tasks(&self, cluster: &str) -> Result<Vec<String>, AwsError>;
+    /// Stops a task; gone is fine.
+    async fn stop_task(&self, cluster: &str, task: &str) -> Result<(), AwsError>;
     /// Registers a revision of the controller's task definition; returns its ARN.
     async fn register_controller_task(
         &self,
@@ -157,6 +210,7 @@ impl EcsApi for SdkEcs {
                 name: c.cluster_name().unwrap_or_default().to_owned(),
                 arn: c.cluster_arn().unwrap_or_default().to_owned(),
                 status: c.status().unwrap_or_default().to_owned(),
+                capacity_providers: c.capacity_providers().to_vec(),
             }));
         }
         Ok(clusters)
@@ -170,6 +224,7 @@ impl EcsApi for SdkEcs {
             name: cluster.cluster_name().unwrap_or(name).to_owned(),
             arn: cluster.cluster_arn().unwrap_or_default().to_owned(),
             status: cluster.status().unwrap_or_default().to_owned(),
+            capacity_providers: cluster.capacity_providers().to_vec(),
         })
     }
 
@@ -218,6 +273,14 @@ impl EcsApi for SdkEcs {
             .set_environment(Some(
                 task.environment.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect(),
             ))
+            .set_secrets(Some(
+                task.secrets
+                    .iter()
+                    .map(|(name, from)| Secret::builder().name(name).value_from(from).build())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| invalid(operation, e))?,
+            ))
+            .set_entry_point((!task.entry_point.is_empty()).then(|| task.entry_point.clone()))
             .log_configuration(logs)
             .build();
         let request = self
@@ -280,12 +343,12 @@ impl EcsApi for SdkEcs {
                 DeploymentConfiguration::builder().maximum_percent(100).minimum_healthy_percent(0).build(),
             )
             // The controller stays on the on-demand base: a Spot reclaim must not restart Jenkins.
-            .placement_constraints(
-                PlacementConstraint::builder()
+            .set_placement_constraints(service.on_demand_only.then(|| {
+                vec![PlacementConstraint::builder()
                     .r#type(PlacementConstraintType::MemberOf)
                     .expression("attribute:lifecycle != spot")
-                    .build(),
-            )
+                    .build()]
+            }))
             .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build())
             .service_registries(ServiceRegistry::builder().registry_arn(&service.registry_arn).build())
             .health_check_grace_period_seconds(120)
@@ -317,4 +380,159 @@ impl EcsApi for SdkEcs {
         let request = self.client.delete_service().cluster(cluster).service(name).force(true).send();
         gone_is_fine(self.account.call("ecs:DeleteService", ApiFamily::EcsServiceWrite, request).await.map(|_| ()))
     }
+
+    async fn describe_capacity_providers(&self, names: &[String]) -> Result<Vec<CapacityProvider>, AwsError> {
+        let mut providers = Vec::new();
+        for chunk in names.chunks(CAPACITY_PROVIDERS_PER_DESCRIBE) {
+            let request = self.client.describe_capacity_providers().set_capacity_providers(Some(chunk.to_vec())).send();
+            let output = self.account.call("ecs:DescribeCapacityProviders", ApiFamily::EcsRead, request).await?;
+            providers.extend(output.capacity_providers().iter().filter_map(capacity_provider_of));
+        }
+        Ok(providers)
+    }
+
+    async fn create_capacity_provider(
+        &self,
+        name: &str,
+        auto_scaling_group_arn: &str,
+        tag_set: &BTreeMap<String, String>,
+    ) -> Result<CapacityProvider, AwsError> {
+        let operation = "ecs:CreateCapacityProvider";
+        let provider = AutoScalingGroupProvider::builder()
+            .auto_scaling_group_arn(auto_scaling_group_arn)
+            .managed_scaling(
+                ManagedScaling::builder()
+                    .status(ManagedScalingStatus::Enabled)
+                    .target_capacity(100)
+                    .minimum_scaling_step_size(1)
+                    .maximum_scaling_step_size(1)
+                    .build(),
+            )
+            // ECS keeps instances with running tasks (the controller, builds) from being scaled in.
+            .managed_termination_protection(ManagedTerminationProtection::Enabled)
+            .managed_draining(ManagedDraining::Enabled)
+            .build()
+            .map_err(|e| invalid(operation, e))?;
+        let request = self
+            .client
+            .create_capacity_provider()
+            .name(name)
+            .auto_scaling_group_provider(provider)
+            .set_tags(Some(tags(tag_set)))
+            .send();
+        let output = self.account.call(operation, ApiFamily::EcsWrite, request).await?;
+        output
+            .capacity_provider()
+            .and_then(capacity_provider_of)
+            .ok_or_else(|| AwsError::malformed(operation, "no CapacityProvider"))
+    }
+
+    async fn put_cluster_capacity_providers(&self, cluster: &str, providers: &[String]) -> Result<(), AwsError> {
+        let operation = "ecs:PutClusterCapacityProviders";
+        let strategy = providers
+            .first()
+            .map(|first| CapacityProviderStrategyItem::builder().capacity_provider(first).weight(1).base(0).build())
+            .transpose()
+            .map_err(|e| invalid(operation, e))?;
+        let request = self
+            .client
+            .put_cluster_capacity_providers()
+            .cluster(cluster)
+            .set_capacity_providers(Some(providers.to_vec()))
+            .set_default_capacity_provider_strategy(Some(strategy.into_iter().collect()))
+            .send();
+        self.account.call(operation, ApiFamily::EcsWrite, request).await.map(|_| ())
+    }
+
+    async fn delete_capacity_provider(&self, name: &str) -> Result<(), AwsError> {
+        let request = self.client.delete_capacity_provider().capacity_provider(name).send();
+        match self.account.call("ecs:DeleteCapacityProvider", ApiFamily::EcsWrite, request).await {
+            // ECS says "The specified capacity provider does not exist" as a ClientException.
+            Err(error) if error.message.contains("does not exist") => Ok(()),
+            other => gone_is_fine(other.map(|_| ())),
+        }
+    }
+
+    async fn latest_task_definition(&self, family: &str) -> Result<Option<TaskDefinitionRevision>, AwsError> {
+        let request =
+            self.client.describe_task_definition().task_definition(family).include(TaskDefinitionField::Tags).send();
+        match self.account.call("ecs:DescribeTaskDefinition", ApiFamily::EcsRead, request).await {
+            Ok(output) => Ok(output
+                .task_definition()
+                .filter(|d| d.status().map(|s| s.as_str()) != Some("INACTIVE"))
+                .and_then(|definition| {
+                    Some(TaskDefinitionRevision {
+                        arn: definition.task_definition_arn()?.to_owned(),
+                        tags: output
+                            .tags()
+                            .iter()
+                            .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value()?.to_owned())))
+                            .collect(),
+                    })
+                })),
+            Err(error) if error.kind == AwsErrorKind::NotFound || error.message.contains("Unable to describe") => {
+                Ok(None)
+            }
+            // ECS answers an unknown family with a ClientException.
+            Err(error) if error.code == "ClientException" => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn task_definition_revisions(&self, family: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut next_token = None;
+        loop {
+            let request =
+                self.client.list_task_definitions().family_prefix(family).set_next_token(next_token.take()).send();
+            let output = self.account.call("ecs:ListTaskDefinitions", ApiFamily::EcsRead, request).await?;
+            // familyPrefix is a prefix: keep exactly this family's revisions (`…:task-definition/<family>:<n>`).
+            arns.extend(
+                output
+                    .task_definition_arns()
+                    .iter()
+                    .filter(|arn| {
+                        arn.rsplit_once('/')
+                            .and_then(|(_, tail)| tail.rsplit_once(':'))
+                            .is_some_and(|(name, _)| name == family)
+                    })
+                    .cloned(),
+            );
+            match output.next_token() {
+                Some(token) => next_token = Some(token.to_owned()),
+                None => return Ok(arns),
+            }
+        }
+    }
+
+    async fn list_tasks(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        let request = self.client.list_tasks().cluster(cluster).send();
+        match self.account.call("ecs:ListTasks", ApiFamily::EcsRead, request).await {
+            Ok(output) => Ok(output.task_arns().to_vec()),
+            Err(error) if error.kind == AwsErrorKind::NotFound => Ok(Vec::new()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn stop_task(&self, cluster: &str, task: &str) -> Result<(), AwsError> {
+        let request = self.client.stop_task().cluster(cluster).task(task).reason("environment deleted").send();
+        gone_is_fine(self.account.call("ecs:StopTask", ApiFamily::EcsWrite, request).await.map(|_| ()))
+    }
+}
+
+fn capacity_provider_of(provider: &aws_sdk_ecs::types::CapacityProvider) -> Option<CapacityProvider> {
+    let status = provider.status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+    if status == "INACTIVE" {
+        return None;
+    }
+    Some(CapacityProvider {
+        name: provider.name()?.to_owned(),
+        arn: provider.capacity_provider_arn().unwrap_or_default().to_owned(),
+        status,
+        auto_scaling_group_arn: provider
+            .auto_scaling_group_provider()
+            .map(|p| p.auto_scaling_group_arn().to_owned())
+            .unwrap_or_default(),
+        update_status: provider.update_status().map(|s| s.as_str().to_owned()),
+    })
 }

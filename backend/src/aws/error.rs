@@ -80,6 +80,8 @@ pub fn kind_of(code: &str, status: Option<u16>) -> AwsErrorKind {
         || lower.contains("incorrectstate")
         || lower.contains("incorrectfilesystemlifecyclestate")
         || lower.contains("scalingactivityinprogress")
+        || lower.contains("clustercontains")
+        || lower.contains("updateinprogress")
         || lower.contains("conflict")
     {
         AwsErrorKind::Conflict

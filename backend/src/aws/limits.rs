@@ -34,6 +34,10 @@ pub enum ApiFamily {
     Logs,
     /// STS AssumeRole: 10/s.
     Sts,
+    /// SSM GetParameter: 40/s (Parameter Store's default throughput).
+    SsmRead,
+    /// SSM PutParameter/DeleteParameter: 3/s.
+    SsmWrite,
 }
 
 impl ApiFamily {
@@ -43,6 +47,8 @@ impl ApiFamily {
             Self::EcsRegisterTaskDefinition => 1,
             Self::EcsRead | Self::Ec2Read => 20,
             Self::Sts => 10,
+            Self::SsmRead => 40,
+            Self::SsmWrite => 3,
             _ => 5,
         }
     }

@@ -1,6 +1,7 @@
 //! AWS: one thin adapter per service (a trait shaped around what the reconciler needs, and the SDK-backed
 //! implementation), errors classified at the boundary, every call counted and rate-limited per account.
 
+pub mod autoscaling;
 pub mod calls;
 pub mod context;
 pub mod discovery;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod iam;
 pub mod limits;
 pub mod logs;
+pub mod ssm;
 pub mod tags;
 
 pub use error::{AwsError, AwsErrorKind};

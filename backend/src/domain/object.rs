@@ -88,10 +88,18 @@ pub struct EnvironmentOutputs {
     pub access_point_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace_id: Option<String>,
+    /// The environment's Cloud Map service (the controller's DNS name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery_service_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery_service_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_arn: Option<String>,
+    /// The controller's task definition revision the service runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_scaling_group: Option<String>,
 }
@@ -105,9 +113,23 @@ pub struct JenkinsEnvironmentStatus {
     pub observed_generation: i64,
     pub conditions: Vec<Condition>,
     pub outputs: EnvironmentOutputs,
+    /// The container instances of the environment's ASG at the last look.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<InstanceStatus>,
     /// When the reconciler last looked at AWS for this environment, so a stalled reconciler is visible.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_observed_time: Option<DateTime<Utc>>,
+}
+
+/// One container instance of the environment's Auto Scaling Group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceStatus {
+    pub id: String,
+    pub instance_type: String,
+    pub availability_zone: String,
+    /// The ASG's lifecycle state (`InService`, `Pending`, `Terminating`, …).
+    pub lifecycle_state: String,
 }
 
 /// Normal or Warning, as Kubernetes events say it.

@@ -8,14 +8,14 @@ use crate::domain::object::EventType;
 
 /// Days logs are kept.
 pub const LOG_RETENTION_DAYS: i32 = 30;
-/// Name of the controller role's inline policy.
-const CONTROLLER_POLICY: &str = "butler-amazon-ecs-plugin";
+/// Name of Butler's inline policy on a role.
+const INLINE_POLICY: &str = "butler";
 
-/// What a role gets when it is created.
-enum Grant {
-    Inline(serde_json::Value),
-    Managed(&'static str),
-    Nothing,
+/// What a role gets when it is created: an inline policy of Butler's, an AWS managed policy, both or neither.
+#[derive(Default)]
+struct Grant {
+    inline: Option<serde_json::Value>,
+    managed: Option<&'static str>,
 }
 
 async fn role(pass: &mut Pass, name: &str, trust: serde_json::Value, grant: Grant) -> Result<(), AwsError> {
@@ -35,22 +35,29 @@ async fn role(pass: &mut Pass, name: &str, trust: serde_json::Value, grant: Gran
 }
 
 async fn repair(pass: &Pass, name: &str, grant: &Grant) -> Result<(), AwsError> {
-    match grant {
-        Grant::Inline(document) => pass.aws.iam.put_role_policy(name, CONTROLLER_POLICY, &document.to_string()).await,
-        Grant::Managed(arn) => pass.aws.iam.attach_managed_policy(name, arn).await,
-        Grant::Nothing => Ok(()),
+    if let Some(document) = &grant.inline {
+        pass.aws.iam.put_role_policy(name, INLINE_POLICY, &document.to_string()).await?;
     }
+    if let Some(arn) = grant.managed {
+        pass.aws.iam.attach_managed_policy(name, arn).await?;
+    }
+    Ok(())
 }
 
 /// Makes roles, the instance profile and log groups match.
 pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
     let names = pass.names.clone();
     let region = pass.profile.region.clone();
-    let controller_policy = policies::controller_task_policy(&names, &region);
-    role(pass, &names.controller_role(), policies::ecs_tasks_trust(), Grant::Inline(controller_policy)).await?;
-    role(pass, &names.agent_role(), policies::ecs_tasks_trust(), Grant::Nothing).await?;
-    role(pass, &names.execution_role(), policies::ecs_tasks_trust(), Grant::Managed(EXECUTION_MANAGED_POLICY)).await?;
-    role(pass, &names.instance_role(), policies::ec2_trust(), Grant::Managed(INSTANCE_MANAGED_POLICY)).await?;
+    let controller = Grant { inline: Some(policies::controller_task_policy(&names, &region)), managed: None };
+    role(pass, &names.controller_role(), policies::ecs_tasks_trust(), controller).await?;
+    role(pass, &names.agent_role(), policies::ecs_tasks_trust(), Grant::default()).await?;
+    let execution = Grant {
+        inline: Some(policies::execution_secrets_policy(&names, &region)),
+        managed: Some(EXECUTION_MANAGED_POLICY),
+    };
+    role(pass, &names.execution_role(), policies::ecs_tasks_trust(), execution).await?;
+    let instance = Grant { inline: None, managed: Some(INSTANCE_MANAGED_POLICY) };
+    role(pass, &names.instance_role(), policies::ec2_trust(), instance).await?;
     pass.aws.iam.ensure_instance_profile(&names.instance_role(), &names.instance_role()).await?;
 
     for group in [names.controller_log_group(), names.agents_log_group()] {

@@ -76,6 +76,8 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
             created
         }
     };
+    pass.status.outputs.discovery_service_id = Some(service.id.clone());
+    pass.status.outputs.discovery_service_arn = Some(service.arn.clone());
     let dns = pass.names.controller_dns(&pass.profile.namespace_name);
     pass.status.outputs.controller_dns = Some(dns.clone());
     pass.status.outputs.url = Some(format!("http://{dns}:8080/"));

@@ -9,8 +9,9 @@ use crate::domain::object::JenkinsEnvironment;
 use crate::store::cloud_profiles::ProfileRow;
 
 /// Where JCasC is read from in the controller container: outside JENKINS_HOME, so a new configuration is
-/// always the one applied (files under JENKINS_HOME persist on EFS and would shadow it).
-pub const CASC_PATH: &str = "/usr/share/jenkins/casc/jenkins.yaml";
+/// always the one applied (files under JENKINS_HOME persist on EFS and would shadow it), and somewhere the
+/// image's user (uid 1000) may write, since the entry point wrapper writes it at start.
+pub const CASC_PATH: &str = "/tmp/butler/casc/jenkins.yaml";
 /// The environment variable the admin password comes from (a generated secret, injected by ECS).
 pub const ADMIN_PASSWORD_VARIABLE: &str = "JENKINS_ADMIN_PASSWORD";
 /// Seconds an idle agent is kept before the plugin stops it.
@@ -28,11 +29,6 @@ pub struct JenkinsConfig {
     pub plugins: Vec<String>,
     /// Where the controller reads `casc`.
     pub casc_path: &'static str,
-}
-
-/// The ECS capacity provider of the environment (its ASG).
-pub fn capacity_provider(names: &Names) -> String {
-    names.cluster()
 }
 
 /// Renders the configuration. `cluster_arn` is the ECS cluster once known (the plugin wants an ARN); until
@@ -71,7 +67,7 @@ pub fn render(
                     { "name": "awslogs-stream-prefix", "value": template.name }
                 ],
                 "subnets": subnets.join(","),
-                "capacityProviderStrategies": [{ "provider": capacity_provider(&names), "base": 0, "weight": 1 }]
+                "capacityProviderStrategies": [{ "provider": names.capacity_provider(), "base": 0, "weight": 1 }]
             });
             if let Some(group) = agent_security_group {
                 entry["securityGroups"] = json!(group);

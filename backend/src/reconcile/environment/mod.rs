@@ -1,18 +1,22 @@
 //! The JenkinsEnvironment reconciler. Each pass reads the stored object and AWS, makes the smallest set of
 //! calls to close the gap, and writes status, conditions and events. It never asks why it ran.
 //!
-//! This module provisions and tears down roles and log groups, storage (security groups, EFS, mount targets,
-//! access point) and discovery (the profile's Cloud Map namespace, the environment's service). Capacity (launch template, ASG,
-//! capacity provider) and the controller (task definition, service) are the next steps of the inventory.
+//! A pass walks the inventory's create order: roles and log groups, storage (security groups, EFS, mount
+//! targets, access point), discovery (the profile's Cloud Map namespace, the environment's service), capacity
+//! (cluster, launch template, ASG, capacity provider) and the controller (secret, task definition, service).
+//! A Ready environment whose spec has not changed is first probed with two reads (see `probe`).
 
 mod access;
+pub mod capacity;
 pub mod conditions;
+pub mod controller;
 mod discovery;
 pub mod jenkins_config;
 pub mod names;
 pub mod policies;
+mod probe;
 mod provider;
-mod storage;
+pub mod storage;
 mod teardown;
 
 use std::sync::Arc;
@@ -42,6 +46,8 @@ pub struct Pass {
     pub aws: AwsServices,
     pub names: Names,
     pub status: JenkinsEnvironmentStatus,
+    /// The security groups, once storage has found or made them.
+    pub security_groups: Option<storage::SecurityGroups>,
     /// Events to record at the end of the pass.
     pub events: Vec<(EventType, String, String)>,
     pub now: chrono::DateTime<chrono::Utc>,
@@ -106,6 +112,7 @@ impl EnvironmentReconciler {
             object,
             profile,
             aws,
+            security_groups: None,
             events: Vec::new(),
             now: crate::store::environments::now(),
         };
@@ -118,14 +125,24 @@ impl EnvironmentReconciler {
     }
 
     async fn provision(&self, pass: &mut Pass) -> Result<Action, AwsError> {
+        if probe::converged(pass).await? {
+            return Ok(Action::AwaitChange);
+        }
         access::ensure(pass).await?;
         let storage = storage::ensure(pass).await?;
         let discovery = discovery::ensure(pass, &self.db).await?;
+        let capacity = capacity::ensure(pass).await?;
+        // The controller needs all three: its volume, its DNS registry and somewhere to run.
+        let controller = if [&storage, &discovery, &capacity].iter().all(|part| **part == Progress::Done) {
+            controller::ensure(pass).await?
+        } else {
+            Progress::Waiting("storage, discovery and capacity first".to_owned())
+        };
         let generation = pass.object.metadata.generation;
         conditions::derive_ready(&mut pass.status, generation, false, pass.now);
-        Ok(match (storage, discovery) {
-            (Progress::Done, Progress::Done) => Action::AwaitChange,
-            _ => Action::RequeueAfter(POLL_WHILE_WAITING),
+        Ok(match controller {
+            Progress::Done => Action::AwaitChange,
+            Progress::Waiting(_) => Action::RequeueAfter(POLL_WHILE_WAITING),
         })
     }
 

@@ -90,6 +90,41 @@ impl Names {
         format!("{}.{namespace}", self.discovery_service())
     }
 
+    /// The container instances' launch template.
+    pub fn launch_template(&self) -> String {
+        self.prefixed("instances")
+    }
+
+    /// The mixed-instances Auto Scaling Group.
+    pub fn auto_scaling_group(&self) -> String {
+        self.prefixed("asg")
+    }
+
+    /// The ECS capacity provider on the ASG (names may not start with `aws`, `ecs` or `fargate`).
+    pub fn capacity_provider(&self) -> String {
+        self.prefixed("capacity")
+    }
+
+    /// The controller's task definition family.
+    pub fn controller_family(&self) -> String {
+        self.prefixed("controller")
+    }
+
+    /// The controller's ECS service.
+    pub fn controller_service(&self) -> String {
+        "jenkins-controller".to_owned()
+    }
+
+    /// The SSM SecureString holding the generated Jenkins admin password.
+    pub fn admin_password_parameter(&self) -> String {
+        format!("/butler/{}/{}/admin-password", self.tenant, self.environment)
+    }
+
+    /// The agent task definition families the amazon-ecs plugin registers: `<cloud name>-<template name>`.
+    pub fn agent_family(&self, template: &str) -> String {
+        format!("{}-{template}", self.agent_family_prefix())
+    }
+
     /// JENKINS_HOME inside the file system (the access point's root).
     pub fn jenkins_home_root(&self) -> String {
         format!("/jenkins/{}", self.environment)

@@ -80,6 +80,20 @@ pub fn controller_task_policy(names: &Names, region: &str) -> Value {
     })
 }
 
+/// The execution role's own grant: read this environment's admin password parameter, nothing else.
+/// (SecureStrings under the AWS-managed `aws/ssm` key need no kms:Decrypt grant.)
+pub fn execution_secrets_policy(names: &Names, region: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ReadOwnAdminPassword",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameters",
+            "Resource": format!("arn:aws:ssm:{region}:*:parameter{}", names.admin_password_parameter())
+        }]
+    })
+}
+
 /// AWS's managed policy for task execution (pull images, write logs).
 pub const EXECUTION_MANAGED_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 /// AWS's managed policy for ECS container instances.

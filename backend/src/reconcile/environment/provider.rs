@@ -5,12 +5,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dashmap::DashMap;
 
+use crate::aws::autoscaling::{AutoScalingApi, SdkAutoScaling};
 use crate::aws::context::{AccountTarget, AwsAccount, AwsSettings};
 use crate::aws::discovery::{DiscoveryApi, SdkDiscovery};
 use crate::aws::ec2::{Ec2Api, SdkEc2};
+use crate::aws::ecs::{EcsApi, SdkEcs};
 use crate::aws::efs::{EfsApi, SdkEfs};
 use crate::aws::iam::{IamApi, SdkIam};
 use crate::aws::logs::{LogsApi, SdkLogs};
+use crate::aws::ssm::{SdkSsm, SsmApi};
 use crate::reconcile::ReconcileError;
 use crate::store::cloud_profiles::ProfileRow;
 
@@ -22,6 +25,9 @@ pub struct AwsServices {
     pub discovery: Arc<dyn DiscoveryApi>,
     pub iam: Arc<dyn IamApi>,
     pub logs: Arc<dyn LogsApi>,
+    pub ecs: Arc<dyn EcsApi>,
+    pub autoscaling: Arc<dyn AutoScalingApi>,
+    pub ssm: Arc<dyn SsmApi>,
 }
 
 /// Gives a pass the adapters for its profile (tests give in-memory fakes).
@@ -59,6 +65,9 @@ impl AwsProvider for SdkProvider {
             discovery: Arc::new(SdkDiscovery::new(&account)),
             iam: Arc::new(SdkIam::new(&account)),
             logs: Arc::new(SdkLogs::new(&account)),
+            ecs: Arc::new(SdkEcs::new(&account)),
+            autoscaling: Arc::new(SdkAutoScaling::new(&account)),
+            ssm: Arc::new(SdkSsm::new(&account)),
         };
         self.accounts.insert(key, services.clone());
         Ok(services)

@@ -45,9 +45,18 @@ async fn security_group(
     Ok(id)
 }
 
+/// The environment's security group ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroups {
+    /// Agent tasks and the container instances: egress only.
+    pub agents: String,
+    pub controller: String,
+    pub storage: String,
+}
+
 /// Finds or creates the security groups: agents (egress only), controller (8080 and 50000 from the agents;
-/// never from the world), storage (NFS from the controller). Returns the storage group's id.
-pub async fn security_groups(pass: &mut Pass) -> Result<String, AwsError> {
+/// never from the world), storage (NFS from the controller).
+pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError> {
     let names = pass.names.clone();
     let agents = security_group(pass, &names.agents_security_group(), "Jenkins agents (egress only)", &[]).await?;
     let controller_rules = [
@@ -62,7 +71,10 @@ pub async fn security_groups(pass: &mut Pass) -> Result<String, AwsError> {
     )
     .await?;
     let storage_rules = [IngressRule { port: NFS_PORT, source_group_id: controller.clone() }];
-    security_group(pass, &names.storage_security_group(), "JENKINS_HOME: NFS from the controller", &storage_rules).await
+    let storage =
+        security_group(pass, &names.storage_security_group(), "JENKINS_HOME: NFS from the controller", &storage_rules)
+            .await?;
+    Ok(SecurityGroups { agents, controller, storage })
 }
 
 fn desired_throughput(pass: &Pass) -> Throughput {
@@ -84,7 +96,9 @@ fn waiting(pass: &mut Pass, reason: &str, message: String) -> Progress {
 
 /// Makes storage match the spec.
 pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
-    let storage_group = security_groups(pass).await?;
+    let groups = security_groups(pass).await?;
+    let storage_group = groups.storage.clone();
+    pass.security_groups = Some(groups);
     let token = pass.object.metadata.uid.to_string();
     let throughput = desired_throughput(pass);
     let file_system = match pass.aws.efs.find_file_system(&token).await? {

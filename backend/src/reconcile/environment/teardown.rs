@@ -1,7 +1,9 @@
-//! Deletion in the safe order of the inventory (for the parts this reconciler manages): the Cloud Map service
-//! (after deregistering instances), the access point and mount targets, the file system unless
-//! `deletionPolicy: Retain`, the security groups last; each step waits for the one before, retries on
-//! ResourceInUse / DependencyViolation, and says in `Ready` what blocks. Then Butler's finalizer goes.
+//! Deletion in the safe order of the inventory: the controller service (scaled to 0, then deleted) and any
+//! agent tasks, the task definitions, the Cloud Map service (after deregistering instances), the capacity
+//! provider, the ASG (drained, unprotected, force-deleted) and its launch template, the cluster, the access
+//! point and mount targets, the file system unless `deletionPolicy: Retain`, logs, the admin password, roles,
+//! and the security groups last. Each step waits for the one before, retries on ResourceInUse /
+//! DependencyViolation, and says in `Ready` what blocks. Then Butler's finalizer goes.
 
 use std::time::Duration;
 
@@ -38,7 +40,12 @@ fn in_use(error: &AwsError) -> bool {
 pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Result<Action, AwsError> {
     pass.status.phase = Phase::Deleting;
 
-    // 1. Discovery: the environment's service (the shared namespace stays).
+    // 1-3. The controller and agents, their task definitions.
+    if let Some(action) = compute(pass).await? {
+        return Ok(action);
+    }
+
+    // 4. Discovery: the environment's service (the shared namespace stays).
     let namespace_id = match &pass.profile.namespace_id {
         Some(id) => Some(id.clone()),
         None => pass.aws.discovery.find_namespace(&pass.profile.namespace_name).await?.map(|n| n.id),
@@ -67,7 +74,12 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
         }
     }
 
-    // 2. Storage: access points and mount targets always go; the file system only with deletionPolicy Delete.
+    // 6-8. Capacity: the capacity provider, the ASG and its launch template, the cluster.
+    if let Some(action) = capacity(pass).await? {
+        return Ok(action);
+    }
+
+    // 9. Storage: access points and mount targets always go; the file system only with deletionPolicy Delete.
     let token = pass.object.metadata.uid.to_string();
     if let Some(file_system) = pass.aws.efs.find_file_system(&token).await? {
         for point in pass.aws.efs.access_points(&file_system.id).await? {
@@ -105,7 +117,11 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
         }
     }
 
-    // 3. Security groups last: network interfaces detach slowly (DependencyViolation until they have).
+    // 10-11. Logs, the admin password, the instance profile and roles: nothing uses them any more.
+    pass.aws.ssm.delete_parameter(&pass.names.admin_password_parameter()).await?;
+    super::access::remove(pass).await?;
+
+    // 12. Security groups last: network interfaces detach slowly (DependencyViolation until they have).
     let vpc = pass.profile.vpc_id.clone();
     let names = pass.names.clone();
     for name in [names.storage_security_group(), names.controller_security_group(), names.agents_security_group()] {
@@ -124,10 +140,7 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
         }
     }
 
-    // 4. Logs, the instance profile and roles: nothing uses them any more.
-    super::access::remove(pass).await?;
-
-    // 5. Nothing of ours is left: let the row go (or wait for other finalizers).
+    // Nothing of ours is left: let the row go (or wait for other finalizers).
     let context = AuditContext::system("reconciler");
     let (tenant, name) = (pass.object.metadata.tenant.clone(), pass.object.metadata.name.clone());
     let outcome = writes::remove_finalizer(db, &context, &tenant, &name, AWS_RESOURCES_FINALIZER)
@@ -135,4 +148,105 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
         .map_err(|e| AwsError::malformed("butler:RemoveFinalizer", &e.to_string()))?;
     feed.publish(&outcome);
     Ok(Action::AwaitChange)
+}
+
+/// Stops the controller (scaled to 0 first, so its EFS mount and Cloud Map instance are let go), stops agent
+/// tasks the plugin left, deletes the service and deregisters the task definitions. Some(action) while waiting.
+async fn compute(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
+    let cluster = pass.names.cluster();
+    if pass.aws.ecs.describe_clusters(std::slice::from_ref(&cluster)).await?.is_empty() {
+        return Ok(None);
+    }
+    let name = pass.names.controller_service();
+    if let Some(service) = pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.pop() {
+        if service.desired > 0 {
+            pass.aws.ecs.update_service(&cluster, &name, 0, None).await?;
+            pass.event(EventType::Normal, "ControllerStopping", "controller service scaled to 0".to_owned());
+        }
+        if service.running > 0 || service.desired > 0 {
+            return Ok(Some(blocked(
+                pass,
+                "WaitingForControllerToStop",
+                format!("the controller task of {cluster} is stopping"),
+            )));
+        }
+        pass.aws.ecs.delete_service(&cluster, &name).await?;
+        pass.event(
+            EventType::Normal,
+            "ControllerServiceDeleted",
+            format!("deleted the controller service of {cluster}"),
+        );
+    }
+    for task in pass.aws.ecs.list_tasks(&cluster).await? {
+        pass.aws.ecs.stop_task(&cluster, &task).await?;
+    }
+    let mut families = vec![pass.names.controller_family()];
+    families.extend(pass.object.spec.agents.templates.iter().map(|t| pass.names.agent_family(&t.name)));
+    for family in families {
+        for arn in pass.aws.ecs.task_definition_revisions(&family).await? {
+            pass.aws.ecs.deregister_task_definition(&arn).await?;
+        }
+    }
+    Ok(None)
+}
+
+/// Removes the capacity provider from the cluster and deletes it, drains and force-deletes the ASG (after
+/// clearing scale-in protection, which outlives the capacity provider), deletes the launch template, then the
+/// cluster. Some(action) while waiting.
+async fn capacity(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
+    let cluster_name = pass.names.cluster();
+    let provider = pass.names.capacity_provider();
+    let cluster = pass.aws.ecs.describe_clusters(std::slice::from_ref(&cluster_name)).await?.pop();
+    if let Some(cluster) = &cluster {
+        if cluster.capacity_providers.contains(&provider) {
+            pass.aws.ecs.put_cluster_capacity_providers(&cluster.name, &[]).await?;
+        }
+    }
+    if let Some(found) = pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider)).await?.pop() {
+        if found.update_status.as_deref() != Some("DELETE_IN_PROGRESS") {
+            match pass.aws.ecs.delete_capacity_provider(&provider).await {
+                Ok(()) => pass.event(EventType::Normal, "CapacityProviderDeleted", format!("deleted {provider}")),
+                Err(error) if in_use(&error) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if !pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider)).await?.is_empty() {
+            return Ok(Some(blocked(pass, "WaitingForCapacityProvider", format!("{provider} is being deleted"))));
+        }
+    }
+
+    let group_name = pass.names.auto_scaling_group();
+    if let Some(group) = pass.aws.autoscaling.describe_groups(std::slice::from_ref(&group_name)).await?.pop() {
+        if group.status.is_none() {
+            pass.aws.autoscaling.drain_group(&group_name).await?;
+            let protected: Vec<String> =
+                group.instances.iter().filter(|i| i.protected_from_scale_in).map(|i| i.id.clone()).collect();
+            pass.aws.autoscaling.unprotect_instances(&group_name, &protected).await?;
+            pass.aws.autoscaling.force_delete_group(&group_name).await?;
+            pass.event(
+                EventType::Normal,
+                "AutoScalingGroupDeleting",
+                format!("deleting {group_name} and its {} instance(s)", group.instances.len()),
+            );
+        }
+        if !pass.aws.autoscaling.describe_groups(std::slice::from_ref(&group_name)).await?.is_empty() {
+            let message = format!("{group_name}: waiting for its instances to terminate");
+            return Ok(Some(blocked(pass, "WaitingForInstances", message)));
+        }
+    }
+    if let Some(template) = pass.aws.ec2.find_launch_template(&pass.names.launch_template()).await? {
+        pass.aws.ec2.delete_launch_template(&template.id).await?;
+    }
+
+    if cluster.is_some() {
+        match pass.aws.ecs.delete_cluster(&cluster_name).await {
+            Ok(()) => pass.event(EventType::Normal, "ClusterDeleted", format!("deleted ECS cluster {cluster_name}")),
+            Err(error) if in_use(&error) => {
+                let message = format!("{cluster_name} still has container instances or services");
+                return Ok(Some(blocked(pass, "WaitingForCluster", message)));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(None)
 }

@@ -1,0 +1,191 @@
+//! The controller: its generated admin password (an SSM SecureString), its task definition (a new revision only
+//! when what it says changes, found by a hash tag) and its ECS service (created, put back when changed out of
+//! band, and followed until the task runs). Sets `ControllerReady`.
+
+use std::collections::BTreeMap;
+
+use rand::distr::{Alphanumeric, SampleString};
+use sha2::{Digest, Sha256};
+
+use super::capacity::change_event;
+use super::conditions::{self, CONTROLLER_READY};
+use super::jenkins_config::{self, ADMIN_PASSWORD_VARIABLE, CASC_PATH};
+use super::{Pass, Progress};
+use crate::aws::ecs::{ControllerService, ControllerTask};
+use crate::aws::{AwsError, AwsErrorKind};
+use crate::domain::object::{ConditionStatus, EventType};
+use crate::domain::spec::ControllerPlacement;
+
+/// The tag carrying the hash of what a task definition revision says.
+pub const DEFINITION_HASH_TAG: &str = "butler:definition-hash";
+/// Length of the generated admin password.
+const ADMIN_PASSWORD_LENGTH: usize = 32;
+
+/// The entry point wrapper: writes the generated JCasC and plugin list (passed in the environment) to a path
+/// outside JENKINS_HOME, installs the plugins into the image's reference directory, then starts Jenkins as
+/// the stock image would. No custom image is needed.
+const ENTRY_POINT_SCRIPT: &str = r#"set -eu
+mkdir -p "$(dirname "$CASC_JENKINS_CONFIG")"
+printf '%s' "$BUTLER_CASC_YAML" > "$CASC_JENKINS_CONFIG"
+printf '%s\n' $BUTLER_PLUGINS > /tmp/butler-plugins.txt
+jenkins-plugin-cli --plugin-file /tmp/butler-plugins.txt
+unset BUTLER_CASC_YAML
+exec /usr/bin/tini -- /usr/local/bin/jenkins.sh"#;
+
+fn waiting(pass: &mut Pass, reason: &str, message: String) -> Progress {
+    let generation = pass.object.metadata.generation;
+    conditions::set(&mut pass.status, CONTROLLER_READY, ConditionStatus::False, reason, &message, generation, pass.now);
+    Progress::Waiting(message)
+}
+
+fn config_error(error: impl std::fmt::Display) -> AwsError {
+    AwsError {
+        kind: AwsErrorKind::Invalid,
+        operation: "butler:RenderJenkinsConfig",
+        code: "JenkinsConfigInvalid".into(),
+        message: error.to_string(),
+    }
+}
+
+/// The controller's task definition for this pass.
+pub fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
+    let spec = &pass.object.spec.controller;
+    let agents_group = pass.security_groups.as_ref().map(|groups| groups.agents.as_str());
+    let config =
+        jenkins_config::render(&pass.object, &pass.profile, pass.status.outputs.cluster_arn.as_deref(), agents_group)
+            .map_err(config_error)?;
+    let environment = BTreeMap::from([
+        ("JAVA_OPTS".to_owned(), spec.java_opts.clone()),
+        ("TZ".to_owned(), spec.timezone.clone()),
+        ("CASC_JENKINS_CONFIG".to_owned(), CASC_PATH.to_owned()),
+        ("BUTLER_CASC_YAML".to_owned(), config.casc),
+        ("BUTLER_PLUGINS".to_owned(), config.plugins.join(" ")),
+    ]);
+    Ok(ControllerTask {
+        family: pass.names.controller_family(),
+        image: spec.image.clone(),
+        cpu: spec.cpu,
+        memory: spec.memory,
+        task_role: pass.names.controller_role(),
+        execution_role: pass.names.execution_role(),
+        file_system_id: pass.status.outputs.file_system_id.clone().unwrap_or_default(),
+        access_point_id: pass.status.outputs.access_point_id.clone().unwrap_or_default(),
+        log_group: pass.names.controller_log_group(),
+        region: pass.profile.region.clone(),
+        environment,
+        secrets: BTreeMap::from([(ADMIN_PASSWORD_VARIABLE.to_owned(), pass.names.admin_password_parameter())]),
+        entry_point: vec!["/bin/sh".to_owned(), "-c".to_owned(), ENTRY_POINT_SCRIPT.to_owned()],
+    })
+}
+
+/// A short, stable hash of what a task definition says: equal hashes, no new revision.
+pub fn definition_hash(task: &ControllerTask) -> String {
+    let encoded = serde_json::to_vec(task).unwrap_or_default();
+    let digest = Sha256::digest(&encoded);
+    digest.iter().take(12).map(|byte| format!("{byte:02x}")).collect()
+}
+
+async fn admin_password(pass: &mut Pass) -> Result<(), AwsError> {
+    let parameter = pass.names.admin_password_parameter();
+    if pass.aws.ssm.parameter_exists(&parameter).await? {
+        return Ok(());
+    }
+    let password = Alphanumeric.sample_string(&mut rand::rng(), ADMIN_PASSWORD_LENGTH);
+    match pass.aws.ssm.create_secret(&parameter, &password, &pass.tags()).await {
+        Ok(()) => {
+            pass.event(
+                EventType::Normal,
+                "AdminPasswordCreated",
+                format!("generated the Jenkins admin password in SSM parameter {parameter}"),
+            );
+            Ok(())
+        }
+        // An earlier pass made it: that password stays (Jenkins may already use it).
+        Err(error) if error.kind == AwsErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+async fn task_definition(pass: &mut Pass) -> Result<String, AwsError> {
+    let task = desired_task(pass)?;
+    let hash = definition_hash(&task);
+    if let Some(latest) = pass.aws.ecs.latest_task_definition(&task.family).await? {
+        if latest.tags.get(DEFINITION_HASH_TAG) == Some(&hash) {
+            return Ok(latest.arn);
+        }
+    }
+    let mut tags = pass.tags();
+    tags.insert(DEFINITION_HASH_TAG.to_owned(), hash);
+    let arn = pass.aws.ecs.register_controller_task(&task, &tags).await?;
+    pass.event(EventType::Normal, "TaskDefinitionRegistered", format!("registered {arn}"));
+    Ok(arn)
+}
+
+/// Makes the controller match the spec.
+pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
+    let Some(groups) = pass.security_groups.clone() else {
+        return Ok(waiting(pass, "WaitingForNetwork", "security groups are not known yet".to_owned()));
+    };
+    admin_password(pass).await?;
+    let task_definition = task_definition(pass).await?;
+    pass.status.outputs.task_definition_arn = Some(task_definition.clone());
+
+    let cluster = pass.names.cluster();
+    let name = pass.names.controller_service();
+    let found = pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.into_iter().next();
+    let service = match found {
+        Some(service) => {
+            if service.task_definition != task_definition || service.desired != 1 {
+                pass.aws.ecs.update_service(&cluster, &name, 1, Some(&task_definition)).await?;
+                let message = if service.desired != 1 {
+                    format!("controller service desired count {} set back to 1", service.desired)
+                } else {
+                    format!("controller service moved to {task_definition}")
+                };
+                change_event(pass, "ControllerUpdated", message);
+                // The answer to the update is not the new state: look again on the next pass.
+                return Ok(waiting(pass, "ControllerUpdating", "the controller service is being updated".to_owned()));
+            }
+            service
+        }
+        None => {
+            let Some(registry_arn) = pass.status.outputs.discovery_service_arn.clone() else {
+                return Ok(waiting(pass, "WaitingForDiscovery", "the Cloud Map service is not known yet".to_owned()));
+            };
+            let desired = ControllerService {
+                cluster: cluster.clone(),
+                name: name.clone(),
+                task_definition: task_definition.clone(),
+                subnets: super::storage::subnets(pass),
+                security_groups: vec![groups.controller.clone()],
+                registry_arn,
+                client_token: pass.object.metadata.uid.simple().to_string(),
+                on_demand_only: pass.object.spec.controller.placement == ControllerPlacement::OnDemand,
+            };
+            let created = pass.aws.ecs.create_controller_service(&desired, &pass.tags()).await?;
+            let reason =
+                if pass.status.outputs.service_arn.is_some() { "DriftRepaired" } else { "ControllerServiceCreated" };
+            pass.event(EventType::Normal, reason, format!("created the controller service {name} in {cluster}"));
+            created
+        }
+    };
+    pass.status.outputs.service_arn = Some(service.arn.clone());
+    if service.running < 1 {
+        return Ok(waiting(
+            pass,
+            "ControllerStarting",
+            format!("waiting for the controller task ({} pending)", service.pending),
+        ));
+    }
+    let generation = pass.object.metadata.generation;
+    conditions::set(
+        &mut pass.status,
+        CONTROLLER_READY,
+        ConditionStatus::True,
+        "Running",
+        &format!("the controller task runs {task_definition}"),
+        generation,
+        pass.now,
+    );
+    Ok(Progress::Done)
+}
