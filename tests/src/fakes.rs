@@ -141,6 +141,11 @@ impl Ec2Api for FakeAws {
         state.check("ec2:DescribeSecurityGroups")?;
         Ok(state.security_groups.get(name).cloned())
     }
+    async fn find_security_groups(&self, _vpc: &str, names: &[String]) -> Result<BTreeMap<String, String>, AwsError> {
+        let mut state = self.state();
+        state.check("ec2:DescribeSecurityGroups")?;
+        Ok(names.iter().filter_map(|n| Some((n.clone(), state.security_groups.get(n)?.clone()))).collect())
+    }
     async fn create_security_group(
         &self,
         _vpc: &str,
@@ -426,6 +431,9 @@ impl IamApi for FakeAws {
 impl LogsApi for FakeAws {
     async fn find_log_group(&self, name: &str) -> Result<Option<Option<i32>>, AwsError> {
         Ok(self.state().log_groups.get(name).cloned())
+    }
+    async fn log_groups_with_prefix(&self, prefix: &str) -> Result<BTreeMap<String, Option<i32>>, AwsError> {
+        Ok(self.state().log_groups.iter().filter(|(n, _)| n.starts_with(prefix)).map(|(n, r)| (n.clone(), *r)).collect())
     }
     async fn create_log_group(&self, name: &str, _t: &BTreeMap<String, String>) -> Result<(), AwsError> {
         self.state().log_groups.insert(name.to_owned(), None);

@@ -173,6 +173,8 @@ impl TestApp {
             // API tests see the API alone; reconciler tests drive passes or start a runner themselves.
             "BUTLER_RECONCILE" => Some(reconcile.to_string()),
             "BUTLER_AWS_ENDPOINT_URL" => std::env::var("BUTLER_AWS_ENDPOINT_URL").ok(),
+            // Benchmarks tune the runner.
+            "BUTLER_RECONCILE_CONCURRENCY" => std::env::var(name).ok(),
             _ => None,
         })
         .expect("test config");

@@ -56,6 +56,8 @@ pub trait Ec2Api: Send + Sync {
     async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, AwsError>;
     /// A security group by VPC and name (names are unique per VPC: the lookup before create).
     async fn find_security_group(&self, vpc_id: &str, name: &str) -> Result<Option<String>, AwsError>;
+    /// Security groups of a VPC by name, in one call: name → id (absent names are left out).
+    async fn find_security_groups(&self, vpc_id: &str, names: &[String]) -> Result<BTreeMap<String, String>, AwsError>;
     /// Creates a tagged security group; returns its id.
     async fn create_security_group(
         &self,
@@ -181,6 +183,21 @@ impl Ec2Api for SdkEc2 {
             .send();
         let output = self.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
         Ok(output.security_groups().iter().find_map(|group| group.group_id().map(str::to_owned)))
+    }
+
+    async fn find_security_groups(&self, vpc_id: &str, names: &[String]) -> Result<BTreeMap<String, String>, AwsError> {
+        let request = self
+            .client
+            .describe_security_groups()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(Filter::builder().name("group-name").set_values(Some(names.to_vec())).build())
+            .send();
+        let output = self.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
+        Ok(output
+            .security_groups()
+            .iter()
+            .filter_map(|group| Some((group.group_name()?.to_owned(), group.group_id()?.to_owned())))
+            .collect())
     }
 
     async fn create_security_group(

@@ -13,6 +13,9 @@ use super::limits::ApiFamily;
 pub trait LogsApi: Send + Sync {
     /// The group's retention in days (`Some(None)`: exists, kept forever), or None when absent.
     async fn find_log_group(&self, name: &str) -> Result<Option<Option<i32>>, AwsError>;
+    /// Every group whose name starts with `prefix` and its retention, in one call (an environment's groups
+    /// share a prefix).
+    async fn log_groups_with_prefix(&self, prefix: &str) -> Result<BTreeMap<String, Option<i32>>, AwsError>;
     /// Creates a tagged log group; one that exists already is fine.
     async fn create_log_group(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError>;
     /// Sets the retention.
@@ -44,6 +47,16 @@ impl LogsApi for SdkLogs {
             .iter()
             .find(|group| group.log_group_name() == Some(name))
             .map(|group| group.retention_in_days()))
+    }
+
+    async fn log_groups_with_prefix(&self, prefix: &str) -> Result<BTreeMap<String, Option<i32>>, AwsError> {
+        let request = self.client.describe_log_groups().log_group_name_prefix(prefix).send();
+        let output = self.account.call("logs:DescribeLogGroups", ApiFamily::Logs, request).await?;
+        Ok(output
+            .log_groups()
+            .iter()
+            .filter_map(|group| Some((group.log_group_name()?.to_owned(), group.retention_in_days())))
+            .collect())
     }
 
     async fn create_log_group(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {

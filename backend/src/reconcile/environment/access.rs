@@ -60,8 +60,9 @@ pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
     role(pass, &names.instance_role(), policies::ec2_trust(), instance).await?;
     pass.aws.iam.ensure_instance_profile(&names.instance_role(), &names.instance_role()).await?;
 
+    let existing = pass.aws.logs.log_groups_with_prefix(&names.log_group_prefix()).await?;
     for group in [names.controller_log_group(), names.agents_log_group()] {
-        match pass.aws.logs.find_log_group(&group).await? {
+        match existing.get(&group).copied() {
             None => {
                 pass.aws.logs.create_log_group(&group, &pass.tags()).await?;
                 pass.aws.logs.put_retention(&group, LOG_RETENTION_DAYS).await?;

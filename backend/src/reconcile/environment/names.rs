@@ -51,6 +51,11 @@ impl Names {
         self.role("instance")
     }
 
+    /// The prefix every log group of the environment shares.
+    pub fn log_group_prefix(&self) -> String {
+        format!("/butler/{}/{}/", self.tenant, self.environment)
+    }
+
     /// Log group of the controller.
     pub fn controller_log_group(&self) -> String {
         format!("/butler/{}/{}/controller", self.tenant, self.environment)

@@ -1,6 +1,8 @@
 //! Storage: the environment's security groups (narrow rules only), the EFS file system found by its creation
 //! token, a mount target per profile subnet, and the access point owned by uid 1000. Sets `StorageReady`.
 
+use std::collections::BTreeMap;
+
 use super::conditions::{self, STORAGE_READY};
 use super::{Pass, Progress};
 use crate::aws::ec2::IngressRule;
@@ -21,13 +23,14 @@ pub fn subnets(pass: &Pass) -> Vec<String> {
 
 async fn security_group(
     pass: &mut Pass,
+    existing: &BTreeMap<String, String>,
     name: &str,
     description: &str,
     rules: &[IngressRule],
 ) -> Result<String, AwsError> {
     let vpc = pass.profile.vpc_id.clone();
-    if let Some(id) = pass.aws.ec2.find_security_group(&vpc, name).await? {
-        return Ok(id);
+    if let Some(id) = existing.get(name) {
+        return Ok(id.clone());
     }
     let id = match pass.aws.ec2.create_security_group(&vpc, name, description, &pass.tags()).await {
         Ok(id) => id,
@@ -58,13 +61,18 @@ pub struct SecurityGroups {
 /// never from the world), storage (NFS from the controller).
 pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError> {
     let names = pass.names.clone();
-    let agents = security_group(pass, &names.agents_security_group(), "Jenkins agents (egress only)", &[]).await?;
+    let all = [names.agents_security_group(), names.controller_security_group(), names.storage_security_group()];
+    // One lookup for the three; only missing ones are created.
+    let existing = pass.aws.ec2.find_security_groups(&pass.profile.vpc_id, &all).await?;
+    let agents =
+        security_group(pass, &existing, &names.agents_security_group(), "Jenkins agents (egress only)", &[]).await?;
     let controller_rules = [
         IngressRule { port: JENKINS_HTTP_PORT, source_group_id: agents.clone() },
         IngressRule { port: JENKINS_AGENT_PORT, source_group_id: agents.clone() },
     ];
     let controller = security_group(
         pass,
+        &existing,
         &names.controller_security_group(),
         "Jenkins controller: 8080 and 50000 from agents",
         &controller_rules,
@@ -72,8 +80,14 @@ pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError
     .await?;
     let storage_rules = [IngressRule { port: NFS_PORT, source_group_id: controller.clone() }];
     let storage =
-        security_group(pass, &names.storage_security_group(), "JENKINS_HOME: NFS from the controller", &storage_rules)
-            .await?;
+        security_group(
+            pass,
+            &existing,
+            &names.storage_security_group(),
+            "JENKINS_HOME: NFS from the controller",
+            &storage_rules,
+        )
+        .await?;
     Ok(SecurityGroups { agents, controller, storage })
 }
 
