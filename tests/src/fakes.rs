@@ -42,6 +42,8 @@ pub struct FakeState {
     /// Name → the group and, once deleting, how many describes it has left.
     pub groups: HashMap<String, (Group, Option<u32>)>,
     pub parameters: HashMap<String, String>,
+    /// The region publishes no ECS-optimised AMI parameter (a permanent error unless the profile names an AMI).
+    pub no_ecs_ami: bool,
     /// How many describes a new service shows its task pending before it runs.
     pub service_start_after: u32,
     /// Every mutating call by operation (creates, updates, deletes).
@@ -433,7 +435,13 @@ impl LogsApi for FakeAws {
         Ok(self.state().log_groups.get(name).cloned())
     }
     async fn log_groups_with_prefix(&self, prefix: &str) -> Result<BTreeMap<String, Option<i32>>, AwsError> {
-        Ok(self.state().log_groups.iter().filter(|(n, _)| n.starts_with(prefix)).map(|(n, r)| (n.clone(), *r)).collect())
+        Ok(self
+            .state()
+            .log_groups
+            .iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .map(|(n, r)| (n.clone(), *r))
+            .collect())
     }
     async fn create_log_group(&self, name: &str, _t: &BTreeMap<String, String>) -> Result<(), AwsError> {
         self.state().log_groups.insert(name.to_owned(), None);

@@ -321,7 +321,7 @@ impl AutoScalingApi for FakeAws {
 impl SsmApi for FakeAws {
     async fn get_parameter(&self, name: &str) -> Result<Option<String>, AwsError> {
         if name.starts_with("/aws/service/ecs/") {
-            return Ok(Some("ami-0fake0ecs0optimised".into()));
+            return Ok((!self.state().no_ecs_ami).then(|| "ami-0fake0ecs0optimised".into()));
         }
         Ok(self.state().parameters.get(name).cloned())
     }

@@ -235,3 +235,38 @@ async fn an_idle_resync_on_fakes_makes_no_mutation_and_drift_in_the_group_is_rep
     assert_eq!(fake.state().groups["butler-payments-ci-asg"].0.spec.on_demand_base, 1);
     assert!(event_reasons(&app).await.iter().any(|r| r == "DriftRepaired"));
 }
+
+#[tokio::test]
+async fn a_permanent_error_says_why_in_ready_and_a_profile_change_brings_a_retry() {
+    let (app, reconciler, fake) = setup(0).await;
+    fake.state().no_ecs_ami = true;
+    let error = reconciler.reconcile_once("payments", "ci").await.expect_err("no AMI");
+    assert!(!error.is_transient(), "{error}");
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    assert_eq!(condition(&object, "Ready")["status"], "False");
+    assert_eq!(condition(&object, "Ready")["reason"], "EcsAmiNotFound");
+    assert_eq!(object["status"]["phase"], "Failed");
+
+    // The fix is in the profile: naming an AMI makes the environment due again at once.
+    let db = app.db();
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("UPDATE jenkins_environments SET next_reconcile_at = now() + interval '1 hour'")
+        .await
+        .expect("push back");
+    let profile = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"], "amiId": "ami-0123456789abcdef0" });
+    assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::OK);
+    let due = db
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT (next_reconcile_at <= now()) AS due FROM jenkins_environments",
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    assert!(due.try_get::<bool>("", "due").expect("due"), "the profile change woke the environment");
+    converge(&reconciler).await;
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    assert_eq!(object["status"]["phase"], "Ready");
+    let template = fake.state().launch_templates.values().next().cloned().expect("launch template");
+    assert_eq!(template.data.image_id, "ami-0123456789abcdef0");
+}

@@ -138,6 +138,32 @@ pub async fn complete(
     Ok(result.rows_affected() == 1)
 }
 
+/// Makes every environment of the tenants using cloud profile `profile` due now, with a clean slate of
+/// attempts: a changed profile (a role, an AMI) is the change a permanent failure waits for.
+pub async fn make_due_for_profile(db: &impl ConnectionTrait, profile: &str) -> Result<u64, StoreError> {
+    let result = db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"UPDATE jenkins_environments SET next_reconcile_at = now(), attempts = 0
+               WHERE tenant IN (SELECT name FROM tenants WHERE cloud_profile = $1)"#,
+            [profile.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Makes every environment of `tenant` due now (the tenant moved to another cloud profile).
+pub async fn make_due_for_tenant(db: &impl ConnectionTrait, tenant: &str) -> Result<u64, StoreError> {
+    let result = db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jenkins_environments SET next_reconcile_at = now(), attempts = 0 WHERE tenant = $1",
+            [tenant.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
 /// Gives back every lease `owner` holds (graceful shutdown): the rows are due again for others at once.
 pub async fn release_all(db: &impl ConnectionTrait, owner: &str) -> Result<u64, StoreError> {
     let result = db

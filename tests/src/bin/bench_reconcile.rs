@@ -62,11 +62,7 @@ const MINIMUM: [(&str, u64); 30] = [
 ];
 
 fn delta(before: &BTreeMap<&'static str, u64>, after: &BTreeMap<&'static str, u64>) -> BTreeMap<&'static str, u64> {
-    after
-        .iter()
-        .map(|(op, n)| (*op, n - before.get(op).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect()
+    after.iter().map(|(op, n)| (*op, n - before.get(op).copied().unwrap_or(0))).filter(|(_, n)| *n > 0).collect()
 }
 
 async fn ready_count(app: &TestApp) -> usize {
@@ -78,7 +74,9 @@ async fn ready_count(app: &TestApp) -> usize {
             path.push_str(&format!("&continue={token}"));
         }
         let page = app.get(&path).await.json();
-        ready += page["items"].as_array().map_or(0, |items| items.iter().filter(|i| i["status"]["phase"] == "Ready").count());
+        ready += page["items"]
+            .as_array()
+            .map_or(0, |items| items.iter().filter(|i| i["status"]["phase"] == "Ready").count());
         match page["metadata"]["continue"].as_str() {
             Some(token) if !token.is_empty() => continue_token = Some(token.to_owned()),
             _ => return ready,
@@ -100,6 +98,26 @@ async fn median_call_latency(account: &butler::aws::context::AwsAccount) -> Dura
     samples[samples.len() / 2]
 }
 
+/// The token bucket an operation draws from and its rate per second (as `butler::aws::limits` sets them).
+fn family_of(operation: &str) -> (&'static str, f64) {
+    let mutating = is_mutating(operation);
+    match operation.split(':').next().unwrap_or_default() {
+        "ecs" if operation == "ecs:RegisterTaskDefinition" => ("ecs register", 1.0),
+        "ecs" if mutating => ("ecs writes", 5.0),
+        "ecs" => ("ecs reads", 20.0),
+        "ec2" if mutating => ("ec2 writes", 5.0),
+        "ec2" => ("ec2 reads", 20.0),
+        "ssm" if mutating => ("ssm writes", 3.0),
+        "ssm" => ("ssm reads", 40.0),
+        "iam" => ("iam", 5.0),
+        "efs" => ("efs", 5.0),
+        "autoscaling" => ("autoscaling", 5.0),
+        "servicediscovery" => ("servicediscovery", 5.0),
+        "logs" => ("logs", 5.0),
+        _ => ("other", 10.0),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -107,9 +125,11 @@ async fn main() {
     let app = TestApp::spawn_reconciling().await;
     let (account, role) = fresh_account_with_role().await;
     let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
-    let profile = json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
+    let profile =
+        json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
     assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
-    // The namespace is the profile's, made once: create it before the clock starts.
+    let quotas = json!({ "maxEnvironments": 100_000, "maxInstances": 100_000 });
+    assert_eq!(app.send_json(Method::PATCH, "/api/v1/tenants/payments", &quotas).await.status, StatusCode::OK);
     let settings = app.state.aws.clone();
     let before = settings.calls.snapshot();
 
@@ -136,7 +156,8 @@ async fn main() {
     let errors = settings.calls.error_snapshot();
 
     // Idle resync: one pass per Ready environment, as the periodic resync makes them.
-    let reconciler = EnvironmentReconciler::new(app.db(), app.state.feed.clone(), Arc::new(SdkProvider::new(settings.clone())));
+    let reconciler =
+        EnvironmentReconciler::new(app.db(), app.state.feed.clone(), Arc::new(SdkProvider::new(settings.clone())));
     let before_resync = settings.calls.snapshot();
     for name in &names {
         reconciler.reconcile_once("payments", name).await.expect("resync");
@@ -158,7 +179,11 @@ async fn main() {
     operations.dedup();
     for op in operations {
         let actual = creation.get(op).copied().unwrap_or(0);
-        println!("{op:<42} {:>10.2} {:>10}", per_env(actual), minimum.get(op).map_or("-".to_owned(), |m| m.to_string()));
+        println!(
+            "{op:<42} {:>10.2} {:>10}",
+            per_env(actual),
+            minimum.get(op).map_or("-".to_owned(), |m| m.to_string())
+        );
     }
     let mutating: u64 = creation.iter().filter(|(op, _)| is_mutating(op)).map(|(_, n)| n).sum();
     let minimum_mutating: u64 = minimum.iter().filter(|(op, _)| is_mutating(op)).map(|(_, n)| n).sum();
@@ -179,16 +204,25 @@ async fn main() {
     );
     let floor = latency * u32::try_from(total).unwrap_or(u32::MAX);
     // The token buckets: calls of a family / its rate is the least time they can take in one account.
-    let register = creation.get("ecs:RegisterTaskDefinition").copied().unwrap_or(0);
-    let ec2_writes: u64 = creation.iter().filter(|(op, _)| op.starts_with("ec2:") && is_mutating(op)).map(|(_, n)| n).sum();
-    let rate_floor = Duration::from_secs_f64((register as f64 / 1.0).max(ec2_writes as f64 / 5.0));
+    let mut families: BTreeMap<&str, (u64, f64)> = BTreeMap::new();
+    for (op, n) in &creation {
+        let (family, rate) = family_of(op);
+        let entry = families.entry(family).or_insert((0, rate));
+        entry.0 += n;
+    }
+    let (slowest, rate_floor) = families
+        .iter()
+        .map(|(family, (n, rate))| (*family, Duration::from_secs_f64(*n as f64 / rate)))
+        .max_by_key(|(_, floor)| *floor)
+        .unwrap_or(("none", Duration::ZERO));
     println!(
-        "time to all Ready: {:.1}s; emulator floor {:.1}s ({total} calls x median {:.1}ms): {:.2}x; rate-limit floor {:.1}s (RegisterTaskDefinition 1/s, EC2 writes 5/s)",
+        "time to all Ready: {:.1}s; emulator floor {:.1}s ({total} calls x median {:.1}ms): {:.2}x; rate-limit floor {:.1}s ({slowest}: {:?})",
         to_ready.as_secs_f64(),
         floor.as_secs_f64(),
         latency.as_secs_f64() * 1000.0,
         to_ready.as_secs_f64() / floor.as_secs_f64(),
         rate_floor.as_secs_f64(),
+        families,
     );
     if !errors.is_empty() {
         println!("errors during creation: {errors:?}");

@@ -154,6 +154,8 @@ pub async fn put_cloud_profile(
     };
     let txn = state.db.begin().await.map_err(StoreError::from)?;
     let (row, created) = cloud_profiles::upsert(&txn, &name, &input).await?;
+    // Environments that failed for want of this profile (or a wrong role or AMI in it) try again now.
+    crate::store::queue::make_due_for_profile(&txn, &name).await?;
     let status = if created { 201 } else { 200 };
     let context = caller.audit();
     audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.put", "CloudProfile", status).named(&name))

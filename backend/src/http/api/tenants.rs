@@ -174,6 +174,9 @@ pub async fn update_tenant(
     )
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("tenant {tenant:?} not found")))?;
+    if body.cloud_profile.is_some() {
+        crate::store::queue::make_due_for_tenant(&txn, &tenant).await?;
+    }
     let detail = format!(
         "quotas: environments {}, instances {}; cloud profile {}",
         updated.max_environments, updated.max_instances, updated.cloud_profile

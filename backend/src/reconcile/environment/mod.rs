@@ -30,7 +30,7 @@ pub use provider::{AwsProvider, AwsServices, SdkProvider};
 use self::names::Names;
 use super::{Action, Claim, Reconcile, ReconcileError};
 use crate::aws::AwsError;
-use crate::domain::object::{EventType, JenkinsEnvironment, JenkinsEnvironmentStatus};
+use crate::domain::object::{ConditionStatus, EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, Phase};
 use crate::environments::writes;
 use crate::feed::Feed;
 use crate::store::cloud_profiles::{self, ProfileRow};
@@ -153,6 +153,23 @@ impl EnvironmentReconciler {
             Err(error) => {
                 let event_type = if error.is_transient() { EventType::Normal } else { EventType::Warning };
                 pass.event(event_type, &error.code, error.to_string());
+                if !error.is_transient() {
+                    // AWS said no for good (access denied, a quota, a bad AMI): Ready says why, and nothing is
+                    // retried until the spec or the cloud profile changes.
+                    let generation = pass.object.metadata.generation;
+                    let message = error.to_string();
+                    conditions::set(
+                        &mut pass.status,
+                        conditions::READY,
+                        ConditionStatus::False,
+                        &error.code,
+                        &message,
+                        generation,
+                        pass.now,
+                    );
+                    pass.status.phase =
+                        if pass.object.metadata.deletion_timestamp.is_some() { Phase::Deleting } else { Phase::Failed };
+                }
                 Err(if error.is_transient() {
                     ReconcileError::transient(error.code.clone(), error.to_string())
                 } else {

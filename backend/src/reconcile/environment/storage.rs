@@ -79,15 +79,14 @@ pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError
     )
     .await?;
     let storage_rules = [IngressRule { port: NFS_PORT, source_group_id: controller.clone() }];
-    let storage =
-        security_group(
-            pass,
-            &existing,
-            &names.storage_security_group(),
-            "JENKINS_HOME: NFS from the controller",
-            &storage_rules,
-        )
-        .await?;
+    let storage = security_group(
+        pass,
+        &existing,
+        &names.storage_security_group(),
+        "JENKINS_HOME: NFS from the controller",
+        &storage_rules,
+    )
+    .await?;
     Ok(SecurityGroups { agents, controller, storage })
 }
 
