@@ -93,6 +93,29 @@ ensure_moto() {
   log "moto did not start; see .dev/moto.log"; return 1
 }
 
+# Debian's Chromium and its WebDriver, for the browser tests.
+ensure_chromium() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing chromium and chromium-driver (Debian packages)"
+    apt_install chromium chromium-driver
+  fi
+  export BUTLER_CHROMEDRIVER="${BUTLER_CHROMEDRIVER:-$(command -v chromedriver)}"
+  export BUTLER_CHROMIUM="${BUTLER_CHROMIUM:-$(command -v chromium)}"
+}
+
+# axe-core (accessibility rules) from the npm registry, pinned, into .dev/node.
+AXE_VERSION=4.10.3
+ensure_axe() {
+  local dir="$STATE_DIR/node"
+  if [ ! -f "$dir/node_modules/axe-core/axe.min.js" ] || ! grep -q "\"version\": \"$AXE_VERSION\"" "$dir/node_modules/axe-core/package.json" 2>/dev/null; then
+    command -v npm >/dev/null || apt_install npm
+    log "installing axe-core $AXE_VERSION into .dev/node"
+    mkdir -p "$dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "axe-core@$AXE_VERSION" >/dev/null
+  fi
+  export BUTLER_AXE_JS="$dir/node_modules/axe-core/axe.min.js"
+}
+
 ensure_toolchain() {
   command -v cargo >/dev/null || { log "cargo is not installed (rustup)"; return 1; }
   command -v curl >/dev/null || apt_install curl

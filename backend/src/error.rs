@@ -125,6 +125,21 @@ fn summary(errors: &[FieldError]) -> String {
     parts.join("; ")
 }
 
+impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.kind().0
+    }
+
+    /// What a person is told (internal causes stay in the log).
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Internal(_) => "the server could not complete the request; it has been logged".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.kind();

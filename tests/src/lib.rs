@@ -2,6 +2,7 @@
 //! template), an HTTP client whose every response is checked against `openapi.yaml`, and an SSE reader.
 
 pub mod aws;
+pub mod browser;
 pub mod database;
 pub mod emulated;
 pub mod fakes;

@@ -144,6 +144,11 @@ async fn api_token(state: &AppState, secret: &str) -> Result<Principal, ApiError
     Ok(Principal::Token { id: token.id, name: token.name.clone(), tenant: token.tenant.clone(), role: token.role })
 }
 
+/// The CSRF token of a live browser session (the console's pages hand it to their script).
+pub async fn csrf_token(state: &AppState, session: Uuid) -> Option<String> {
+    self::session(state, session).await.ok().flatten().map(|s| s.csrf_token.clone())
+}
+
 async fn session(state: &AppState, id: Uuid) -> Result<Option<std::sync::Arc<SessionIdentity>>, ApiError> {
     if let Some(hit) = state.identity.session(id) {
         return Ok(Some(hit));

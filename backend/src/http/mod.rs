@@ -30,6 +30,7 @@ pub fn route_table() -> RouteTable {
 pub fn router(state: AppState) -> Router {
     route_table()
         .into_router()
+        .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
@@ -60,8 +61,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(request: Request) -> impl IntoResponse {
-    ApiError::NotFound(format!("no route for {}", request.uri().path()))
+async fn not_found(request: Request) -> axum::response::Response {
+    // People get the console's 404 page; programs (anything under /api, or not asking for HTML) a problem.
+    let wants_html = request
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && !request.uri().path().starts_with("/api/") {
+        return crate::web::not_found_page();
+    }
+    ApiError::NotFound(format!("no route for {}", request.uri().path())).into_response()
 }
 
 async fn method_not_allowed(request: Request) -> impl IntoResponse {

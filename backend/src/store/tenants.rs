@@ -116,6 +116,33 @@ pub struct Usage {
     pub instances: i64,
 }
 
+/// A tenant with its quotas and usage.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct TenantWithUsage {
+    pub name: String,
+    pub display_name: String,
+    pub cloud_profile: String,
+    pub max_environments: i32,
+    pub max_instances: i32,
+    pub environments: i64,
+    pub instances: i64,
+}
+
+/// Every tenant with its usage, in one query (the platform admin's tenants page).
+pub async fn list_with_usage(db: &impl ConnectionTrait) -> Result<Vec<TenantWithUsage>, StoreError> {
+    Ok(TenantWithUsage::find_by_statement(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT t.name, t.display_name, t.cloud_profile, t.max_environments, t.max_instances, \
+                coalesce(u.environments, 0)::bigint AS environments, coalesce(u.instances, 0)::bigint AS instances \
+         FROM tenants t LEFT JOIN ( \
+             SELECT tenant, count(*) AS environments, sum((spec -> 'capacity' ->> 'max')::bigint) AS instances \
+             FROM jenkins_environments GROUP BY tenant) u ON u.tenant = t.name \
+         ORDER BY t.name",
+    ))
+    .all(db)
+    .await?)
+}
+
 /// Usage now (inside a transaction holding the tenant lock, exact).
 pub async fn usage(db: &impl ConnectionTrait, name: &str) -> Result<Usage, StoreError> {
     let row = Usage::find_by_statement(Statement::from_sql_and_values(

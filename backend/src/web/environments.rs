@@ -1,0 +1,413 @@
+//! Environment pages: the list (filters, pages of 50 from the in-memory index), the detail page (conditions,
+//! events, outputs with AWS console links, generated Jenkins configuration, manifest) with a live panel, the
+//! create/edit form and the delete confirmation. Writes go through the JSON API from the page script.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use super::chrome::{Chrome, PageCaller};
+use super::view::{self, EnvironmentRow, Output};
+use super::{error_page, render};
+use crate::auth::caller::Caller;
+use crate::auth::Role;
+use crate::domain::catalog::INSTANCE_TYPES;
+use crate::domain::labels::LabelSelector;
+use crate::domain::object::{EnvironmentEvent, JenkinsEnvironment};
+use crate::domain::spec::{DeletionPolicy, JenkinsEnvironmentSpec};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{cloud_profiles, environments, events, tenants};
+
+/// Rows a list page shows.
+const PAGE_ROWS: usize = 50;
+
+/// The environment pages' routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/{tenant}/environments", get(list))
+        .route("/t/{tenant}/environments/new", get(new_form))
+        .route("/t/{tenant}/environments/{name}", get(detail))
+        .route("/t/{tenant}/environments/{name}/panel", get(panel))
+        .route("/t/{tenant}/environments/{name}/edit", get(edit_form))
+        .route("/t/{tenant}/environments/{name}/delete", get(delete_form))
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    phase: Option<String>,
+    labels: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "environments/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<EnvironmentRow>,
+    phase: String,
+    labels: String,
+    label_error: String,
+    next_after: Option<String>,
+    can_edit: bool,
+    phases: [&'static str; 6],
+}
+
+impl ListPage {
+    fn is_phase(&self, candidate: &str) -> bool {
+        self.phase == candidate
+    }
+}
+
+fn parse_objects(items: &[bytes::Bytes]) -> Vec<JenkinsEnvironment> {
+    items.iter().filter_map(|json| serde_json::from_slice(json).ok()).collect()
+}
+
+/// A page of matching environments after `after`, and where the next page starts. Served from the
+/// change-feed index (no query) once it is loaded, from the database before that.
+async fn page_of(
+    state: &AppState,
+    tenant: &str,
+    selector: &LabelSelector,
+    phase: &str,
+    mut after: Option<String>,
+) -> Result<(Vec<JenkinsEnvironment>, Option<String>), ApiError> {
+    let mut found = Vec::new();
+    loop {
+        let (batch, more_after) = match state.feed.list(tenant, selector, None, after.as_deref(), 200) {
+            Some(page) => (parse_objects(&page.items), page.more_after),
+            None => {
+                let page = environments::list(&state.db, tenant, selector, after.as_deref(), 200).await?;
+                (page.items, page.more_after)
+            }
+        };
+        for object in batch {
+            let name = object.metadata.name.clone();
+            if phase.is_empty() || view::phase_name(object.status.phase) == phase {
+                found.push(object);
+            }
+            if found.len() == PAGE_ROWS {
+                return Ok((found, Some(name)));
+            }
+        }
+        match more_after {
+            Some(next) => after = Some(next),
+            None => return Ok((found, None)),
+        }
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Path(tenant): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    if let Err(error) = caller.require(&tenant, Role::Viewer) {
+        return error_page(error);
+    }
+    let labels = query.labels.unwrap_or_default();
+    let phase = query.phase.unwrap_or_default();
+    let (selector, label_error) = match LabelSelector::parse(&labels) {
+        Ok(selector) => (selector, String::new()),
+        Err(error) => (LabelSelector::default(), format!("Not a label selector: {error}")),
+    };
+    let (objects, next_after) = match page_of(&state, &tenant, &selector, &phase, query.after).await {
+        Ok(page) => page,
+        Err(error) => return error_page(error),
+    };
+    let now = chrono::Utc::now();
+    let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
+    let can_edit = chrome.can_edit(&caller);
+    render(&ListPage {
+        rows: objects.iter().map(|o| EnvironmentRow::of(o, now)).collect(),
+        chrome,
+        phase,
+        labels,
+        label_error,
+        next_after,
+        can_edit,
+        phases: ["Pending", "Provisioning", "Ready", "Degraded", "Deleting", "Failed"],
+    })
+}
+
+/// One environment the caller may see, from the cache or the database.
+async fn load(state: &AppState, caller: &Caller, tenant: &str, name: &str) -> Result<JenkinsEnvironment, ApiError> {
+    caller.require(tenant, Role::Viewer)?;
+    if let Some(json) = state.feed.get(tenant, name) {
+        return serde_json::from_slice(&json).map_err(|e| ApiError::Internal(e.into()));
+    }
+    let row = environments::find(&state.db, tenant, name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("environment {name:?} not found")))?;
+    Ok(environments::to_object(&row)?)
+}
+
+/// A condition as the detail page shows it.
+struct ConditionView {
+    kind: String,
+    status: String,
+    ok: bool,
+    reason: String,
+    message: String,
+    changed: String,
+}
+
+#[derive(Template)]
+#[template(path = "environments/panel.html")]
+struct Panel {
+    phase: String,
+    badge: &'static str,
+    conditions: Vec<ConditionView>,
+    outputs: Vec<Output>,
+    events: Vec<EnvironmentEvent>,
+    deleting: bool,
+    retained: bool,
+    generation: i64,
+    observed_generation: i64,
+}
+
+#[derive(Template)]
+#[template(path = "environments/detail.html")]
+struct DetailPage {
+    chrome: Chrome,
+    name: String,
+    deleting: bool,
+    /// The live panel, rendered on its own so the page script can fetch it again.
+    panel_html: String,
+    manifest: String,
+    casc: String,
+    plugins: String,
+    can_edit: bool,
+    instances: Vec<crate::domain::object::InstanceStatus>,
+}
+
+async fn panel_of(state: &AppState, object: &JenkinsEnvironment, region: &str) -> Result<Panel, ApiError> {
+    let meta = &object.metadata;
+    let events = events::list(&state.db, &meta.tenant, meta.uid, 50).await?;
+    Ok(Panel {
+        phase: view::phase_name(object.status.phase),
+        badge: view::badge(object.status.phase),
+        conditions: object
+            .status
+            .conditions
+            .iter()
+            .map(|c| ConditionView {
+                kind: c.condition_type.clone(),
+                status: format!("{:?}", c.status),
+                ok: c.status == crate::domain::object::ConditionStatus::True,
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+                changed: c.last_transition_time.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            })
+            .collect(),
+        outputs: view::outputs(object, region),
+        events,
+        deleting: meta.deletion_timestamp.is_some(),
+        retained: object.spec.storage.deletion_policy == DeletionPolicy::Retain,
+        generation: meta.generation,
+        observed_generation: object.status.observed_generation,
+    })
+}
+
+/// The profile of the tenant (for the region and the generated configuration).
+async fn profile_of(state: &AppState, tenant: &str) -> Result<Option<cloud_profiles::ProfileRow>, ApiError> {
+    let Some(tenant) = tenants::find(&state.db, tenant).await? else { return Ok(None) };
+    Ok(cloud_profiles::find(&state.db, &tenant.cloud_profile).await?)
+}
+
+/// The manifest as a person would write it: metadata they own, and the spec.
+fn manifest_yaml(object: &JenkinsEnvironment) -> String {
+    let manifest = serde_json::json!({
+        "apiVersion": object.api_version,
+        "kind": object.kind,
+        "metadata": { "name": object.metadata.name, "labels": object.metadata.labels },
+        "spec": object.spec,
+    });
+    serde_yaml_ng::to_string(&manifest).unwrap_or_default()
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Response {
+    let result = async {
+        let object = load(&state, &caller, &tenant, &name).await?;
+        let profile = profile_of(&state, &tenant).await?;
+        let region = profile.as_ref().map_or("us-east-1", |p| p.region.as_str()).to_owned();
+        let panel = panel_of(&state, &object, &region).await?;
+        let (casc, plugins) = match &profile {
+            Some(profile) => {
+                match crate::reconcile::environment::jenkins_config::render(
+                    &object,
+                    profile,
+                    object.status.outputs.cluster_arn.as_deref(),
+                    None,
+                ) {
+                    Ok(config) => (config.casc, config.plugins.join("\n")),
+                    Err(error) => (format!("# could not render: {error}"), String::new()),
+                }
+            }
+            None => ("# the tenant's cloud profile does not exist yet".to_owned(), String::new()),
+        };
+        let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
+        let can_edit = chrome.can_edit(&caller);
+        let panel_html = panel.render().map_err(|e| ApiError::Internal(e.into()))?;
+        Ok::<_, ApiError>(DetailPage {
+            chrome,
+            name: object.metadata.name.clone(),
+            deleting: object.metadata.deletion_timestamp.is_some(),
+            panel_html,
+            manifest: manifest_yaml(&object),
+            casc,
+            plugins,
+            can_edit,
+            instances: object.status.instances.clone(),
+        })
+    }
+    .await;
+    match result {
+        Ok(page) => render(&page),
+        Err(error) => error_page(error),
+    }
+}
+
+/// The live part of the detail page, fetched again by the page script when the watch says it changed.
+async fn panel(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Response {
+    let result = async {
+        let object = load(&state, &caller, &tenant, &name).await?;
+        let profile = profile_of(&state, &tenant).await?;
+        let region = profile.as_ref().map_or("us-east-1", |p| p.region.as_str()).to_owned();
+        panel_of(&state, &object, &region).await
+    }
+    .await;
+    match result {
+        Ok(panel) => render(&panel),
+        Err(error) => error_page(error),
+    }
+}
+
+/// An instance type offered on the form.
+struct InstanceChoice {
+    name: &'static str,
+    vcpus: u32,
+    memory_gib: u32,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "environments/form.html")]
+struct FormPage {
+    chrome: Chrome,
+    editing: bool,
+    name: String,
+    labels: String,
+    resource_version: String,
+    spec: JenkinsEnvironmentSpec,
+    plugins: String,
+    instance_types: Vec<InstanceChoice>,
+    allocation_strategies: [(&'static str, &'static str); 4],
+}
+
+impl FormPage {
+    fn is_strategy(&self, candidate: &str) -> bool {
+        self.spec.capacity.spot_allocation_strategy.as_aws() == candidate
+    }
+}
+
+fn form_page(chrome: Chrome, editing: bool, object: Option<&JenkinsEnvironment>) -> FormPage {
+    let spec = object.map(|o| o.spec.clone()).unwrap_or_default();
+    let chosen = &spec.capacity.instance_types;
+    FormPage {
+        chrome,
+        editing,
+        name: object.map(|o| o.metadata.name.clone()).unwrap_or_default(),
+        labels: object
+            .map(|o| o.metadata.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default(),
+        resource_version: object.map(|o| o.metadata.resource_version.clone()).unwrap_or_default(),
+        plugins: spec.controller.plugins.join("\n"),
+        instance_types: INSTANCE_TYPES
+            .iter()
+            .map(|t| InstanceChoice {
+                name: t.name,
+                vcpus: t.vcpus,
+                memory_gib: t.memory_mib / 1024,
+                checked: chosen.iter().any(|c| c == t.name),
+            })
+            .collect(),
+        allocation_strategies: [
+            ("price-capacity-optimized", "price and capacity optimized (recommended)"),
+            ("capacity-optimized", "capacity optimized"),
+            ("capacity-optimized-prioritized", "capacity optimized, prioritized"),
+            ("lowest-price", "lowest price"),
+        ],
+        spec,
+    }
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Path(tenant): Path<String>,
+) -> Response {
+    if let Err(error) = caller.require(&tenant, Role::Editor) {
+        return error_page(error);
+    }
+    let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
+    render(&form_page(chrome, false, None))
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Response {
+    let object = match load(&state, &caller, &tenant, &name).await {
+        Ok(object) => object,
+        Err(error) => return error_page(error),
+    };
+    if let Err(error) = caller.require(&tenant, Role::Editor) {
+        return error_page(error);
+    }
+    let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
+    render(&form_page(chrome, true, Some(&object)))
+}
+
+#[derive(Template)]
+#[template(path = "environments/delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    name: String,
+    retained: bool,
+    file_system: String,
+}
+
+async fn delete_form(
+    State(state): State<AppState>,
+    PageCaller(caller): PageCaller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Response {
+    let object = match load(&state, &caller, &tenant, &name).await {
+        Ok(object) => object,
+        Err(error) => return error_page(error),
+    };
+    if let Err(error) = caller.require(&tenant, Role::Editor) {
+        return error_page(error);
+    }
+    let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
+    render(&DeletePage {
+        chrome,
+        name,
+        retained: object.spec.storage.deletion_policy == DeletionPolicy::Retain,
+        file_system: object.status.outputs.file_system_id.clone().unwrap_or_default(),
+    })
+}

@@ -1,0 +1,121 @@
+//! View models: what the templates show of an environment (phase badge, the first condition not yet True,
+//! age, links to the AWS console), shaped once here so templates stay plain.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::object::{ConditionStatus, JenkinsEnvironment, Phase};
+
+/// One row of the environments list.
+pub struct EnvironmentRow {
+    pub name: String,
+    pub phase: String,
+    pub badge: &'static str,
+    /// The first part not yet True, with its reason ("" when Ready).
+    pub waiting_on: String,
+    pub age: String,
+    pub url: Option<String>,
+    pub labels: String,
+}
+
+/// The CSS class of a phase's badge.
+pub fn badge(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Ready => "badge ok",
+        Phase::Provisioning | Phase::Pending => "badge busy",
+        Phase::Deleting => "badge muted",
+        Phase::Degraded | Phase::Failed => "badge bad",
+    }
+}
+
+/// "3d", "5h", "12m", "40s".
+pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - since).num_seconds().max(0);
+    match seconds {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3_600 => format!("{}h", s / 3_600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The phase's name as shown.
+pub fn phase_name(phase: Phase) -> String {
+    format!("{phase:?}")
+}
+
+impl EnvironmentRow {
+    /// The row of `object`.
+    pub fn of(object: &JenkinsEnvironment, now: DateTime<Utc>) -> Self {
+        let status = &object.status;
+        let waiting_on = status
+            .conditions
+            .iter()
+            .find(|c| c.condition_type != "Ready" && c.status != ConditionStatus::True)
+            .or_else(|| status.conditions.iter().find(|c| c.status != ConditionStatus::True))
+            .map(|c| format!("{}: {}", c.condition_type, c.reason))
+            .unwrap_or_default();
+        Self {
+            name: object.metadata.name.clone(),
+            phase: phase_name(status.phase),
+            badge: badge(status.phase),
+            waiting_on,
+            age: age(object.metadata.creation_timestamp, now),
+            url: (status.phase == Phase::Ready).then(|| status.outputs.url.clone()).flatten(),
+            labels: object.metadata.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "),
+        }
+    }
+}
+
+/// An output of the detail page, with a link to the AWS console when there is one.
+pub struct Output {
+    pub label: &'static str,
+    pub value: String,
+    pub link: Option<String>,
+}
+
+/// The environment's outputs with AWS console links for `region`.
+pub fn outputs(object: &JenkinsEnvironment, region: &str) -> Vec<Output> {
+    let o = &object.status.outputs;
+    let console = |path: String| Some(format!("https://{region}.console.aws.amazon.com/{path}"));
+    let mut rows = Vec::new();
+    let mut push = |label, value: &Option<String>, link: Option<String>| {
+        if let Some(value) = value {
+            rows.push(Output { label, value: value.clone(), link });
+        }
+    };
+    push("Jenkins URL", &o.url, None);
+    push("Controller DNS name", &o.controller_dns, None);
+    push(
+        "File system (JENKINS_HOME)",
+        &o.file_system_id,
+        o.file_system_id.as_ref().and_then(|id| console(format!("efs/home?region={region}#/file-systems/{id}"))),
+    );
+    push("Access point", &o.access_point_id, None);
+    push(
+        "Cloud Map service",
+        &o.discovery_service_id,
+        o.namespace_id.as_ref().and_then(|ns| console(format!("cloudmap/home/namespaces/{ns}?region={region}"))),
+    );
+    let cluster = o.cluster_arn.as_ref().and_then(|arn| arn.rsplit('/').next().map(str::to_owned));
+    push(
+        "ECS cluster",
+        &o.cluster_arn,
+        cluster.as_ref().and_then(|c| console(format!("ecs/v2/clusters/{c}/services?region={region}"))),
+    );
+    push(
+        "Controller service",
+        &o.service_arn,
+        cluster
+            .as_ref()
+            .and_then(|c| console(format!("ecs/v2/clusters/{c}/services/jenkins-controller/health?region={region}"))),
+    );
+    push("Task definition", &o.task_definition_arn, None);
+    push(
+        "Auto Scaling group",
+        &o.auto_scaling_group,
+        o.auto_scaling_group
+            .as_ref()
+            .and_then(|g| console(format!("ec2/home?region={region}#AutoScalingGroupDetails:id={g};view=details"))),
+    );
+    rows
+}
