@@ -32,6 +32,8 @@ pub struct Config {
     pub reconcile_concurrency: usize,
     /// Periodic resync of converged environments (drift detection), jittered ±5 %.
     pub resync: Duration,
+    /// How often the cost meter samples every environment (`BUTLER_METER_SECONDS`, default 300).
+    pub meter_interval: Duration,
     /// An AWS endpoint override (`BUTLER_AWS_ENDPOINT_URL`: the emulator); unset in production.
     pub aws_endpoint_url: Option<String>,
 }
@@ -104,6 +106,7 @@ impl Config {
             reconcile: parsed(&lookup, "BUTLER_RECONCILE", true)?,
             reconcile_concurrency: parsed(&lookup, "BUTLER_RECONCILE_CONCURRENCY", 8)?,
             resync: Duration::from_secs(parsed(&lookup, "BUTLER_RESYNC_SECONDS", 600)?),
+            meter_interval: Duration::from_secs(parsed::<u64>(&lookup, "BUTLER_METER_SECONDS", 300)?.max(60)),
             aws_endpoint_url: optional(&lookup, "BUTLER_AWS_ENDPOINT_URL"),
         })
     }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod cost;
 pub mod domain;
 pub mod environments;
 pub mod error;

@@ -1,5 +1,6 @@
 //! The `butler` command: `serve`, `migrate`, `admin …`.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 
@@ -55,6 +56,11 @@ enum AdminTask {
         #[arg(long, default_value = "us-east-1")]
         region: String,
     },
+    /// Prices: `prices import FILE` lays a price list (the format of backend/data/prices.json) over the current one.
+    Prices {
+        #[command(subcommand)]
+        action: PricesAction,
+    },
     /// Create a tenant unless it exists.
     CreateTenant {
         /// DNS label, e.g. payments.
@@ -62,6 +68,12 @@ enum AdminTask {
         #[arg(long)]
         display_name: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum PricesAction {
+    /// Import a price list file (JSON).
+    Import { file: std::path::PathBuf },
 }
 
 #[tokio::main]
@@ -165,6 +177,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             butler::store::cloud_profiles::upsert(&db, &name, &input).await?;
             println!("cloud profile {name}: {} with subnets {}", network.vpc_id, network.subnet_ids.join(", "));
+            Ok(())
+        }
+        Command::Admin { task: AdminTask::Prices { action: PricesAction::Import { file } } } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let list: butler::cost::prices::PriceList =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a price list", file.display()))?;
+            list.validate().map_err(anyhow::Error::msg)?;
+            let db = startup::connect(&config).await?;
+            let merged = butler::store::costs::import_prices(&db, &list, "cli:butler admin prices import").await?;
+            let types: usize = merged.on_demand_hourly.values().map(|t| t.len()).sum();
+            println!(
+                "prices imported from {}: {types} on-demand prices in {} region(s)",
+                file.display(),
+                merged.on_demand_hourly.len()
+            );
             Ok(())
         }
         Command::Admin { task: AdminTask::CreateTenant { name, display_name } } => {

@@ -35,7 +35,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     // The URL may carry a password: say which variable failed, never its value.
-    Database::connect(options).await.context("cannot connect to the database named by DATABASE_URL")
+    let mut db = Database::connect(options).await.context("cannot connect to the database named by DATABASE_URL")?;
+    db.set_metric_callback(|_| crate::store::count_query());
+    Ok(db)
 }
 
 /// A bound, not yet serving, Butler.
@@ -99,6 +101,8 @@ impl Application {
         background.spawn(limiter_upkeep(state.clone()));
         if state.config.reconcile {
             background.spawn(reconcile(state.clone()));
+            background.spawn(meter(state.clone()));
+            background.spawn(meter(state.clone()));
         }
         tracing::info!(address = %listener.local_addr()?, "butler is serving");
         let router = crate::http::router(state.clone());
@@ -156,6 +160,16 @@ async fn compact_watch_history(state: AppState) {
     }
 }
 
+/// The cost meter, once per interval across all processes, until shutdown.
+async fn meter(state: AppState) {
+    use crate::cost::meter::Meter;
+    use crate::reconcile::environment::SdkProvider;
+    let provider = Arc::new(SdkProvider::new(state.aws.clone()));
+    let owner = format!("{}-meter", crate::reconcile::runner::owner_id());
+    tracing::info!(interval_seconds = state.config.meter_interval.as_secs(), "cost meter started");
+    Meter::new(state.db.clone(), provider, owner, state.config.meter_interval).run(state.shutdown.clone()).await;
+}
+
 /// The reconcile runner with the environment reconciler, until shutdown.
 async fn reconcile(state: AppState) {
     use crate::reconcile::environment::{EnvironmentReconciler, SdkProvider};
@@ -180,6 +194,7 @@ impl Application {
         let mut background = JoinSet::new();
         background.spawn(feed::run(state.feed.clone(), state.identity.clone(), state.db.clone(), shutdown.clone()));
         background.spawn(reconcile(state.clone()));
+        background.spawn(meter(state.clone()));
         shutdown.cancelled().await;
         while background.join_next().await.is_some() {}
         state.db.clone().close().await.ok();

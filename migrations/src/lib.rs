@@ -10,6 +10,7 @@ mod m20261123_000005_create_identity;
 mod m20261123_000006_create_audit_log;
 mod m20261123_000007_add_queue_fairness;
 mod m20261123_000008_create_cloud_profiles;
+mod m20261201_000009_create_costs;
 
 /// The ordered list of every migration Butler has ever shipped.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_create_audit_log::Migration),
             Box::new(m20261123_000007_add_queue_fairness::Migration),
             Box::new(m20261123_000008_create_cloud_profiles::Migration),
+            Box::new(m20261201_000009_create_costs::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use butler::aws::autoscaling::Group;
 use butler::aws::discovery::{DiscoveryApi, OperationState, Resource};
-use butler::aws::ec2::{Ec2Api, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo};
+use butler::aws::ec2::{Ec2Api, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo, TaggedInstance};
 use butler::aws::ecs::{CapacityProvider, Cluster, Service};
 use butler::aws::efs::{AccessPoint, EfsApi, FileSystem, Lifecycle, MountTarget, Throughput};
 use butler::aws::iam::{IamApi, Role};
@@ -42,6 +42,10 @@ pub struct FakeState {
     /// Name → the group and, once deleting, how many describes it has left.
     pub groups: HashMap<String, (Group, Option<u32>)>,
     pub parameters: HashMap<String, String>,
+    /// What DescribeInstances reports (the cost meter's input).
+    pub tagged_instances: Vec<TaggedInstance>,
+    /// (instance type, zone) → Spot price.
+    pub spot_prices: HashMap<(String, String), f64>,
     /// The region publishes no ECS-optimised AMI parameter (a permanent error unless the profile names an AMI).
     pub no_ecs_ami: bool,
     /// How many describes a new service shows its task pending before it runs.
@@ -217,6 +221,17 @@ impl Ec2Api for FakeAws {
         state.launch_templates.insert(template.name.clone(), updated.clone());
         Ok(updated)
     }
+    async fn tagged_instances(&self) -> Result<Vec<TaggedInstance>, AwsError> {
+        let mut state = self.state();
+        state.check("ec2:DescribeInstances")?;
+        Ok(state.tagged_instances.clone())
+    }
+    async fn spot_price(&self, instance_type: &str, zone: &str) -> Result<Option<f64>, AwsError> {
+        let mut state = self.state();
+        state.check("ec2:DescribeSpotPriceHistory")?;
+        *state.creates.entry("ec2:DescribeSpotPriceHistory").or_default() += 1;
+        Ok(state.spot_prices.get(&(instance_type.to_owned(), zone.to_owned())).copied())
+    }
     async fn delete_launch_template(&self, id: &str) -> Result<(), AwsError> {
         let mut state = self.state();
         let before = state.launch_templates.len();
@@ -238,6 +253,9 @@ fn settle(lifecycle: &mut Lifecycle, looks: &mut u32, settle_after: u32) {
 
 #[async_trait]
 impl EfsApi for FakeAws {
+    async fn file_system_sizes(&self) -> Result<BTreeMap<String, i64>, AwsError> {
+        Ok(self.state().file_systems.iter().map(|(token, (fs, _))| (token.clone(), fs.size_bytes)).collect())
+    }
     async fn find_file_system(&self, token: &str) -> Result<Option<FileSystem>, AwsError> {
         let mut state = self.state();
         state.check("efs:DescribeFileSystems")?;

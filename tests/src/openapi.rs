@@ -106,6 +106,11 @@ impl OpenApi {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned())
             .unwrap_or_default();
+        // The console's pages are HTML for people, not part of the API contract.
+        let path_only = path.split('?').next().unwrap_or(path);
+        if !path_only.starts_with("/api/") && media_type == "text/html" {
+            return;
+        }
         let operation = self.operations.iter().find(|op| op.method == method.as_str() && op.pattern.is_match(path));
         let Some(operation) = operation else {
             // Not a documented route (404/405 fallbacks): the body must still be a problem.

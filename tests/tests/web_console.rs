@@ -150,6 +150,7 @@ async fn tenant_and_platform_admin_pages_work_and_pass_the_accessibility_check()
     browser.goto("/t/payments/tokens").await;
     browser.fill("#t-name", "ci-bot").await;
     browser.click("form[data-show-token] button[type=submit]").await;
+    browser.wait_for_contains("#new-token", "butler_").await;
     let token = browser.text("#new-token").await;
     assert!(token.starts_with("butler_"), "the token is shown once: {token}");
     browser.check_page("02-tokens-created").await;
@@ -176,10 +177,39 @@ async fn tenant_and_platform_admin_pages_work_and_pass_the_accessibility_check()
     assert!(browser.text("table").await.contains("newteam"));
     browser.check_page("07-admin-audit").await;
 
+    // The cost pages, with samples from the meter (in-memory AWS: two instances, one of them Spot).
+    let created = app.create("payments", &manifest("metered")).await.json();
+    let uid = created["metadata"]["uid"].as_str().expect("uid").to_owned();
+    let fake = butler_tests::fakes::FakeAws::default();
+    for (id, spot) in [("i-1", false), ("i-2", true)] {
+        fake.state().tagged_instances.push(butler::aws::ec2::TaggedInstance {
+            id: id.into(),
+            instance_type: "m5.large".into(),
+            availability_zone: "eu-west-1a".into(),
+            spot,
+            environment_uid: uid.clone(),
+        });
+    }
+    fake.state().spot_prices.insert(("m5.large".into(), "eu-west-1a".into()), 0.03);
+    let five = std::time::Duration::from_secs(300);
+    let meter = butler::cost::meter::Meter::new(app.db(), std::sync::Arc::new(fake), "test".into(), five);
+    // Intervals after the environment was created (the meter's clock is given, not waited for).
+    let now = chrono::Utc::now();
+    for step in 1..=3 {
+        meter.run_at(now + chrono::Duration::minutes(5 * step)).await.expect("meter").expect("metered");
+    }
+    browser.goto("/admin/costs").await;
+    assert!(browser.has("svg.chart").await, "the daily chart is drawn");
+    assert!(browser.text("table").await.contains("payments"));
+    browser.check_page("08-admin-costs").await;
+    browser.click("table a[href^='/t/payments/costs']").await;
+    assert!(browser.text("table").await.contains("metered"));
+    browser.check_page("09-tenant-costs").await;
+
     // Everything above is reachable from the navigation.
     browser.goto("/admin/tenants").await;
     let nav = browser.text("nav[aria-label=Main]").await;
-    for entry in ["Tenants", "Users", "Cloud profiles", "Audit log"] {
+    for entry in ["Tenants", "Users", "Cloud profiles", "Audit log", "Costs"] {
         assert!(nav.contains(entry), "{entry} missing from {nav}");
     }
 }

@@ -49,6 +49,17 @@ pub struct LaunchTemplate {
     pub data: LaunchTemplateData,
 }
 
+/// A running instance carrying a Butler environment's uid tag (the cost meter's view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedInstance {
+    pub id: String,
+    pub instance_type: String,
+    pub availability_zone: String,
+    pub spot: bool,
+    /// The `butler:uid` tag.
+    pub environment_uid: String,
+}
+
 /// What the reconciler needs of EC2.
 #[async_trait]
 pub trait Ec2Api: Send + Sync {
@@ -103,6 +114,10 @@ pub trait Ec2Api: Send + Sync {
     ) -> Result<LaunchTemplate, AwsError>;
     /// Deletes a launch template by id; gone is fine.
     async fn delete_launch_template(&self, id: &str) -> Result<(), AwsError>;
+    /// Every running or pending instance tagged with a Butler environment's uid, pages of up to 1,000.
+    async fn tagged_instances(&self) -> Result<Vec<TaggedInstance>, AwsError>;
+    /// The latest Linux Spot price of a type in a zone (one call), if AWS reports one.
+    async fn spot_price(&self, instance_type: &str, availability_zone: &str) -> Result<Option<f64>, AwsError>;
 }
 
 /// The SDK-backed EC2 adapter.
@@ -374,5 +389,54 @@ impl Ec2Api for SdkEc2 {
             }
             other => other.map(|_| ()),
         }
+    }
+
+    async fn tagged_instances(&self) -> Result<Vec<TaggedInstance>, AwsError> {
+        let mut found = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let request = self
+                .client
+                .describe_instances()
+                .filters(Filter::builder().name("tag-key").values(super::tags::UID).build())
+                .filters(Filter::builder().name("instance-state-name").values("running").values("pending").build())
+                .max_results(1000)
+                .set_next_token(token.take())
+                .send();
+            let output = self.account.call("ec2:DescribeInstances", ApiFamily::Ec2Read, request).await?;
+            for instance in output.reservations().iter().flat_map(|r| r.instances()) {
+                let uid = instance.tags().iter().find(|t| t.key() == Some(super::tags::UID)).and_then(|t| t.value());
+                let (Some(id), Some(uid)) = (instance.instance_id(), uid) else { continue };
+                found.push(TaggedInstance {
+                    id: id.to_owned(),
+                    instance_type: instance.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                    availability_zone: instance
+                        .placement()
+                        .and_then(|p| p.availability_zone())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    spot: instance.instance_lifecycle().is_some_and(|l| l.as_str() == "spot"),
+                    environment_uid: uid.to_owned(),
+                });
+            }
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    async fn spot_price(&self, instance_type: &str, availability_zone: &str) -> Result<Option<f64>, AwsError> {
+        let request = self
+            .client
+            .describe_spot_price_history()
+            .instance_types(aws_sdk_ec2::types::InstanceType::from(instance_type))
+            .availability_zone(availability_zone)
+            .product_descriptions("Linux/UNIX")
+            .start_time(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+            .max_results(1)
+            .send();
+        let output = self.account.call("ec2:DescribeSpotPriceHistory", ApiFamily::Ec2Read, request).await?;
+        Ok(output.spot_price_history().first().and_then(|p| p.spot_price()).and_then(|p| p.parse().ok()))
     }
 }

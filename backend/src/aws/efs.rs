@@ -75,6 +75,8 @@ pub struct AccessPoint {
 pub trait EfsApi: Send + Sync {
     /// The file system created with this token, if any (the lookup before create).
     async fn find_file_system(&self, creation_token: &str) -> Result<Option<FileSystem>, AwsError>;
+    /// Every file system's size by creation token, a page of up to 100 a call (the cost meter).
+    async fn file_system_sizes(&self) -> Result<BTreeMap<String, i64>, AwsError>;
     /// Creates an encrypted file system; a taken token is `AlreadyExists` (then look it up).
     async fn create_file_system(
         &self,
@@ -152,6 +154,25 @@ impl EfsApi for SdkEfs {
         let request = self.client.describe_file_systems().creation_token(creation_token).send();
         let output = self.account.call("efs:DescribeFileSystems", ApiFamily::Efs, request).await?;
         Ok(output.file_systems().first().map(file_system))
+    }
+
+    async fn file_system_sizes(&self) -> Result<BTreeMap<String, i64>, AwsError> {
+        let mut sizes = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let request = self.client.describe_file_systems().max_items(100).set_marker(marker.take()).send();
+            let output = self.account.call("efs:DescribeFileSystems", ApiFamily::Efs, request).await?;
+            for description in output.file_systems() {
+                sizes.insert(
+                    description.creation_token().to_owned(),
+                    description.size_in_bytes().map_or(0, |size| size.value()),
+                );
+            }
+            match output.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
+                _ => return Ok(sizes),
+            }
+        }
     }
 
     async fn create_file_system(

@@ -4,6 +4,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod changes;
 pub mod cloud_profiles;
+pub mod costs;
 pub mod entity;
 pub mod environments;
 pub mod events;
@@ -12,7 +13,23 @@ pub mod sessions;
 pub mod tenants;
 pub mod users;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sea_orm::{DbErr, SqlErr};
+
+/// Statements this process has sent to PostgreSQL (`butler_db_queries_total` in /metrics): how benchmarks
+/// count queries per page.
+static QUERIES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one statement (sea-orm's metric callback calls this for each).
+pub fn count_query() {
+    QUERIES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Statements sent so far.
+pub fn queries() -> u64 {
+    QUERIES.load(Ordering::Relaxed)
+}
 
 /// What can go wrong below the API, in terms the API can answer.
 #[derive(Debug, thiserror::Error)]

@@ -47,6 +47,8 @@ pub struct Chrome {
     pub csrf: String,
     /// Which part of the navigation is active.
     pub section: &'static str,
+    /// The tenant's highest budget threshold crossed this month, said to everyone in the tenant.
+    pub budget_banner: Option<String>,
 }
 
 impl Chrome {
@@ -80,7 +82,24 @@ impl Chrome {
             Some(session) => crate::auth::caller::csrf_token(state, session).await.unwrap_or_default(),
             None => String::new(),
         };
-        Self { who, platform_admin, tenant: tenant.map(str::to_owned), role, tenants, csrf, section }
+        let budget_banner = match tenant {
+            Some(tenant) => crate::cost::budget::alerts_this_month(&state.db, tenant, chrono::Utc::now())
+                .await
+                .ok()
+                .and_then(|alerts| alerts.into_iter().next())
+                .map(|alert| {
+                    format!(
+                        "{tenant} has {} {}% of its monthly budget of {:.2} USD: {:.2} spent, {:.2} projected this month.",
+                        if alert.basis == "actual" { "spent" } else { "is on course to spend" },
+                        alert.threshold,
+                        alert.budget_usd,
+                        alert.spent_usd,
+                        alert.projected_usd
+                    )
+                }),
+            None => None,
+        };
+        Self { who, platform_admin, tenant: tenant.map(str::to_owned), role, tenants, csrf, section, budget_banner }
     }
 
     /// Whether the caller may change environments in the current tenant.

@@ -4,6 +4,7 @@
 //! once. Static files (`web/static`) are compiled in: no CDN, no build step.
 
 mod chrome;
+mod costs;
 mod environments;
 mod platform;
 mod tenant;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .merge(environments::routes())
         .merge(tenant::routes())
         .merge(platform::routes())
+        .merge(costs::routes())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -30,6 +30,24 @@ struct Args {
     /// Where to write the JWT for the other load generators.
     #[arg(long)]
     jwt_file: std::path::PathBuf,
+    /// Put half of the environments in the first tenant (the web benchmark's 5,000-environment tenant).
+    #[arg(long)]
+    skewed: bool,
+}
+
+/// Where environment `index` of `total` goes: (tenant index, environment name).
+fn placement(index: usize, total: usize, tenants: usize, skewed: bool) -> (usize, String) {
+    if !skewed || tenants < 2 {
+        // Environment i goes to tenant i % tenants as env-(i / tenants): every tenant gets env-000...
+        return (index % tenants, format!("env-{:03}", index / tenants));
+    }
+    let half = total / 2;
+    if index < half {
+        (0, format!("env-{index:04}"))
+    } else {
+        let rest = index - half;
+        (1 + rest % (tenants - 1), format!("env-{:04}", rest / (tenants - 1)))
+    }
 }
 
 fn manifest(name: &str) -> serde_json::Value {
@@ -71,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
         let (client, next, url, jwt) = (client.clone(), next.clone(), args.url.clone(), jwt.clone());
-        let (total, tenants) = (args.environments, args.tenants);
+        let (total, tenants, skewed) = (args.environments, args.tenants, args.skewed);
         workers.push(tokio::spawn(async move {
             let mut histogram = Histogram::<u64>::new(3).expect("histogram");
             let mut failures = 0usize;
@@ -80,9 +98,9 @@ async fn main() -> anyhow::Result<()> {
                 if index >= total {
                     return (histogram, failures);
                 }
-                // Environment i goes to tenant i % tenants as env-(i / tenants): every tenant gets env-000...
-                let path = format!("{url}/api/v1/tenants/bench-{:02}/jenkinsenvironments", index % tenants);
-                let body = manifest(&format!("env-{:03}", index / tenants));
+                let (tenant, name) = placement(index, total, tenants, skewed);
+                let path = format!("{url}/api/v1/tenants/bench-{tenant:02}/jenkinsenvironments");
+                let body = manifest(&name);
                 let sent = Instant::now();
                 let response = client.post(&path).bearer_auth(&jwt).json(&body).send().await;
                 let ok = matches!(&response, Ok(r) if r.status() == reqwest::StatusCode::CREATED);

@@ -24,6 +24,9 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
     let mut line = |s: String| {
         let _ = writeln!(text, "{s}");
     };
+    line("# HELP butler_db_queries_total SQL statements this process has sent to PostgreSQL.".into());
+    line("# TYPE butler_db_queries_total counter".into());
+    line(format!("butler_db_queries_total {}", crate::store::queries()));
     line("# HELP butler_aws_calls_total AWS API calls made by this process, by operation.".into());
     line("# TYPE butler_aws_calls_total counter".into());
     for (operation, count) in state.aws.calls.snapshot() {

@@ -3,6 +3,7 @@
 mod audit_log;
 mod auth;
 mod cloud_profiles;
+mod costs;
 mod environments;
 mod health;
 mod jenkins_config;
@@ -56,6 +57,11 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .get("/api/v1/users/{user_id}", users::get_user)
         .patch("/api/v1/users/{user_id}", users::update_user)
         .get("/api/v1/audit", audit_log::list_audit)
+        .get("/api/v1/costs", costs::get_costs)
+        .get("/api/v1/prices", costs::get_prices)
+        .get("/api/v1/tenants/{tenant}/budget", costs::get_budget)
+        .put("/api/v1/tenants/{tenant}/budget", costs::put_budget)
+        .put("/api/v1/prices", costs::put_prices)
         .get("/api/v1/cloudprofiles", cloud_profiles::list_cloud_profiles)
         .get("/api/v1/cloudprofiles/{name}", cloud_profiles::get_cloud_profile)
         .put("/api/v1/cloudprofiles/{name}", cloud_profiles::put_cloud_profile)

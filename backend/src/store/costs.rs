@@ -1,0 +1,199 @@
+//! Cost samples, metered intervals, cached Spot prices and the admin price list, in SQL. A meter pass runs in
+//! one transaction under an advisory lock, so passes never overlap and a crashed pass leaves nothing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::cost::arithmetic::PeriodCost;
+use crate::cost::prices::PriceList;
+
+/// The advisory lock key of the meter (one pass at a time across every process).
+const METER_LOCK: i64 = 0x6275_746c_6572_6d74; // "butlermt"
+
+/// Takes the meter's lock for the transaction; false when another process holds it.
+pub async fn try_lock_meter(txn: &impl ConnectionTrait) -> Result<bool, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Locked {
+        locked: bool,
+    }
+    let row = Locked::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_try_advisory_xact_lock($1) AS locked",
+        [METER_LOCK.into()],
+    ))
+    .one(txn)
+    .await?;
+    Ok(row.is_some_and(|r| r.locked))
+}
+
+/// Whether an interval has been metered already.
+pub async fn interval_done(db: &impl ConnectionTrait, interval_end: DateTime<Utc>) -> Result<bool, StoreError> {
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS one FROM meter_intervals WHERE interval_end = $1",
+            [interval_end.into()],
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Records an interval as metered.
+pub async fn finish_interval(
+    db: &impl ConnectionTrait,
+    interval_end: DateTime<Utc>,
+    owner: &str,
+    environments: i32,
+) -> Result<(), StoreError> {
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO meter_intervals (interval_end, metered_by, environments) VALUES ($1, $2, $3)",
+        [interval_end.into(), owner.into(), environments.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// An environment to meter: who, since when, in which profile.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Meterable {
+    pub uid: Uuid,
+    pub tenant: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub cloud_profile: String,
+    /// The end of its last sample, if it has one.
+    pub metered_until: Option<DateTime<Utc>>,
+}
+
+/// Every environment with where its metering left off.
+pub async fn meterable(db: &impl ConnectionTrait) -> Result<Vec<Meterable>, StoreError> {
+    Ok(Meterable::find_by_statement(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT e.uid, e.tenant, e.name, e.creation_timestamp AS created_at, t.cloud_profile, s.metered_until \
+         FROM jenkins_environments e JOIN tenants t ON t.name = e.tenant \
+         LEFT JOIN (SELECT environment_uid, max(period_end) AS metered_until FROM cost_samples GROUP BY environment_uid) s \
+           ON s.environment_uid = e.uid",
+    ))
+    .all(db)
+    .await?)
+}
+
+/// Stores a sample; a period already stored for the environment is left alone (never counted twice).
+pub async fn insert_sample(
+    db: &impl ConnectionTrait,
+    environment: &Meterable,
+    period_start: DateTime<Utc>,
+    period_end: DateTime<Utc>,
+    cost: &PeriodCost,
+) -> Result<bool, StoreError> {
+    let hours = serde_json::to_value(&cost.instance_hours).map_err(StoreError::Corrupt)?;
+    let result = db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO cost_samples (environment_uid, tenant, environment, period_start, period_end, instance_hours, \
+                 spot_hours, on_demand_hours, cost, on_demand_cost, efs_gb, efs_cost, estimated) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+             WHERE NOT EXISTS (SELECT 1 FROM cost_samples WHERE environment_uid = $1 AND period_end > $4) \
+             ON CONFLICT DO NOTHING",
+            [
+                environment.uid.into(),
+                environment.tenant.clone().into(),
+                environment.name.clone().into(),
+                period_start.into(),
+                period_end.into(),
+                hours.into(),
+                cost.spot_hours.into(),
+                cost.on_demand_hours.into(),
+                cost.cost.into(),
+                cost.on_demand_cost.into(),
+                cost.efs_gb.into(),
+                cost.efs_cost.into(),
+                cost.estimated.into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Cached Spot prices of a region no older than `max_age_seconds`: (type, zone) → USD.
+pub async fn cached_spot_prices(
+    db: &impl ConnectionTrait,
+    region: &str,
+    fresh_since: DateTime<Utc>,
+) -> Result<HashMap<(String, String), f64>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        instance_type: String,
+        availability_zone: String,
+        usd: f64,
+    }
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT instance_type, availability_zone, usd FROM spot_prices WHERE region = $1 AND observed_at >= $2",
+        [region.into(), fresh_since.into()],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| ((r.instance_type, r.availability_zone), r.usd)).collect())
+}
+
+/// Stores a Spot price with when it was seen.
+pub async fn put_spot_price(
+    db: &impl ConnectionTrait,
+    region: &str,
+    instance_type: &str,
+    zone: &str,
+    usd: f64,
+    observed_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO spot_prices (region, instance_type, availability_zone, usd, observed_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (region, instance_type, availability_zone) DO UPDATE SET usd = excluded.usd, observed_at = excluded.observed_at",
+        [region.into(), instance_type.into(), zone.into(), usd.into(), observed_at.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The shipped price list with the admin's imports laid over it.
+pub async fn price_list(db: &impl ConnectionTrait) -> Result<PriceList, StoreError> {
+    let mut list = PriceList::shipped();
+    let row =
+        db.query_one(Statement::from_string(DbBackend::Postgres, "SELECT list FROM price_list WHERE id = 1")).await?;
+    if let Some(row) = row {
+        let stored: serde_json::Value = row.try_get("", "list")?;
+        let imported: PriceList = serde_json::from_value(stored).map_err(StoreError::Corrupt)?;
+        list.overlay(&imported);
+    }
+    Ok(list)
+}
+
+/// Stores an imported price list (merged into what was imported before).
+pub async fn import_prices(db: &impl ConnectionTrait, list: &PriceList, by: &str) -> Result<PriceList, StoreError> {
+    let mut merged = match db
+        .query_one(Statement::from_string(DbBackend::Postgres, "SELECT list FROM price_list WHERE id = 1"))
+        .await?
+    {
+        Some(row) => {
+            let stored: serde_json::Value = row.try_get("", "list")?;
+            serde_json::from_value::<PriceList>(stored).map_err(StoreError::Corrupt)?
+        }
+        None => list.clone(),
+    };
+    merged.overlay(list);
+    let value = serde_json::to_value(&merged).map_err(StoreError::Corrupt)?;
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO price_list (id, list, updated_by) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET list = excluded.list, updated_by = excluded.updated_by, updated_at = now()",
+        [value.into(), by.into()],
+    ))
+    .await?;
+    price_list(db).await
+}
