@@ -37,6 +37,21 @@ impl MigrationTrait for Migration {
                 );
                 CREATE INDEX cost_samples_tenant_end_idx ON cost_samples (tenant, period_end);
                 CREATE INDEX cost_samples_end_idx ON cost_samples (period_end);
+                -- Samples summed per environment and UTC day (of period_end), kept with the samples in the same
+                -- transaction: reports over months read days, not every five-minute sample.
+                CREATE TABLE cost_daily (
+                    environment_uid uuid NOT NULL,
+                    day             date NOT NULL,
+                    tenant          text NOT NULL,
+                    environment     text NOT NULL,
+                    cost            double precision NOT NULL,
+                    on_demand_cost  double precision NOT NULL,
+                    spot_hours      double precision NOT NULL,
+                    on_demand_hours double precision NOT NULL,
+                    efs_gb_hours    double precision NOT NULL,
+                    PRIMARY KEY (environment_uid, day)
+                );
+                CREATE INDEX cost_daily_tenant_day_idx ON cost_daily (tenant, day);
                 CREATE TABLE meter_intervals (
                     interval_end timestamptz PRIMARY KEY,
                     metered_by   text NOT NULL,
@@ -84,7 +99,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared("DROP TABLE budget_alerts; DROP TABLE tenant_budgets; DROP TABLE price_list; DROP TABLE spot_prices; DROP TABLE meter_intervals; DROP TABLE cost_samples;")
+            .execute_unprepared("DROP TABLE cost_daily; DROP TABLE budget_alerts; DROP TABLE tenant_budgets; DROP TABLE price_list; DROP TABLE spot_prices; DROP TABLE meter_intervals; DROP TABLE cost_samples;")
             .await?;
         Ok(())
     }

@@ -93,6 +93,11 @@ async fn two_processes_meter_each_interval_once_and_a_restart_gap_is_counted_by_
     // One Spot price call for the one (type, zone), then the cached price for the hour.
     assert_eq!(fake.state().creates.get("ec2:DescribeSpotPriceHistory"), Some(&1));
 
+    // Over a window of whole days the report reads the meter's daily totals: the same figures.
+    let wide = report(&app, t0 - chrono::Duration::days(3), after_gap + chrono::Duration::days(3)).await;
+    assert!((wide["tenants"][0]["instanceHours"].as_f64().expect("hours") - instance_hours).abs() < 1e-9);
+    assert!((wide["tenants"][0]["cost"].as_f64().expect("cost") - cost).abs() < 1e-9);
+
     // Samples outlive the environment.
     app.send(app.request(Method::DELETE, "/api/v1/tenants/payments/jenkinsenvironments/ci")).await;
     let again = report(&app, t0 - chrono::Duration::hours(1), after_gap).await;

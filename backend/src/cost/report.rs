@@ -1,6 +1,7 @@
 //! Cost reports for a period in daily buckets: per tenant and per environment, cost, on-demand equivalent,
 //! savings, instance-hours, Spot share and EFS GB-months; month to date and the month projected from it.
-//! Two queries whatever the number of samples: the database sums, Rust arranges.
+//! Two queries whatever the number of samples: whole days come from the daily totals the meter keeps, only the
+//! partial days at the ends from the samples; the database sums, Rust arranges.
 
 use std::collections::BTreeMap;
 
@@ -107,15 +108,29 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> Result<CostReport, StoreError> {
     let tenant_value: Value = tenant.map(str::to_owned).into();
+    // Whole days strictly between `from` and `to` come from the daily totals; the partial days at either end
+    // from the samples themselves (a sample belongs to the UTC day its period ends in).
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT tenant, environment, (period_end AT TIME ZONE 'UTC')::date AS day, \
-                sum(cost) AS cost, sum(on_demand_cost) AS on_demand_cost, sum(spot_hours) AS spot_hours, \
-                sum(on_demand_hours) AS on_demand_hours, \
-                sum(efs_gb * extract(epoch FROM period_end - period_start) / 3600.0)::double precision AS efs_gb_hours \
-         FROM cost_samples WHERE period_end > $1 AND period_end <= $2 AND ($3::text IS NULL OR tenant = $3) \
-         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-        [from.into(), to.into(), tenant_value.clone()],
+        "WITH bounds AS (SELECT ($1::timestamptz AT TIME ZONE 'UTC')::date AS first_day, \
+                                ($2::timestamptz AT TIME ZONE 'UTC')::date AS last_day), \
+         parts AS ( \
+             SELECT d.tenant, d.environment, d.day, d.cost, d.on_demand_cost, d.spot_hours, d.on_demand_hours, \
+                    d.efs_gb_hours \
+             FROM cost_daily d, bounds b \
+             WHERE d.day > b.first_day AND d.day < b.last_day AND ($3::text IS NULL OR d.tenant = $3) \
+             UNION ALL \
+             SELECT s.tenant, s.environment, (s.period_end AT TIME ZONE 'UTC')::date, s.cost, s.on_demand_cost, \
+                    s.spot_hours, s.on_demand_hours, \
+                    s.efs_gb * extract(epoch FROM s.period_end - s.period_start) / 3600.0 \
+             FROM cost_samples s \
+             WHERE ($3::text IS NULL OR s.tenant = $3) \
+               AND ((s.period_end > $1 AND s.period_end < $4) OR (s.period_end >= $5 AND s.period_end <= $2))) \
+         SELECT tenant, environment, day, sum(cost) AS cost, sum(on_demand_cost) AS on_demand_cost, \
+                sum(spot_hours) AS spot_hours, sum(on_demand_hours) AS on_demand_hours, \
+                sum(efs_gb_hours)::double precision AS efs_gb_hours \
+         FROM parts GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        [from.into(), to.into(), tenant_value.clone(), midnight_after(from).into(), midnight_of(to).into()],
     ))
     .all(db)
     .await?;
@@ -182,6 +197,16 @@ pub async fn build(
     }
     tenants.sort_by(|a, b| b.totals.cost.total_cmp(&a.totals.cost));
     Ok(CostReport { from, to, currency: "USD", tenants })
+}
+
+/// The UTC midnight that starts `at`'s day.
+fn midnight_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.date_naive().and_hms_opt(0, 0, 0).map_or(at, |d| d.and_utc())
+}
+
+/// The UTC midnight that ends `at`'s day.
+fn midnight_after(at: DateTime<Utc>) -> DateTime<Utc> {
+    midnight_of(at) + chrono::Duration::days(1)
 }
 
 /// Hours of the month elapsed at `now`, and hours in the whole month.

@@ -117,7 +117,35 @@ pub async fn insert_sample(
             ],
         ))
         .await?;
-    Ok(result.rows_affected() == 1)
+    if result.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // The day's running totals, in the same transaction as the sample.
+    let hours = (period_end - period_start).num_milliseconds() as f64 / 3_600_000.0;
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO cost_daily (environment_uid, day, tenant, environment, cost, on_demand_cost, spot_hours, \
+             on_demand_hours, efs_gb_hours) \
+         VALUES ($1, ($2 AT TIME ZONE 'UTC')::date, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (environment_uid, day) DO UPDATE SET cost = cost_daily.cost + excluded.cost, \
+             on_demand_cost = cost_daily.on_demand_cost + excluded.on_demand_cost, \
+             spot_hours = cost_daily.spot_hours + excluded.spot_hours, \
+             on_demand_hours = cost_daily.on_demand_hours + excluded.on_demand_hours, \
+             efs_gb_hours = cost_daily.efs_gb_hours + excluded.efs_gb_hours",
+        [
+            environment.uid.into(),
+            period_end.into(),
+            environment.tenant.clone().into(),
+            environment.name.clone().into(),
+            cost.cost.into(),
+            cost.on_demand_cost.into(),
+            cost.spot_hours.into(),
+            cost.on_demand_hours.into(),
+            (cost.efs_gb * hours).into(),
+        ],
+    ))
+    .await?;
+    Ok(true)
 }
 
 /// Cached Spot prices of a region no older than `max_age_seconds`: (type, zone) → USD.

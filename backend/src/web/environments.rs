@@ -76,21 +76,26 @@ async fn page_of(
     mut after: Option<String>,
 ) -> Result<(Vec<JenkinsEnvironment>, Option<String>), ApiError> {
     let mut found = Vec::new();
+    // Without a phase filter every row read is shown: read exactly a page (parsing JSON is most of the cost).
+    let batch_size = if phase.is_empty() { PAGE_ROWS } else { 200 };
     loop {
-        let (batch, more_after) = match state.feed.list(tenant, selector, None, after.as_deref(), 200) {
+        let (batch, more_after) = match state.feed.list(tenant, selector, None, after.as_deref(), batch_size) {
             Some(page) => (parse_objects(&page.items), page.more_after),
             None => {
-                let page = environments::list(&state.db, tenant, selector, after.as_deref(), 200).await?;
+                let page = environments::list(&state.db, tenant, selector, after.as_deref(), batch_size as u64).await?;
                 (page.items, page.more_after)
             }
         };
-        for object in batch {
+        let last = batch.len().saturating_sub(1);
+        for (index, object) in batch.into_iter().enumerate() {
             let name = object.metadata.name.clone();
             if phase.is_empty() || view::phase_name(object.status.phase) == phase {
                 found.push(object);
             }
             if found.len() == PAGE_ROWS {
-                return Ok((found, Some(name)));
+                // A full page that ends the list has no next page.
+                let at_end = index == last && more_after.is_none();
+                return Ok((found, (!at_end).then_some(name)));
             }
         }
         match more_after {
@@ -366,20 +371,28 @@ async fn new_form(
     render(&form_page(chrome, false, None))
 }
 
+/// An environment an editor is about to change, with the page frame; the error page otherwise (404 for
+/// another tenant's, 403 for a viewer).
+async fn for_editor(
+    state: &AppState,
+    caller: &Caller,
+    tenant: &str,
+    name: &str,
+) -> Result<(JenkinsEnvironment, Chrome), Response> {
+    let object = load(state, caller, tenant, name).await.map_err(error_page)?;
+    caller.require(tenant, Role::Editor).map_err(error_page)?;
+    Ok((object, Chrome::new(state, caller, Some(tenant), "environments").await))
+}
+
 async fn edit_form(
     State(state): State<AppState>,
     PageCaller(caller): PageCaller,
     Path((tenant, name)): Path<(String, String)>,
 ) -> Response {
-    let object = match load(&state, &caller, &tenant, &name).await {
-        Ok(object) => object,
-        Err(error) => return error_page(error),
-    };
-    if let Err(error) = caller.require(&tenant, Role::Editor) {
-        return error_page(error);
+    match for_editor(&state, &caller, &tenant, &name).await {
+        Ok((object, chrome)) => render(&form_page(chrome, true, Some(&object))),
+        Err(page) => page,
     }
-    let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
-    render(&form_page(chrome, true, Some(&object)))
 }
 
 #[derive(Template)]
@@ -396,14 +409,10 @@ async fn delete_form(
     PageCaller(caller): PageCaller,
     Path((tenant, name)): Path<(String, String)>,
 ) -> Response {
-    let object = match load(&state, &caller, &tenant, &name).await {
-        Ok(object) => object,
-        Err(error) => return error_page(error),
+    let (object, chrome) = match for_editor(&state, &caller, &tenant, &name).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    if let Err(error) = caller.require(&tenant, Role::Editor) {
-        return error_page(error);
-    }
-    let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
     render(&DeletePage {
         chrome,
         name,

@@ -39,7 +39,7 @@ async fn main() {
     let profile =
         json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
     assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
-    let quotas = json!({ "maxEnvironments": 100_000, "maxInstances": 1_000_000 });
+    let quotas = json!({ "maxEnvironments": 100_000, "maxInstances": 100_000 });
     assert_eq!(app.send_json(Method::PATCH, "/api/v1/tenants/payments", &quotas).await.status, StatusCode::OK);
 
     eprintln!("creating {} environments and one running instance each in the emulator", args.environments);
@@ -61,10 +61,10 @@ async fn main() {
         .await
         .expect("ssm")
         .expect("the emulator publishes the ECS AMI");
-    let subnet = network.subnet_ids[0].clone();
+    // The instances go to the emulator's default VPC: a profile subnet (/24) cannot hold a thousand.
     futures::stream::iter(uids.iter())
         .map(|uid| {
-            let (ec2, subnet, ami) = (ec2.clone(), subnet.clone(), ami.clone());
+            let (ec2, ami) = (ec2.clone(), ami.clone());
             async move {
                 let tags = TagSpecification::builder()
                     .resource_type(ResourceType::Instance)
@@ -74,7 +74,6 @@ async fn main() {
                 ec2.run_instances()
                     .image_id(ami)
                     .instance_type(InstanceType::M5Large)
-                    .subnet_id(subnet)
                     .min_count(1)
                     .max_count(1)
                     .tag_specifications(tags)
@@ -92,7 +91,9 @@ async fn main() {
         Meter::new(app.db(), Arc::new(SdkProvider::new(settings.clone())), "bench".into(), Duration::from_secs(300));
     let before = settings.calls.snapshot();
     let started = Instant::now();
-    let report = meter.run_at(chrono::Utc::now()).await.expect("meter").expect("metered");
+    // The first interval that ends after the environments were created.
+    let report =
+        meter.run_at(chrono::Utc::now() + chrono::Duration::minutes(5)).await.expect("meter").expect("metered");
     let wall = started.elapsed();
     let calls = delta(&before, &settings.calls.snapshot());
     println!("== ./dev/bench cost ==");
@@ -121,7 +122,19 @@ async fn main() {
     ))
     .await
     .expect("samples");
-    db.execute_unprepared("ANALYZE cost_samples").await.expect("analyze");
+    // The daily totals the meter keeps alongside its samples.
+    db.execute_unprepared(
+        "INSERT INTO cost_daily (environment_uid, day, tenant, environment, cost, on_demand_cost, spot_hours, \
+             on_demand_hours, efs_gb_hours) \
+         SELECT environment_uid, (period_end AT TIME ZONE 'UTC')::date, min(tenant), min(environment), sum(cost), \
+                sum(on_demand_cost), sum(spot_hours), sum(on_demand_hours), \
+                sum(efs_gb * extract(epoch FROM period_end - period_start) / 3600.0) \
+         FROM cost_samples WHERE tenant LIKE 'bench-%' GROUP BY 1, 2 \
+         ON CONFLICT (environment_uid, day) DO NOTHING",
+    )
+    .await
+    .expect("daily totals");
+    db.execute_unprepared("ANALYZE cost_samples; ANALYZE cost_daily").await.expect("analyze");
     let rows = db
         .query_one(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
