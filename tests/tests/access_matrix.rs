@@ -255,6 +255,28 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
             ),
         ),
         ("GET", "/api/v1/audit") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
+        ("GET", "/api/v1/costs") => {
+            // With a tenant: that tenant's admins (and platform admins); without one, platform admins only.
+            (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/costs?tenant=payments".into(), None))
+        }
+        ("GET", "/api/v1/prices") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
+        ("PUT", "/api/v1/prices") => (
+            Rule::Platform(200),
+            request(
+                Method::PUT,
+                path.into(),
+                json_body(
+                    json!({ "source": "test", "retrieved": "2026-12-01", "efsStandardGbMonth": {}, "onDemandHourly": { "us-east-1": { "m5.large": 0.096 } } }),
+                ),
+            ),
+        ),
+        ("GET", "/api/v1/tenants/{tenant}/budget") => {
+            (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments/budget".into(), None))
+        }
+        ("PUT", "/api/v1/tenants/{tenant}/budget") => (
+            Rule::Platform(200),
+            request(Method::PUT, "/api/v1/tenants/payments/budget".into(), json_body(json!({ "monthlyUsd": 500.0 }))),
+        ),
         ("GET", "/api/v1/cloudprofiles") => (Rule::Platform(200), request(Method::GET, path.into(), None)),
         ("GET", "/api/v1/cloudprofiles/{name}") => {
             (Rule::Platform(200), request(Method::GET, "/api/v1/cloudprofiles/default".into(), None))
