@@ -154,32 +154,26 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
 /// tasks the plugin left, deletes the service and deregisters the task definitions. Some(action) while waiting.
 async fn compute(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
     let cluster = pass.names.cluster();
-    if pass.aws.ecs.describe_clusters(std::slice::from_ref(&cluster)).await?.is_empty() {
-        return Ok(None);
-    }
-    let name = pass.names.controller_service();
-    if let Some(service) = pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.pop() {
-        if service.desired > 0 {
-            pass.aws.ecs.update_service(&cluster, &name, 0, None).await?;
-            pass.event(EventType::Normal, "ControllerStopping", "controller service scaled to 0".to_owned());
+    if !pass.aws.ecs.describe_clusters(std::slice::from_ref(&cluster)).await?.is_empty() {
+        let name = pass.names.controller_service();
+        if let Some(service) = pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.pop() {
+            if service.desired > 0 {
+                pass.aws.ecs.update_service(&cluster, &name, 0, None).await?;
+                pass.event(EventType::Normal, "ControllerStopping", "controller service scaled to 0".to_owned());
+            }
+            if service.running > 0 || service.desired > 0 {
+                let message = format!("the controller task of {cluster} is stopping");
+                return Ok(Some(blocked(pass, "WaitingForControllerToStop", message)));
+            }
+            pass.aws.ecs.delete_service(&cluster, &name).await?;
+            let message = format!("deleted the controller service of {cluster}");
+            pass.event(EventType::Normal, "ControllerServiceDeleted", message);
         }
-        if service.running > 0 || service.desired > 0 {
-            return Ok(Some(blocked(
-                pass,
-                "WaitingForControllerToStop",
-                format!("the controller task of {cluster} is stopping"),
-            )));
+        for task in pass.aws.ecs.list_tasks(&cluster).await? {
+            pass.aws.ecs.stop_task(&cluster, &task).await?;
         }
-        pass.aws.ecs.delete_service(&cluster, &name).await?;
-        pass.event(
-            EventType::Normal,
-            "ControllerServiceDeleted",
-            format!("deleted the controller service of {cluster}"),
-        );
     }
-    for task in pass.aws.ecs.list_tasks(&cluster).await? {
-        pass.aws.ecs.stop_task(&cluster, &task).await?;
-    }
+    // Revisions outlive a cluster deleted out of band: deregister them whatever became of it.
     let mut families = vec![pass.names.controller_family()];
     families.extend(pass.object.spec.agents.templates.iter().map(|t| pass.names.agent_family(&t.name)));
     for family in families {
