@@ -205,6 +205,11 @@ async fn tenant_and_platform_admin_pages_work_and_pass_the_accessibility_check()
     browser.click("table a[href^='/t/payments/costs']").await;
     assert!(browser.text("table").await.contains("metered"));
     browser.check_page("09-tenant-costs").await;
+    // The environments list and the detail page show what an environment costs now and this month.
+    browser.goto("/t/payments/environments").await;
+    assert!(browser.text("table").await.contains("USD/h"), "cost per hour in the list");
+    browser.goto("/t/payments/environments/metered").await;
+    assert!(browser.text("[data-testid=cost]").await.contains("this month"));
 
     // Everything above is reachable from the navigation.
     browser.goto("/admin/tenants").await;

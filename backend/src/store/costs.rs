@@ -225,3 +225,49 @@ pub async fn import_prices(db: &impl ConnectionTrait, list: &PriceList, by: &str
     .await?;
     price_list(db).await
 }
+
+/// What an environment costs now (its last sample's rate) and this month (from the daily totals).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CurrentCost {
+    pub per_hour: f64,
+    pub month_to_date: f64,
+}
+
+/// Current costs of some environments, in one statement whatever their number.
+pub async fn current(
+    db: &impl ConnectionTrait,
+    uids: &[Uuid],
+    month_start: chrono::NaiveDate,
+) -> Result<HashMap<Uuid, CurrentCost>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        environment_uid: Uuid,
+        per_hour: f64,
+        month_to_date: f64,
+    }
+    if uids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // Uuids formatted here, never text from a request.
+    let list = uids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",");
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "WITH wanted AS (SELECT unnest(string_to_array($1, ',')::uuid[]) AS environment_uid), \
+         latest AS (SELECT DISTINCT ON (s.environment_uid) s.environment_uid, \
+                       s.cost / greatest(extract(epoch FROM s.period_end - s.period_start) / 3600.0, 1e-9) AS per_hour \
+                    FROM cost_samples s JOIN wanted w USING (environment_uid) \
+                    ORDER BY s.environment_uid, s.period_end DESC), \
+         month AS (SELECT d.environment_uid, sum(d.cost) AS month_to_date FROM cost_daily d JOIN wanted w USING (environment_uid) \
+                   WHERE d.day >= $2 GROUP BY d.environment_uid) \
+         SELECT l.environment_uid, l.per_hour::double precision AS per_hour, \
+                coalesce(m.month_to_date, 0)::double precision AS month_to_date \
+         FROM latest l LEFT JOIN month m USING (environment_uid)",
+        [list.into(), month_start.into()],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.environment_uid, CurrentCost { per_hour: r.per_hour, month_to_date: r.month_to_date }))
+        .collect())
+}

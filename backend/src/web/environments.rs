@@ -20,7 +20,7 @@ use crate::domain::object::{EnvironmentEvent, JenkinsEnvironment};
 use crate::domain::spec::{DeletionPolicy, JenkinsEnvironmentSpec};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{cloud_profiles, environments, events, tenants};
+use crate::store::{cloud_profiles, costs, environments, events, tenants};
 
 /// Rows a list page shows.
 const PAGE_ROWS: usize = 50;
@@ -125,10 +125,12 @@ async fn list(
         Err(error) => return error_page(error),
     };
     let now = chrono::Utc::now();
+    let uids: Vec<uuid::Uuid> = objects.iter().map(|o| o.metadata.uid).collect();
+    let costs = costs::current(&state.db, &uids, month_start(now)).await.unwrap_or_default();
     let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
     let can_edit = chrome.can_edit(&caller);
     render(&ListPage {
-        rows: objects.iter().map(|o| EnvironmentRow::of(o, now)).collect(),
+        rows: objects.iter().map(|o| EnvironmentRow::of(o, now, costs.get(&o.metadata.uid))).collect(),
         chrome,
         phase,
         labels,
@@ -137,6 +139,12 @@ async fn list(
         can_edit,
         phases: ["Pending", "Provisioning", "Ready", "Degraded", "Deleting", "Failed"],
     })
+}
+
+/// The first day of `now`'s month.
+fn month_start(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    use chrono::Datelike;
+    now.date_naive().with_day(1).unwrap_or(now.date_naive())
 }
 
 /// One environment the caller may see, from the cache or the database.
@@ -173,6 +181,8 @@ struct Panel {
     retained: bool,
     generation: i64,
     observed_generation: i64,
+    /// What it costs now and this month ("" before the first sample).
+    cost: String,
 }
 
 #[derive(Template)]
@@ -193,6 +203,8 @@ struct DetailPage {
 async fn panel_of(state: &AppState, object: &JenkinsEnvironment, region: &str) -> Result<Panel, ApiError> {
     let meta = &object.metadata;
     let events = events::list(&state.db, &meta.tenant, meta.uid, 50).await?;
+    let now = chrono::Utc::now();
+    let current = costs::current(&state.db, &[meta.uid], month_start(now)).await?;
     Ok(Panel {
         phase: view::phase_name(object.status.phase),
         badge: view::badge(object.status.phase),
@@ -215,6 +227,7 @@ async fn panel_of(state: &AppState, object: &JenkinsEnvironment, region: &str) -
         retained: object.spec.storage.deletion_policy == DeletionPolicy::Retain,
         generation: meta.generation,
         observed_generation: object.status.observed_generation,
+        cost: view::cost_text(current.get(&meta.uid)),
     })
 }
 

@@ -15,6 +15,13 @@ pub struct EnvironmentRow {
     pub age: String,
     pub url: Option<String>,
     pub labels: String,
+    /// "0.1312 USD/h · 12.40 USD this month", or empty before the first sample.
+    pub cost: String,
+}
+
+/// How a current cost reads on a page.
+pub fn cost_text(cost: Option<&crate::store::costs::CurrentCost>) -> String {
+    cost.map_or_else(String::new, |c| format!("{:.4} USD/h · {:.2} USD this month", c.per_hour, c.month_to_date))
 }
 
 /// The CSS class of a phase's badge.
@@ -45,7 +52,11 @@ pub fn phase_name(phase: Phase) -> String {
 
 impl EnvironmentRow {
     /// The row of `object`.
-    pub fn of(object: &JenkinsEnvironment, now: DateTime<Utc>) -> Self {
+    pub fn of(
+        object: &JenkinsEnvironment,
+        now: DateTime<Utc>,
+        cost: Option<&crate::store::costs::CurrentCost>,
+    ) -> Self {
         let status = &object.status;
         let waiting_on = status
             .conditions
@@ -62,6 +73,7 @@ impl EnvironmentRow {
             age: age(object.metadata.creation_timestamp, now),
             url: (status.phase == Phase::Ready).then(|| status.outputs.url.clone()).flatten(),
             labels: object.metadata.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "),
+            cost: cost_text(cost),
         }
     }
 }
