@@ -173,3 +173,18 @@ async fn a_budget_crossing_is_recorded_once_per_threshold_and_month_and_shown_as
     let other = app.send(app.request_as(butler_tests::Who::OtherAdmin, Method::GET, "/t/other/environments")).await;
     assert!(!String::from_utf8(other.body.to_vec()).expect("html").contains("budget-banner"));
 }
+
+#[tokio::test]
+async fn a_dry_run_says_what_the_spec_would_cost_per_hour() {
+    let (app, _fake, _uid) = fake_world().await;
+    let mut body = manifest("estimate");
+    body["spec"] = json!({ "capacity": { "instanceTypes": ["m5.large", "m6i.large"], "min": 1, "onDemandBase": 1 } });
+    let response = app
+        .send(app.request(Method::POST, "/api/v1/tenants/payments/jenkinsenvironments?dryRun=All").json(&body))
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    let estimate = response.header("butler-estimated-cost-per-hour").expect("estimate header");
+    // One on-demand instance at the shipped us-east-1 list price of both types (0.096 USD).
+    assert!(estimate.starts_with("0.0960 USD"), "{estimate}");
+    assert_eq!(app.get("/api/v1/tenants/payments/jenkinsenvironments/estimate").await.status, StatusCode::NOT_FOUND);
+}

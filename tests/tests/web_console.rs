@@ -52,7 +52,8 @@ async fn a_team_creates_watches_edits_and_deletes_an_environment_in_the_browser(
     browser.check_page("04-create-form-with-error").await;
     browser.fill("#f-name", "web-ci").await;
     browser.click("[data-dry-run]").await;
-    browser.wait_for_text("[data-flash]", "Check passed: the API accepts this environment.", 10).await;
+    browser.wait_for_contains("[data-flash]", "Check passed: the API accepts this environment.").await;
+    assert!(browser.text("[data-flash]").await.contains("USD"), "the check shows the estimated cost per hour");
     browser.click("#environment-form button[type=submit]").await;
     browser.wait_for_path("/t/payments/environments/web-ci").await;
 

@@ -16,7 +16,7 @@ async function api(method, url, body, contentType) {
   const text = await response.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (_) { json = null; }
-  return { ok: response.ok, status: response.status, body: json };
+  return { ok: response.ok, status: response.status, body: json, estimate: response.headers.get("butler-estimated-cost-per-hour") };
 }
 
 function flash(message) {
@@ -211,7 +211,11 @@ function wireEnvironmentForm() {
       return;
     }
     clearErrors(form);
-    if (dryRun) { flash("Check passed: the API accepts this environment."); return; }
+    if (dryRun) {
+      const cost = result.estimate ? ` Estimated cost at minimum capacity: ${result.estimate} per hour.` : "";
+      flash(`Check passed: the API accepts this environment.${cost}`);
+      return;
+    }
     window.location.assign(`/t/${encodeURIComponent(form.dataset.tenant)}/environments/${encodeURIComponent(name)}`);
   };
   form.querySelector("[data-dry-run]").addEventListener("click", () => send(true));

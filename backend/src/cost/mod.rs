@@ -3,6 +3,7 @@
 
 pub mod arithmetic;
 pub mod budget;
+pub mod estimate;
 pub mod meter;
 pub mod prices;
 pub mod report;

@@ -199,7 +199,9 @@ pub async fn create_environment(
     let outcome = writes::create(&state.db, &caller.audit(), &tenant, manifest, dry_run).await?;
     state.feed.publish(&outcome);
     if dry_run {
-        return Ok(with_warnings(respond::json(StatusCode::OK, &outcome.object)?, &outcome.warnings));
+        let response = respond::json(StatusCode::OK, &outcome.object)?;
+        let response = with_estimate(&state, &tenant, &outcome.object.spec, response).await;
+        return Ok(with_warnings(response, &outcome.warnings));
     }
     let mut response = respond::json(StatusCode::CREATED, &outcome.object)?;
     let location = format!("/api/v1/tenants/{tenant}/jenkinsenvironments/{}", outcome.object.metadata.name);
@@ -207,6 +209,43 @@ pub async fn create_environment(
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(with_warnings(response, &outcome.warnings))
+}
+
+/// The header a dry run answers with: what the spec would cost per hour at its minimum capacity.
+pub const ESTIMATE_HEADER: &str = "butler-estimated-cost-per-hour";
+
+/// Adds the estimated cost per hour (`<usd> USD` and, when a price was missing, `; approximate`). Only dry runs
+/// pay for the lookups (the tenant's profile for its region, the cached Spot prices there).
+async fn with_estimate(
+    state: &AppState,
+    tenant: &str,
+    spec: &crate::domain::spec::JenkinsEnvironmentSpec,
+    mut response: Response,
+) -> Response {
+    let region = match crate::store::tenants::find(&state.db, tenant).await {
+        Ok(Some(row)) => match crate::store::cloud_profiles::find(&state.db, &row.cloud_profile).await {
+            Ok(Some(profile)) => profile.region,
+            _ => crate::cost::prices::FALLBACK_REGION.to_owned(),
+        },
+        _ => crate::cost::prices::FALLBACK_REGION.to_owned(),
+    };
+    let since = chrono::Utc::now() - chrono::Duration::days(1);
+    let (Ok(prices), Ok(spot)) = (
+        crate::store::costs::price_list(&state.db).await,
+        crate::store::costs::cached_spot_prices(&state.db, &region, since).await,
+    ) else {
+        return response;
+    };
+    let estimate = crate::cost::estimate::hourly(&spec.capacity, &region, &prices, &spot);
+    let text = format!(
+        "{:.4} USD{}",
+        estimate.usd_per_hour,
+        if estimate.approximate { "; approximate" } else { "" }
+    );
+    if let Ok(value) = HeaderValue::from_str(&text) {
+        response.headers_mut().insert(ESTIMATE_HEADER, value);
+    }
+    response
 }
 
 async fn read_one(state: &AppState, tenant: &str, name: &str) -> Result<Bytes, ApiError> {
