@@ -52,6 +52,15 @@ impl MigrationTrait for Migration {
                     PRIMARY KEY (environment_uid, day)
                 );
                 CREATE INDEX cost_daily_tenant_day_idx ON cost_daily (tenant, day);
+                -- Instances of an environment's ASG replaced while it ran Spot, per UTC day (seen by the reconciler).
+                CREATE TABLE spot_interruptions (
+                    environment_uid uuid NOT NULL,
+                    day             date NOT NULL,
+                    tenant          text NOT NULL,
+                    environment     text NOT NULL,
+                    count           integer NOT NULL,
+                    PRIMARY KEY (environment_uid, day)
+                );
                 CREATE TABLE meter_intervals (
                     interval_end timestamptz PRIMARY KEY,
                     metered_by   text NOT NULL,
@@ -99,7 +108,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared("DROP TABLE cost_daily; DROP TABLE budget_alerts; DROP TABLE tenant_budgets; DROP TABLE price_list; DROP TABLE spot_prices; DROP TABLE meter_intervals; DROP TABLE cost_samples;")
+            .execute_unprepared("DROP TABLE spot_interruptions; DROP TABLE cost_daily; DROP TABLE budget_alerts; DROP TABLE tenant_budgets; DROP TABLE price_list; DROP TABLE spot_prices; DROP TABLE meter_intervals; DROP TABLE cost_samples;")
             .await?;
         Ok(())
     }

@@ -219,6 +219,12 @@ async fn a_replaced_spot_instance_is_recorded_and_changes_nothing_in_aws() {
     assert_eq!(object["status"]["phase"], "Ready");
     assert!(event_reasons(&app).await.iter().any(|r| r == "SpotInstanceReplaced"));
     assert_eq!(fake.state().mutations, mutations_before, "the ASG replaces it; Butler only records it");
+    // Counted per day beside the savings in the cost report.
+    let report = app.get("/api/v1/costs?tenant=payments").await;
+    assert_eq!(report.status, StatusCode::OK);
+    let body = report.json();
+    assert_eq!(body["tenants"][0]["spotInterruptions"], 1, "{body}");
+    assert_eq!(body["tenants"][0]["environments"][0]["environment"], "ci");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Cost reports for a period in daily buckets: per tenant and per environment, cost, on-demand equivalent,
-//! savings, instance-hours, Spot share and EFS GB-months; month to date and the month projected from it.
-//! Two queries whatever the number of samples: whole days come from the daily totals the meter keeps, only the
+//! savings, instance-hours, Spot share, EFS GB-months and Spot interruptions; month to date and the month
+//! projected from it.
+//! Three queries whatever the number of samples: whole days come from the daily totals the meter keeps, only the
 //! partial days at the ends from the samples; the database sums, Rust arranges.
 
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ pub struct Totals {
     /// Spot hours / instance hours.
     pub spot_share: f64,
     pub efs_gb_months: f64,
+    /// Instances replaced while they ran Spot: what the savings cost in restarts.
+    pub spot_interruptions: i64,
 }
 
 impl Totals {
@@ -190,6 +193,48 @@ pub async fn build(
         totals.add(row);
         environment.days.push(Day { day: row.day, totals });
     }
+    #[derive(FromQueryResult)]
+    struct Interruptions {
+        tenant: String,
+        environment: String,
+        day: NaiveDate,
+        count: i64,
+    }
+    let interruptions = Interruptions::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT tenant, environment, day, sum(count)::bigint AS count FROM spot_interruptions \
+         WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date \
+           AND ($3::text IS NULL OR tenant = $3) GROUP BY 1, 2, 3",
+        [from.into(), to.into(), tenant.map(str::to_owned).into()],
+    ))
+    .all(db)
+    .await?;
+    for row in interruptions {
+        // A tenant or environment may have interruptions and no sample in the period (nothing ran long enough).
+        let entry = tenants.entry(row.tenant.clone()).or_insert_with(|| TenantCost {
+            tenant: row.tenant.clone(),
+            totals: Totals::default(),
+            month_to_date: month.get(&row.tenant).copied().unwrap_or(0.0),
+            projected_month: 0.0,
+            days: Vec::new(),
+            environments: Vec::new(),
+        });
+        entry.totals.spot_interruptions += row.count;
+        add_interruptions(&mut entry.days, row.day, row.count);
+        let environment = match entry.environments.iter().position(|e| e.environment == row.environment) {
+            Some(index) => &mut entry.environments[index],
+            None => {
+                entry.environments.push(EnvironmentCost {
+                    environment: row.environment.clone(),
+                    totals: Totals::default(),
+                    days: Vec::new(),
+                });
+                entry.environments.last_mut().expect("just pushed")
+            }
+        };
+        environment.totals.spot_interruptions += row.count;
+        add_interruptions(&mut environment.days, row.day, row.count);
+    }
     let mut tenants: Vec<TenantCost> = tenants.into_values().collect();
     for tenant in &mut tenants {
         tenant.days.sort_by_key(|d| d.day);
@@ -197,6 +242,13 @@ pub async fn build(
     }
     tenants.sort_by(|a, b| b.totals.cost.total_cmp(&a.totals.cost));
     Ok(CostReport { from, to, currency: "USD", tenants })
+}
+
+fn add_interruptions(days: &mut Vec<Day>, day: NaiveDate, count: i64) {
+    match days.iter_mut().find(|d| d.day == day) {
+        Some(existing) => existing.totals.spot_interruptions += count,
+        None => days.push(Day { day, totals: Totals { spot_interruptions: count, ..Totals::default() } }),
+    }
 }
 
 /// The UTC midnight that starts `at`'s day.
@@ -220,14 +272,14 @@ fn month_hours(now: DateTime<Utc>) -> (f64, f64) {
 /// The report as CSV: one row per tenant, environment and day.
 pub fn to_csv(report: &CostReport) -> String {
     let mut out = String::from(
-        "tenant,environment,day,cost_usd,on_demand_cost_usd,savings_usd,savings_percent,instance_hours,spot_hours,spot_share,efs_gb_months\n",
+        "tenant,environment,day,cost_usd,on_demand_cost_usd,savings_usd,savings_percent,instance_hours,spot_hours,spot_share,efs_gb_months,spot_interruptions\n",
     );
     for tenant in &report.tenants {
         for environment in &tenant.environments {
             for day in &environment.days {
                 let t = &day.totals;
                 out.push_str(&format!(
-                    "{},{},{},{:.6},{:.6},{:.6},{:.2},{:.4},{:.4},{:.4},{:.6}\n",
+                    "{},{},{},{:.6},{:.6},{:.6},{:.2},{:.4},{:.4},{:.4},{:.6},{}\n",
                     csv_field(&tenant.tenant),
                     csv_field(&environment.environment),
                     day.day,
@@ -238,7 +290,8 @@ pub fn to_csv(report: &CostReport) -> String {
                     t.instance_hours,
                     t.spot_hours,
                     t.spot_share,
-                    t.efs_gb_months
+                    t.efs_gb_months,
+                    t.spot_interruptions
                 ));
             }
         }

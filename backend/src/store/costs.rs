@@ -271,3 +271,22 @@ pub async fn current(
         .map(|r| (r.environment_uid, CurrentCost { per_hour: r.per_hour, month_to_date: r.month_to_date }))
         .collect())
 }
+
+/// Counts a Spot instance of an environment replaced on `at`'s day.
+pub async fn record_interruption(
+    db: &impl ConnectionTrait,
+    uid: Uuid,
+    tenant: &str,
+    environment: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO spot_interruptions (environment_uid, day, tenant, environment, count) \
+         VALUES ($1, ($2 AT TIME ZONE 'UTC')::date, $3, $4, 1) \
+         ON CONFLICT (environment_uid, day) DO UPDATE SET count = spot_interruptions.count + 1",
+        [uid.into(), at.into(), tenant.into(), environment.into()],
+    ))
+    .await?;
+    Ok(())
+}

@@ -179,6 +179,14 @@ impl EnvironmentReconciler {
         };
         // Events first: whoever sees the new status finds the events that explain it.
         for (event_type, reason, message) in &pass.events {
+            if reason == "SpotInstanceReplaced" {
+                let meta = &pass.object.metadata;
+                if let Err(error) =
+                    crate::store::costs::record_interruption(&self.db, meta.uid, &meta.tenant, &meta.name, pass.now).await
+                {
+                    tracing::warn!(error = %error, "spot interruption not counted");
+                }
+            }
             if let Err(error) = events::record(
                 &self.db,
                 pass.object.metadata.uid,
