@@ -163,6 +163,11 @@ async fn a_budget_crossing_is_recorded_once_per_threshold_and_month_and_shown_as
     let audit = app.audit(Some("payments")).await;
     let crossings = audit.iter().filter(|e| e.action == "budget.threshold").count();
     assert_eq!(crossings, 2, "one audit entry per threshold");
+    let events = app.get("/api/v1/tenants/payments/jenkinsenvironments/ci/events").await.json();
+    let budget_events: Vec<&serde_json::Value> =
+        events["items"].as_array().expect("items").iter().filter(|e| e["reason"] == "BudgetThresholdCrossed").collect();
+    assert_eq!(budget_events.len(), 2, "one event per threshold on the environment's timeline: {events}");
+    assert!(budget_events.iter().all(|e| e["count"] == 1), "never repeated");
     // Everyone in the tenant sees it, a viewer too.
     let page =
         app.send(app.request_as(butler_tests::Who::PaymentsViewer, Method::GET, "/t/payments/environments")).await;

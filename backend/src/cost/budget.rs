@@ -1,7 +1,7 @@
 //! Budgets: a platform admin sets a monthly budget per tenant; after each meter pass, month to date and the
 //! month projected from it are compared with 80 % and 100 % of it. Each crossing (actual or projected) is
-//! recorded once per tenant, month and threshold (`budget_alerts`, an audit entry) and shown to the tenant's
-//! people as a banner for the rest of the month.
+//! recorded once per tenant, month and threshold (`budget_alerts`, an audit entry, a Warning event on each of the
+//! tenant's environments) and shown to the tenant's people as a banner for the rest of the month.
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
@@ -135,6 +135,26 @@ pub async fn check(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<
                     .named(&row.tenant)
                     .detail(&detail);
                 audit::append(db, &entry).await?;
+                // And on every environment's timeline, where the tenant's people look.
+                let environments = db
+                    .query_all(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT uid FROM jenkins_environments WHERE tenant = $1",
+                        [row.tenant.clone().into()],
+                    ))
+                    .await?;
+                for environment in environments {
+                    let uid: uuid::Uuid = environment.try_get("", "uid")?;
+                    crate::store::events::record(
+                        db,
+                        uid,
+                        &row.tenant,
+                        crate::domain::object::EventType::Warning,
+                        "BudgetThresholdCrossed",
+                        &detail,
+                    )
+                    .await?;
+                }
                 crossed.push(alert);
             }
         }

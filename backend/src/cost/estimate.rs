@@ -16,7 +16,12 @@ pub struct Estimate {
 }
 
 /// The estimate for `capacity` in `region`. `spot` maps (type, zone) to cached Spot prices of the region.
-pub fn hourly(capacity: &CapacitySpec, region: &str, prices: &PriceList, spot: &HashMap<(String, String), f64>) -> Estimate {
+pub fn hourly(
+    capacity: &CapacitySpec,
+    region: &str,
+    prices: &PriceList,
+    spot: &HashMap<(String, String), f64>,
+) -> Estimate {
     let mut approximate = false;
     let mut on_demand_prices = Vec::new();
     let mut spot_prices = Vec::new();
@@ -27,8 +32,7 @@ pub fn hourly(capacity: &CapacitySpec, region: &str, prices: &PriceList, spot: &
         };
         approximate |= quote.estimated;
         on_demand_prices.push(quote.usd);
-        let cached: Vec<f64> =
-            spot.iter().filter(|((t, _), _)| t == instance_type).map(|(_, usd)| *usd).collect();
+        let cached: Vec<f64> = spot.iter().filter(|((t, _), _)| t == instance_type).map(|(_, usd)| *usd).collect();
         if cached.is_empty() {
             approximate = true;
             spot_prices.push(quote.usd);
@@ -36,7 +40,8 @@ pub fn hourly(capacity: &CapacitySpec, region: &str, prices: &PriceList, spot: &
             spot_prices.push(cached.iter().sum::<f64>() / cached.len() as f64);
         }
     }
-    let average = |values: &[f64]| if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 };
+    let average =
+        |values: &[f64]| if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 };
     let instances = f64::from(capacity.min);
     let base = f64::from(capacity.on_demand_base.min(capacity.min));
     let above = instances - base;

@@ -237,11 +237,7 @@ async fn with_estimate(
         return response;
     };
     let estimate = crate::cost::estimate::hourly(&spec.capacity, &region, &prices, &spot);
-    let text = format!(
-        "{:.4} USD{}",
-        estimate.usd_per_hour,
-        if estimate.approximate { "; approximate" } else { "" }
-    );
+    let text = format!("{:.4} USD{}", estimate.usd_per_hour, if estimate.approximate { "; approximate" } else { "" });
     if let Ok(value) = HeaderValue::from_str(&text) {
         response.headers_mut().insert(ESTIMATE_HEADER, value);
     }

@@ -182,7 +182,8 @@ impl EnvironmentReconciler {
             if reason == "SpotInstanceReplaced" {
                 let meta = &pass.object.metadata;
                 if let Err(error) =
-                    crate::store::costs::record_interruption(&self.db, meta.uid, &meta.tenant, &meta.name, pass.now).await
+                    crate::store::costs::record_interruption(&self.db, meta.uid, &meta.tenant, &meta.name, pass.now)
+                        .await
                 {
                     tracing::warn!(error = %error, "spot interruption not counted");
                 }
