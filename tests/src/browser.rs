@@ -19,6 +19,8 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The browser is chromedriver's child: stop it first, or it outlives a test that panicked mid-session.
+        let _ = Command::new("pkill").args(["-TERM", "-P", &self.driver.id().to_string()]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
