@@ -155,19 +155,20 @@ pub async fn build(
     let month: BTreeMap<String, f64> = month_rows.into_iter().map(|r| (r.tenant, r.cost)).collect();
     let (elapsed, in_month) = month_hours(now);
 
+    let new_tenant = |name: &str| {
+        let month_to_date = month.get(name).copied().unwrap_or(0.0);
+        TenantCost {
+            tenant: name.to_owned(),
+            totals: Totals::default(),
+            month_to_date,
+            projected_month: if elapsed > 0.0 { month_to_date / elapsed * in_month } else { 0.0 },
+            days: Vec::new(),
+            environments: Vec::new(),
+        }
+    };
     let mut tenants: BTreeMap<String, TenantCost> = BTreeMap::new();
     for row in &rows {
-        let entry = tenants.entry(row.tenant.clone()).or_insert_with(|| {
-            let mtd = month.get(&row.tenant).copied().unwrap_or(0.0);
-            TenantCost {
-                tenant: row.tenant.clone(),
-                totals: Totals::default(),
-                month_to_date: mtd,
-                projected_month: if elapsed > 0.0 { mtd / elapsed * in_month } else { 0.0 },
-                days: Vec::new(),
-                environments: Vec::new(),
-            }
-        });
+        let entry = tenants.entry(row.tenant.clone()).or_insert_with(|| new_tenant(&row.tenant));
         entry.totals.add(row);
         match entry.days.iter_mut().find(|d| d.day == row.day) {
             Some(day) => day.totals.add(row),
@@ -177,17 +178,7 @@ pub async fn build(
                 entry.days.push(Day { day: row.day, totals });
             }
         }
-        let environment = match entry.environments.iter_mut().position(|e| e.environment == row.environment) {
-            Some(index) => &mut entry.environments[index],
-            None => {
-                entry.environments.push(EnvironmentCost {
-                    environment: row.environment.clone(),
-                    totals: Totals::default(),
-                    days: Vec::new(),
-                });
-                entry.environments.last_mut().expect("just pushed")
-            }
-        };
+        let environment = environment_entry(&mut entry.environments, &row.environment);
         environment.totals.add(row);
         let mut totals = Totals::default();
         totals.add(row);
@@ -211,27 +202,10 @@ pub async fn build(
     .await?;
     for row in interruptions {
         // A tenant or environment may have interruptions and no sample in the period (nothing ran long enough).
-        let entry = tenants.entry(row.tenant.clone()).or_insert_with(|| TenantCost {
-            tenant: row.tenant.clone(),
-            totals: Totals::default(),
-            month_to_date: month.get(&row.tenant).copied().unwrap_or(0.0),
-            projected_month: 0.0,
-            days: Vec::new(),
-            environments: Vec::new(),
-        });
+        let entry = tenants.entry(row.tenant.clone()).or_insert_with(|| new_tenant(&row.tenant));
         entry.totals.spot_interruptions += row.count;
         add_interruptions(&mut entry.days, row.day, row.count);
-        let environment = match entry.environments.iter().position(|e| e.environment == row.environment) {
-            Some(index) => &mut entry.environments[index],
-            None => {
-                entry.environments.push(EnvironmentCost {
-                    environment: row.environment.clone(),
-                    totals: Totals::default(),
-                    days: Vec::new(),
-                });
-                entry.environments.last_mut().expect("just pushed")
-            }
-        };
+        let environment = environment_entry(&mut entry.environments, &row.environment);
         environment.totals.spot_interruptions += row.count;
         add_interruptions(&mut environment.days, row.day, row.count);
     }
@@ -242,6 +216,22 @@ pub async fn build(
     }
     tenants.sort_by(|a, b| b.totals.cost.total_cmp(&a.totals.cost));
     Ok(CostReport { from, to, currency: "USD", tenants })
+}
+
+/// The named environment's entry, added empty when it is not there yet.
+fn environment_entry<'a>(environments: &'a mut Vec<EnvironmentCost>, name: &str) -> &'a mut EnvironmentCost {
+    let index = match environments.iter().position(|e| e.environment == name) {
+        Some(index) => index,
+        None => {
+            environments.push(EnvironmentCost {
+                environment: name.to_owned(),
+                totals: Totals::default(),
+                days: Vec::new(),
+            });
+            environments.len() - 1
+        }
+    };
+    &mut environments[index]
 }
 
 fn add_interruptions(days: &mut Vec<Day>, day: NaiveDate, count: i64) {

@@ -254,10 +254,7 @@ async fn detail(
     Path((tenant, name)): Path<(String, String)>,
 ) -> Response {
     let result = async {
-        let object = load(&state, &caller, &tenant, &name).await?;
-        let profile = profile_of(&state, &tenant).await?;
-        let region = profile.as_ref().map_or("us-east-1", |p| p.region.as_str()).to_owned();
-        let panel = panel_of(&state, &object, &region).await?;
+        let (object, profile, panel) = live_panel(&state, &caller, &tenant, &name).await?;
         let (casc, plugins) = match &profile {
             Some(profile) => {
                 match crate::reconcile::environment::jenkins_config::render(
@@ -294,21 +291,28 @@ async fn detail(
     }
 }
 
+/// An environment the caller may see, its tenant's profile (for the region), and its live panel.
+async fn live_panel(
+    state: &AppState,
+    caller: &Caller,
+    tenant: &str,
+    name: &str,
+) -> Result<(JenkinsEnvironment, Option<cloud_profiles::ProfileRow>, Panel), ApiError> {
+    let object = load(state, caller, tenant, name).await?;
+    let profile = profile_of(state, tenant).await?;
+    let region = profile.as_ref().map_or(crate::cost::prices::FALLBACK_REGION, |p| p.region.as_str()).to_owned();
+    let panel = panel_of(state, &object, &region).await?;
+    Ok((object, profile, panel))
+}
+
 /// The live part of the detail page, fetched again by the page script when the watch says it changed.
 async fn panel(
     State(state): State<AppState>,
     PageCaller(caller): PageCaller,
     Path((tenant, name)): Path<(String, String)>,
 ) -> Response {
-    let result = async {
-        let object = load(&state, &caller, &tenant, &name).await?;
-        let profile = profile_of(&state, &tenant).await?;
-        let region = profile.as_ref().map_or("us-east-1", |p| p.region.as_str()).to_owned();
-        panel_of(&state, &object, &region).await
-    }
-    .await;
-    match result {
-        Ok(panel) => render(&panel),
+    match live_panel(&state, &caller, &tenant, &name).await {
+        Ok((_, _, panel)) => render(&panel),
         Err(error) => error_page(error),
     }
 }
