@@ -147,5 +147,6 @@ pub fn names_of(object: &serde_json::Value) -> (Names, String) {
     let uid = object["metadata"]["uid"].as_str().expect("uid").to_owned();
     let name = object["metadata"]["name"].as_str().expect("name");
     let tenant = object["metadata"]["tenant"].as_str().expect("tenant");
-    (Names::new(tenant, name, &uid.parse().expect("uuid")), uid)
+    let recorded = serde_json::from_value(object["status"]["awsNames"].clone()).ok();
+    (recorded.unwrap_or_else(|| Names::legacy(tenant, name, &uid.parse().expect("uuid"))), uid)
 }

@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use butler::aws::autoscaling::Group;
 use butler::aws::discovery::{DiscoveryApi, OperationState, Resource};
-use butler::aws::ec2::{Ec2Api, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo, TaggedInstance};
+use butler::aws::ec2::{Ec2Api, FoundGroup, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo, TaggedInstance};
 use butler::aws::ecs::{CapacityProvider, Cluster, Service};
 use butler::aws::efs::{AccessPoint, EfsApi, FileSystem, Lifecycle, MountTarget, Throughput};
 use butler::aws::iam::{IamApi, Role};
 use butler::aws::logs::LogsApi;
+use butler::aws::tags::UID;
 use butler::aws::{AwsError, AwsErrorKind};
 use butler::reconcile::environment::{AwsProvider, AwsServices};
 use butler::reconcile::ReconcileError;
@@ -24,7 +25,8 @@ pub type Revision = (String, BTreeMap<String, String>, bool);
 /// Shared state of the fake account.
 #[derive(Default)]
 pub struct FakeState {
-    pub security_groups: HashMap<String, String>,
+    /// Name → the group (id and owner).
+    pub security_groups: HashMap<String, FoundGroup>,
     pub file_systems: HashMap<String, (FileSystem, u32)>,
     pub mount_targets: HashMap<String, Vec<(MountTarget, u32)>>,
     pub access_points: HashMap<String, Vec<AccessPoint>>,
@@ -142,12 +144,16 @@ impl Ec2Api for FakeAws {
             })
             .collect())
     }
-    async fn find_security_group(&self, _vpc_id: &str, name: &str) -> Result<Option<String>, AwsError> {
+    async fn find_security_group(&self, _vpc_id: &str, name: &str) -> Result<Option<FoundGroup>, AwsError> {
         let mut state = self.state();
         state.check("ec2:DescribeSecurityGroups")?;
         Ok(state.security_groups.get(name).cloned())
     }
-    async fn find_security_groups(&self, _vpc: &str, names: &[String]) -> Result<BTreeMap<String, String>, AwsError> {
+    async fn find_security_groups(
+        &self,
+        _vpc: &str,
+        names: &[String],
+    ) -> Result<BTreeMap<String, FoundGroup>, AwsError> {
         let mut state = self.state();
         state.check("ec2:DescribeSecurityGroups")?;
         Ok(names.iter().filter_map(|n| Some((n.clone(), state.security_groups.get(n)?.clone()))).collect())
@@ -157,12 +163,12 @@ impl Ec2Api for FakeAws {
         _vpc: &str,
         name: &str,
         _d: &str,
-        _t: &BTreeMap<String, String>,
+        t: &BTreeMap<String, String>,
     ) -> Result<String, AwsError> {
         let mut state = self.state();
         state.check("ec2:CreateSecurityGroup")?;
         let id = state.id("sg");
-        state.security_groups.insert(name.to_owned(), id.clone());
+        state.security_groups.insert(name.to_owned(), FoundGroup { id: id.clone(), owner: t.get(UID).cloned() });
         state.created("ec2:CreateSecurityGroup");
         Ok(id)
     }
@@ -170,7 +176,7 @@ impl Ec2Api for FakeAws {
         Ok(())
     }
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {
-        self.state().security_groups.retain(|_, id| id != group_id);
+        self.state().security_groups.retain(|_, group| group.id != group_id);
         Ok(())
     }
     async fn find_vpc_by_tag(&self, _tag: &str, _value: &str) -> Result<Option<String>, AwsError> {
@@ -201,11 +207,17 @@ impl Ec2Api for FakeAws {
         &self,
         name: &str,
         data: &LaunchTemplateData,
-        _t: &BTreeMap<String, String>,
+        t: &BTreeMap<String, String>,
     ) -> Result<LaunchTemplate, AwsError> {
         let mut state = self.state();
         state.check("ec2:CreateLaunchTemplate")?;
-        let template = LaunchTemplate { id: state.id("lt"), name: name.to_owned(), version: 1, data: data.clone() };
+        let template = LaunchTemplate {
+            id: state.id("lt"),
+            name: name.to_owned(),
+            version: 1,
+            data: data.clone(),
+            owner: t.get(UID).cloned(),
+        };
         state.launch_templates.insert(name.to_owned(), template.clone());
         state.created("ec2:CreateLaunchTemplate");
         Ok(template)
@@ -365,6 +377,7 @@ impl DiscoveryApi for FakeAws {
             id: id.clone(),
             arn: format!("arn:{id}"),
             name: name.to_owned(),
+            creator_request_id: None,
         }))
     }
     async fn create_namespace(
@@ -390,13 +403,18 @@ impl DiscoveryApi for FakeAws {
         &self,
         namespace_id: &str,
         name: &str,
-        _request: &str,
+        request: &str,
         _t: &BTreeMap<String, String>,
     ) -> Result<Resource, AwsError> {
         let mut state = self.state();
         state.check("servicediscovery:CreateService")?;
         let id = state.id("srv");
-        let service = Resource { id: id.clone(), arn: format!("arn:{id}"), name: name.to_owned() };
+        let service = Resource {
+            id: id.clone(),
+            arn: format!("arn:{id}"),
+            name: name.to_owned(),
+            creator_request_id: Some(request.to_owned()),
+        };
         state.services.insert(format!("{namespace_id}/{name}"), service.clone());
         state.created("servicediscovery:CreateService");
         Ok(service)

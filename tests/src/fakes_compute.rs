@@ -10,6 +10,7 @@ use butler::aws::ecs::{
     CapacityProvider, Cluster, ControllerService, ControllerTask, EcsApi, Service, TaskDefinitionRevision,
 };
 use butler::aws::ssm::SsmApi;
+use butler::aws::tags::UID;
 use butler::aws::{AwsError, AwsErrorKind};
 
 use crate::fakes::FakeAws;
@@ -36,7 +37,7 @@ impl EcsApi for FakeAws {
         let state = self.state();
         Ok(names.iter().filter_map(|name| state.clusters.get(name).cloned()).collect())
     }
-    async fn create_cluster(&self, name: &str, _t: &BTreeMap<String, String>) -> Result<Cluster, AwsError> {
+    async fn create_cluster(&self, name: &str, t: &BTreeMap<String, String>) -> Result<Cluster, AwsError> {
         let mut state = self.state();
         state.check("ecs:CreateCluster")?;
         if let Some(existing) = state.clusters.get(name) {
@@ -47,6 +48,7 @@ impl EcsApi for FakeAws {
             arn: format!("arn:aws:ecs:eu-west-1:000000000000:cluster/{name}"),
             status: "ACTIVE".into(),
             capacity_providers: Vec::new(),
+            owner: t.get(UID).cloned(),
         };
         state.clusters.insert(name.to_owned(), cluster.clone());
         state.created("ecs:CreateCluster");
@@ -72,7 +74,7 @@ impl EcsApi for FakeAws {
         &self,
         name: &str,
         auto_scaling_group_arn: &str,
-        _t: &BTreeMap<String, String>,
+        t: &BTreeMap<String, String>,
     ) -> Result<CapacityProvider, AwsError> {
         let mut state = self.state();
         let provider = CapacityProvider {
@@ -81,6 +83,7 @@ impl EcsApi for FakeAws {
             status: "ACTIVE".into(),
             auto_scaling_group_arn: auto_scaling_group_arn.to_owned(),
             update_status: None,
+            owner: t.get(UID).cloned(),
         };
         state.capacity_providers.insert(name.to_owned(), provider.clone());
         state.created("ecs:CreateCapacityProvider");
@@ -241,7 +244,7 @@ impl AutoScalingApi for FakeAws {
         }
         Ok(found)
     }
-    async fn create_group(&self, spec: &GroupSpec, _t: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    async fn create_group(&self, spec: &GroupSpec, tag_set: &BTreeMap<String, String>) -> Result<(), AwsError> {
         let mut state = self.state();
         state.check("autoscaling:CreateAutoScalingGroup")?;
         if state.groups.contains_key(&spec.name) {
@@ -270,6 +273,7 @@ impl AutoScalingApi for FakeAws {
             desired: spec.min,
             instances,
             status: None,
+            owner: tag_set.get(UID).cloned(),
         };
         state.groups.insert(spec.name.clone(), (group, None));
         state.created("autoscaling:CreateAutoScalingGroup");

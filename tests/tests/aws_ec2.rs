@@ -33,10 +33,9 @@ async fn security_groups_are_found_by_name_and_rules_are_idempotent() {
         .create_security_group(&network.vpc_id, "butler-payments-ci-controller", "controller", &tags)
         .await
         .expect("create");
-    assert_eq!(
-        ec2.find_security_group(&network.vpc_id, "butler-payments-ci-agents").await.expect("lookup"),
-        Some(agents.clone())
-    );
+    // Found with its owner: the butler:uid tag it was made with.
+    let found = ec2.find_security_group(&network.vpc_id, "butler-payments-ci-agents").await.expect("lookup");
+    assert_eq!(found, Some(butler::aws::ec2::FoundGroup { id: agents.clone(), owner: tags.get("butler:uid").cloned() }));
     let duplicate = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-agents", "agents", &tags).await;
     assert_eq!(duplicate.expect_err("duplicate name").kind, butler::aws::AwsErrorKind::AlreadyExists);
     let rules = [

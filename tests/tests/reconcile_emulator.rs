@@ -36,13 +36,13 @@ async fn an_environment_becomes_ready_and_an_idle_resync_only_reads_twice() {
     }
     assert_eq!(object["status"]["phase"], "Ready");
     let outputs = &object["status"]["outputs"];
-    assert_eq!(outputs["controllerDns"], "master-payments-ci.jenkins.local");
+    assert_eq!(outputs["controllerDns"], "ci.payments.jenkins.local");
     for output in
         ["fileSystemId", "accessPointId", "discoveryServiceId", "clusterArn", "serviceArn", "taskDefinitionArn"]
     {
         assert!(outputs[output].is_string(), "{output} missing: {outputs}");
     }
-    assert_eq!(outputs["autoScalingGroup"], "butler-payments-ci-asg");
+    assert_eq!(outputs["autoScalingGroup"], "butler-payments_ci_asg");
     assert_eq!(object["status"]["instances"].as_array().map(Vec::len), Some(1), "min 1: one instance");
     let (names, uid) = names_of(&object);
     for (what, count) in world.inventory(&names, &uid).await {
@@ -54,7 +54,7 @@ async fn an_environment_becomes_ready_and_an_idle_resync_only_reads_twice() {
     }
     let template = SdkEc2::new(&world.account).find_launch_template(&names.launch_template()).await.expect("lt");
     let user_data = template.expect("launch template").data.user_data;
-    assert!(user_data.contains("ECS_CLUSTER=butler-payments-ci"), "{user_data}");
+    assert!(user_data.contains("ECS_CLUSTER=butler-payments_ci\n"), "{user_data}");
     assert!(user_data.contains("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true"));
     assert!(user_data.contains("ECS_INSTANCE_ATTRIBUTES"));
     let reasons = world.event_reasons("ci").await;

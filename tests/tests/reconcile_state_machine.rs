@@ -163,8 +163,8 @@ async fn the_generated_jenkins_configuration_points_agents_at_the_cloud_map_name
     assert_eq!(casc["jenkins"]["numExecutors"], 0);
     assert_eq!(casc["jenkins"]["slaveAgentPort"], 50000);
     let cloud = &casc["jenkins"]["clouds"][0]["ecs"];
-    assert_eq!(cloud["jenkinsUrl"], "http://master-payments-ci.jenkins.local:8080/");
-    assert_eq!(cloud["tunnel"], "master-payments-ci.jenkins.local:50000");
+    assert_eq!(cloud["jenkinsUrl"], "http://ci.payments.jenkins.local:8080/");
+    assert_eq!(cloud["tunnel"], "ci.payments.jenkins.local:50000");
     assert_eq!(cloud["numExecutors"], 1);
     assert_eq!(cloud["templates"][0]["label"], "ecs-agents");
     assert_eq!(casc["jenkins"]["securityRealm"]["local"]["users"][0]["password"], "${JENKINS_ADMIN_PASSWORD}");
@@ -212,7 +212,7 @@ async fn a_replaced_spot_instance_is_recorded_and_changes_nothing_in_aws() {
     let old = object["status"]["instances"][0]["id"].as_str().expect("instance").to_owned();
     let mutations_before = fake.state().mutations.clone();
 
-    let new = fake.replace_instance("butler-payments-ci-asg", &old);
+    let new = fake.replace_instance("butler-payments_ci_asg", &old);
     assert_eq!(reconciler.reconcile_once("payments", "ci").await.expect("pass"), Action::AwaitChange);
     let object = app.get(&environment_path("payments", "ci")).await.json();
     assert_eq!(object["status"]["instances"][0]["id"], new.as_str());
@@ -236,9 +236,9 @@ async fn an_idle_resync_on_fakes_makes_no_mutation_and_drift_in_the_group_is_rep
     assert_eq!(fake.state().mutations, mutations_before);
 
     // Someone drops the on-demand base to 0 (the controller would land on Spot): put back.
-    fake.state().groups.get_mut("butler-payments-ci-asg").expect("group").0.spec.on_demand_base = 0;
+    fake.state().groups.get_mut("butler-payments_ci_asg").expect("group").0.spec.on_demand_base = 0;
     converge(&reconciler).await;
-    assert_eq!(fake.state().groups["butler-payments-ci-asg"].0.spec.on_demand_base, 1);
+    assert_eq!(fake.state().groups["butler-payments_ci_asg"].0.spec.on_demand_base, 1);
     assert!(event_reasons(&app).await.iter().any(|r| r == "DriftRepaired"));
 }
 

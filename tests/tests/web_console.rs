@@ -60,7 +60,7 @@ async fn a_team_creates_watches_edits_and_deletes_an_environment_in_the_browser(
     // The page follows the reconciler by itself: no reload between Provisioning and Ready.
     browser.wait_for_text("[data-testid=phase]", "Ready", 90).await;
     assert!(browser.has("[data-condition=ControllerReady]").await);
-    assert!(browser.text(".outputs").await.contains("master-payments-web-ci.jenkins.local"));
+    assert!(browser.text(".outputs").await.contains("web-ci.payments.jenkins.local"));
     browser.check_page("05-detail-ready").await;
 
     browser.click("a.button[href$='/edit']").await;

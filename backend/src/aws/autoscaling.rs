@@ -51,6 +51,8 @@ pub struct Group {
     pub instances: Vec<GroupInstance>,
     /// `Delete in progress` while a forced delete runs.
     pub status: Option<String>,
+    /// The group's `butler:uid` tag: whose it is.
+    pub owner: Option<String>,
 }
 
 /// What the reconciler needs of Auto Scaling.
@@ -157,6 +159,12 @@ fn group_of(group: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
             })
             .collect(),
         status: group.status().map(str::to_owned),
+        owner: group
+            .tags()
+            .iter()
+            .find(|tag| tag.key() == Some(super::tags::UID))
+            .and_then(|tag| tag.value())
+            .map(str::to_owned),
     }
 }
 

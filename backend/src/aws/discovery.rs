@@ -1,5 +1,5 @@
 //! Cloud Map: the profile's shared private DNS namespace (one per profile: Cloud Map allows 50 per Region)
-//! and one service per environment, `master-<tenant>-<env>`, an A record the controller task registers in.
+//! and one service per environment, `<env>.<tenant>` (legacy `master-<tenant>-<env>`), an A record the controller task registers in.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +22,8 @@ pub struct Resource {
     pub id: String,
     pub arn: String,
     pub name: String,
+    /// The creator request id it was made with (Butler uses the environment's uid for a service).
+    pub creator_request_id: Option<String>,
 }
 
 /// Where an asynchronous namespace creation is.
@@ -103,6 +105,7 @@ impl DiscoveryApi for SdkDiscovery {
                     id: namespace.id().unwrap_or_default().to_owned(),
                     arn: namespace.arn().unwrap_or_default().to_owned(),
                     name: name.to_owned(),
+                    creator_request_id: None,
                 }));
             }
             match output.next_token() {
@@ -168,10 +171,16 @@ impl DiscoveryApi for SdkDiscovery {
             let output =
                 self.account.call("servicediscovery:ListServices", ApiFamily::ServiceDiscovery, request).await?;
             if let Some(service) = output.services().iter().find(|service| service.name() == Some(name)) {
+                // ListServices leaves out the creator request id, which says whose the service is.
+                let id = service.id().unwrap_or_default().to_owned();
+                let request = self.client.get_service().id(&id).send();
+                let found =
+                    self.account.call("servicediscovery:GetService", ApiFamily::ServiceDiscovery, request).await?;
                 return Ok(Some(Resource {
-                    id: service.id().unwrap_or_default().to_owned(),
+                    id,
                     arn: service.arn().unwrap_or_default().to_owned(),
                     name: name.to_owned(),
+                    creator_request_id: found.service().and_then(|s| s.creator_request_id()).map(str::to_owned),
                 }));
             }
             match output.next_token() {
@@ -215,6 +224,7 @@ impl DiscoveryApi for SdkDiscovery {
             id: service.id().unwrap_or_default().to_owned(),
             arn: service.arn().unwrap_or_default().to_owned(),
             name: name.to_owned(),
+            creator_request_id: Some(creator_request_id.to_owned()),
         })
     }
 

@@ -47,6 +47,19 @@ pub struct LaunchTemplate {
     pub name: String,
     pub version: i64,
     pub data: LaunchTemplateData,
+    /// The template's `butler:uid` tag: whose it is.
+    pub owner: Option<String>,
+}
+
+/// A security group found by name, with its `butler:uid` tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundGroup {
+    pub id: String,
+    pub owner: Option<String>,
+}
+
+fn owner_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
+    tags.iter().find(|tag| tag.key() == Some(super::tags::UID)).and_then(|tag| tag.value()).map(str::to_owned)
 }
 
 /// A running instance carrying a Butler environment's uid tag (the cost meter's view).
@@ -66,9 +79,13 @@ pub trait Ec2Api: Send + Sync {
     /// The named subnets (all of them, or an error).
     async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, AwsError>;
     /// A security group by VPC and name (names are unique per VPC: the lookup before create).
-    async fn find_security_group(&self, vpc_id: &str, name: &str) -> Result<Option<String>, AwsError>;
-    /// Security groups of a VPC by name, in one call: name → id (absent names are left out).
-    async fn find_security_groups(&self, vpc_id: &str, names: &[String]) -> Result<BTreeMap<String, String>, AwsError>;
+    async fn find_security_group(&self, vpc_id: &str, name: &str) -> Result<Option<FoundGroup>, AwsError>;
+    /// Security groups of a VPC by name, in one call (absent names are left out).
+    async fn find_security_groups(
+        &self,
+        vpc_id: &str,
+        names: &[String],
+    ) -> Result<BTreeMap<String, FoundGroup>, AwsError>;
     /// Creates a tagged security group; returns its id.
     async fn create_security_group(
         &self,
@@ -166,6 +183,7 @@ fn template_of(version: &aws_sdk_ec2::types::LaunchTemplateVersion) -> Option<La
             security_group_ids: data.security_group_ids().to_vec(),
             user_data,
         },
+        owner: None,
     })
 }
 
@@ -189,7 +207,7 @@ impl Ec2Api for SdkEc2 {
         Ok(output.subnets().iter().filter_map(subnet_info).collect())
     }
 
-    async fn find_security_group(&self, vpc_id: &str, name: &str) -> Result<Option<String>, AwsError> {
+    async fn find_security_group(&self, vpc_id: &str, name: &str) -> Result<Option<FoundGroup>, AwsError> {
         let request = self
             .client
             .describe_security_groups()
@@ -197,10 +215,17 @@ impl Ec2Api for SdkEc2 {
             .filters(filter("group-name", name))
             .send();
         let output = self.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
-        Ok(output.security_groups().iter().find_map(|group| group.group_id().map(str::to_owned)))
+        Ok(output
+            .security_groups()
+            .iter()
+            .find_map(|group| Some(FoundGroup { id: group.group_id()?.to_owned(), owner: owner_of(group.tags()) })))
     }
 
-    async fn find_security_groups(&self, vpc_id: &str, names: &[String]) -> Result<BTreeMap<String, String>, AwsError> {
+    async fn find_security_groups(
+        &self,
+        vpc_id: &str,
+        names: &[String],
+    ) -> Result<BTreeMap<String, FoundGroup>, AwsError> {
         let request = self
             .client
             .describe_security_groups()
@@ -211,7 +236,10 @@ impl Ec2Api for SdkEc2 {
         Ok(output
             .security_groups()
             .iter()
-            .filter_map(|group| Some((group.group_name()?.to_owned(), group.group_id()?.to_owned())))
+            .filter_map(|group| {
+                let found = FoundGroup { id: group.group_id()?.to_owned(), owner: owner_of(group.tags()) };
+                Some((group.group_name()?.to_owned(), found))
+            })
             .collect())
     }
 
@@ -325,11 +353,25 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn find_launch_template(&self, name: &str) -> Result<Option<LaunchTemplate>, AwsError> {
+        // The template (for its tags: whose it is), then its latest version (for what it says).
+        let operation = "ec2:DescribeLaunchTemplates";
+        let request = self.client.describe_launch_templates().launch_template_names(name).send();
+        let owner = match self.account.call(operation, ApiFamily::Ec2Read, request).await {
+            Ok(output) => match output.launch_templates().first() {
+                Some(template) => owner_of(template.tags()),
+                None => return Ok(None),
+            },
+            Err(error) if error.kind == AwsErrorKind::NotFound => return Ok(None),
+            Err(error) if error.code.contains("InvalidLaunchTemplateName") => return Ok(None),
+            Err(error) => return Err(error),
+        };
         let operation = "ec2:DescribeLaunchTemplateVersions";
         let request =
             self.client.describe_launch_template_versions().launch_template_name(name).versions("$Latest").send();
         match self.account.call(operation, ApiFamily::Ec2Read, request).await {
-            Ok(output) => Ok(output.launch_template_versions().first().and_then(template_of)),
+            Ok(output) => {
+                Ok(output.launch_template_versions().first().and_then(template_of).map(|t| LaunchTemplate { owner, ..t }))
+            }
             Err(error) if error.kind == AwsErrorKind::NotFound => Ok(None),
             // EC2 answers a missing name with a validation error on some paths.
             Err(error) if error.code.contains("InvalidLaunchTemplateName") => Ok(None),
@@ -358,6 +400,7 @@ impl Ec2Api for SdkEc2 {
             name: name.to_owned(),
             version: template.latest_version_number().unwrap_or(1),
             data: data.clone(),
+            owner: tags.get(super::tags::UID).cloned(),
         })
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AutoScalingGroupProvider, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerDefinition,
+    AutoScalingGroupProvider, AwsVpcConfiguration, CapacityProviderField, ClusterField, CapacityProviderStrategyItem, ContainerDefinition,
     DeploymentConfiguration, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
     EfsVolumeConfiguration, KeyValuePair, LogConfiguration, LogDriver, ManagedDraining, ManagedScaling,
     ManagedScalingStatus, ManagedTerminationProtection, MountPoint, NetworkConfiguration, NetworkMode,
@@ -35,6 +35,8 @@ pub struct Cluster {
     pub status: String,
     /// Capacity providers associated with the cluster.
     pub capacity_providers: Vec<String>,
+    /// The cluster's `butler:uid` tag: whose it is.
+    pub owner: Option<String>,
 }
 
 /// A capacity provider as the reconciler sees it.
@@ -46,6 +48,8 @@ pub struct CapacityProvider {
     pub auto_scaling_group_arn: String,
     /// `DELETE_IN_PROGRESS`, `UPDATE_FAILED`, … while AWS works on it.
     pub update_status: Option<String>,
+    /// The provider's `butler:uid` tag: whose it is.
+    pub owner: Option<String>,
 }
 
 /// The newest active revision of a task definition family.
@@ -178,6 +182,10 @@ fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
+fn owner_of(tags: &[Tag]) -> Option<String> {
+    tags.iter().find(|tag| tag.key() == Some(super::tags::UID)).and_then(|tag| tag.value()).map(str::to_owned)
+}
+
 fn invalid(operation: &'static str, error: impl std::fmt::Display) -> AwsError {
     AwsError::malformed(operation, &error.to_string())
 }
@@ -204,13 +212,15 @@ impl EcsApi for SdkEcs {
     async fn describe_clusters(&self, names: &[String]) -> Result<Vec<Cluster>, AwsError> {
         let mut clusters = Vec::new();
         for chunk in names.chunks(CLUSTERS_PER_DESCRIBE) {
-            let request = self.client.describe_clusters().set_clusters(Some(chunk.to_vec())).send();
+            let request =
+                self.client.describe_clusters().set_clusters(Some(chunk.to_vec())).include(ClusterField::Tags).send();
             let output = self.account.call("ecs:DescribeClusters", ApiFamily::EcsRead, request).await?;
             clusters.extend(output.clusters().iter().filter(|c| c.status() != Some("INACTIVE")).map(|c| Cluster {
                 name: c.cluster_name().unwrap_or_default().to_owned(),
                 arn: c.cluster_arn().unwrap_or_default().to_owned(),
                 status: c.status().unwrap_or_default().to_owned(),
                 capacity_providers: c.capacity_providers().to_vec(),
+                owner: owner_of(c.tags()),
             }));
         }
         Ok(clusters)
@@ -225,6 +235,7 @@ impl EcsApi for SdkEcs {
             arn: cluster.cluster_arn().unwrap_or_default().to_owned(),
             status: cluster.status().unwrap_or_default().to_owned(),
             capacity_providers: cluster.capacity_providers().to_vec(),
+            owner: tag_set.get(super::tags::UID).cloned(),
         })
     }
 
@@ -384,7 +395,12 @@ impl EcsApi for SdkEcs {
     async fn describe_capacity_providers(&self, names: &[String]) -> Result<Vec<CapacityProvider>, AwsError> {
         let mut providers = Vec::new();
         for chunk in names.chunks(CAPACITY_PROVIDERS_PER_DESCRIBE) {
-            let request = self.client.describe_capacity_providers().set_capacity_providers(Some(chunk.to_vec())).send();
+            let request = self
+                .client
+                .describe_capacity_providers()
+                .set_capacity_providers(Some(chunk.to_vec()))
+                .include(CapacityProviderField::Tags)
+                .send();
             let output = self.account.call("ecs:DescribeCapacityProviders", ApiFamily::EcsRead, request).await?;
             providers.extend(output.capacity_providers().iter().filter_map(capacity_provider_of));
         }
@@ -534,5 +550,6 @@ fn capacity_provider_of(provider: &aws_sdk_ecs::types::CapacityProvider) -> Opti
             .map(|p| p.auto_scaling_group_arn().to_owned())
             .unwrap_or_default(),
         update_status: provider.update_status().map(|s| s.as_str().to_owned()),
+        owner: owner_of(provider.tags()),
     })
 }

@@ -1,6 +1,8 @@
 //! The JenkinsEnvironment resource: its spec with server-side defaults, status, metadata and validation.
 
+pub mod aws_names;
 pub mod catalog;
+pub mod java_opts;
 pub mod labels;
 pub mod manifest;
 pub mod object;

@@ -119,6 +119,9 @@ pub struct JenkinsEnvironmentStatus {
     /// When the reconciler last looked at AWS for this environment, so a stalled reconciler is visible.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_observed_time: Option<DateTime<Utc>>,
+    /// The names of the environment's AWS resources, given when it was created and never changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_names: Option<super::aws_names::Names>,
 }
 
 /// One container instance of the environment's Auto Scaling Group.

@@ -160,8 +160,8 @@ fn review_controller(spec: &JenkinsEnvironmentSpec, review: &mut Review) {
     if controller.timezone.parse::<chrono_tz::Tz>().is_err() {
         review.error("spec.controller.timezone", "must be an IANA time zone such as Europe/London or UTC");
     }
-    if controller.java_opts.len() > 4096 || controller.java_opts.contains(['\n', '\r', '\0']) {
-        review.error("spec.controller.javaOpts", "must be one line of at most 4096 characters");
+    if let Err(message) = super::java_opts::check(&controller.java_opts) {
+        review.error("spec.controller.javaOpts", message);
     }
     if controller.placement == ControllerPlacement::OnDemand && spec.capacity.on_demand_base == 0 {
         review.error(

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::admission::{admit, Admitted};
 use super::{Committed, OperationError};
+use crate::domain::aws_names::Names;
 use crate::domain::manifest::{manifest_from_value, EnvironmentManifest, ManifestError};
 use crate::domain::object::{EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, ObjectMeta};
 use crate::domain::validation::FieldError;
@@ -143,13 +144,16 @@ pub async fn create(
         .ok_or_else(|| OperationError::TenantNotFound(tenant.to_owned()))?;
     check_quotas(&txn, context, &tenant_row, 1, 0, i64::from(admitted.spec.capacity.max)).await?;
     let now = environments::now();
+    let uid = Uuid::new_v4();
+    // Names are given once, here, and recorded: later passes never derive them again.
+    let aws_names = Names::current(tenant, &admitted.name, &uid);
     let object = JenkinsEnvironment {
         api_version: API_VERSION.to_owned(),
         kind: KIND.to_owned(),
         metadata: ObjectMeta {
             tenant: tenant.to_owned(),
             name: admitted.name.clone(),
-            uid: Uuid::new_v4(),
+            uid,
             generation: 1,
             resource_version: String::new(),
             labels: admitted.labels,
@@ -159,7 +163,7 @@ pub async fn create(
             deletion_timestamp: None,
         },
         spec: admitted.spec,
-        status: JenkinsEnvironmentStatus::default(),
+        status: JenkinsEnvironmentStatus { aws_names: Some(aws_names), ..JenkinsEnvironmentStatus::default() },
     };
     if dry_run {
         if environments::find(&txn, tenant, &admitted.name).await?.is_some() {

@@ -3,7 +3,7 @@
 //! from `spec.capacity`, and the ECS capacity provider on it as the cluster's default. Sets `CapacityReady`.
 
 use super::conditions::{self, CAPACITY_READY};
-use super::{Pass, Progress};
+use super::{ownership, Pass, Progress};
 use crate::aws::autoscaling::{Group, GroupSpec};
 use crate::aws::ec2::LaunchTemplateData;
 use crate::aws::ecs::Cluster;
@@ -75,10 +75,13 @@ pub fn change_event(pass: &mut Pass, updated_reason: &str, message: String) {
 async fn cluster(pass: &mut Pass) -> Result<Cluster, AwsError> {
     let name = pass.names.cluster();
     if let Some(found) = pass.aws.ecs.describe_clusters(std::slice::from_ref(&name)).await?.into_iter().next() {
+        ownership::require(pass, "ECS cluster", &name, found.owner.as_deref())?;
         return Ok(found);
     }
     // CreateCluster answers an existing name with that cluster: no duplicate after a crash.
     let created = pass.aws.ecs.create_cluster(&name, &pass.tags()).await?;
+    // A cluster made meanwhile by someone else comes back as it is: check it too.
+    ownership::require(pass, "ECS cluster", &name, created.owner.as_deref())?;
     pass.event(EventType::Normal, "ClusterCreated", format!("created ECS cluster {name}"));
     Ok(created)
 }
@@ -108,6 +111,7 @@ async fn launch_template(pass: &mut Pass, agents_group: &str) -> Result<String, 
     };
     match pass.aws.ec2.find_launch_template(&name).await? {
         Some(template) => {
+            ownership::require(pass, "launch template", &name, template.owner.as_deref())?;
             // The AMI moves only when the profile names one: a new "recommended" AMI never rolls instances by itself.
             desired.image_id = pass.profile.ami_id.clone().unwrap_or_else(|| template.data.image_id.clone());
             if template.data != desired {
@@ -132,7 +136,9 @@ async fn launch_template(pass: &mut Pass, agents_group: &str) -> Result<String, 
                     Ok(created.id)
                 }
                 Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
-                    Ok(pass.aws.ec2.find_launch_template(&name).await?.ok_or(error)?.id)
+                    let found = pass.aws.ec2.find_launch_template(&name).await?.ok_or(error)?;
+                    ownership::require(pass, "launch template", &name, found.owner.as_deref())?;
+                    Ok(found.id)
                 }
                 Err(error) => Err(error),
             }
@@ -142,7 +148,11 @@ async fn launch_template(pass: &mut Pass, agents_group: &str) -> Result<String, 
 
 async fn group(pass: &mut Pass, desired: &GroupSpec) -> Result<Option<Group>, AwsError> {
     let names = [desired.name.clone()];
-    match pass.aws.autoscaling.describe_groups(&names).await?.into_iter().next() {
+    let found = pass.aws.autoscaling.describe_groups(&names).await?.into_iter().next();
+    if let Some(found) = &found {
+        ownership::require(pass, "Auto Scaling group", &desired.name, found.owner.as_deref())?;
+    }
+    match found {
         Some(found) if found.status.is_some() => Ok(Some(found)),
         Some(found) => {
             if found.spec != *desired {
@@ -172,7 +182,11 @@ async fn group(pass: &mut Pass, desired: &GroupSpec) -> Result<Option<Group>, Aw
                 Err(error) => return Err(error),
             }
             // CreateAutoScalingGroup returns nothing: the ARN the capacity provider needs comes from a describe.
-            Ok(pass.aws.autoscaling.describe_groups(&names).await?.into_iter().next())
+            let created = pass.aws.autoscaling.describe_groups(&names).await?.into_iter().next();
+            if let Some(created) = &created {
+                ownership::require(pass, "Auto Scaling group", &desired.name, created.owner.as_deref())?;
+            }
+            Ok(created)
         }
     }
 }
@@ -231,7 +245,10 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
 
     let provider_name = pass.names.capacity_provider();
     let provider = match pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider_name)).await?.pop() {
-        Some(provider) => provider,
+        Some(provider) => {
+            ownership::require(pass, "capacity provider", &provider_name, provider.owner.as_deref())?;
+            provider
+        }
         None => {
             let created = pass.aws.ecs.create_capacity_provider(&provider_name, &group.arn, &pass.tags()).await?;
             pass.event(

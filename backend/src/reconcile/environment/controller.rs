@@ -10,10 +10,11 @@ use sha2::{Digest, Sha256};
 use super::capacity::change_event;
 use super::conditions::{self, CONTROLLER_READY};
 use super::jenkins_config::{self, ADMIN_PASSWORD_VARIABLE, CASC_PATH};
-use super::{Pass, Progress};
+use super::{ownership, Pass, Progress};
 use crate::aws::ecs::{ControllerService, ControllerTask};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType};
+use crate::domain::java_opts::SETUP_WIZARD_OFF;
 use crate::domain::spec::ControllerPlacement;
 
 /// The tag carrying the hash of what a task definition revision says.
@@ -47,6 +48,16 @@ fn config_error(error: impl std::fmt::Display) -> AwsError {
     }
 }
 
+/// The JVM options: the spec's (checked against an allow-list at admission), with the setup wizard always off —
+/// JCasC configures Jenkins, and an unlock screen would wait for a password nobody can read.
+fn java_opts(spec: &str) -> String {
+    if spec.split_whitespace().any(|option| option == SETUP_WIZARD_OFF) {
+        spec.to_owned()
+    } else {
+        format!("{SETUP_WIZARD_OFF} {spec}").trim_end().to_owned()
+    }
+}
+
 /// The controller's task definition for this pass.
 pub fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
     let spec = &pass.object.spec.controller;
@@ -55,7 +66,7 @@ pub fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
         jenkins_config::render(&pass.object, &pass.profile, pass.status.outputs.cluster_arn.as_deref(), agents_group)
             .map_err(config_error)?;
     let environment = BTreeMap::from([
-        ("JAVA_OPTS".to_owned(), spec.java_opts.clone()),
+        ("JAVA_OPTS".to_owned(), java_opts(&spec.java_opts)),
         ("TZ".to_owned(), spec.timezone.clone()),
         ("CASC_JENKINS_CONFIG".to_owned(), CASC_PATH.to_owned()),
         ("BUTLER_CASC_YAML".to_owned(), config.casc),
@@ -110,6 +121,8 @@ async fn task_definition(pass: &mut Pass) -> Result<String, AwsError> {
     let task = desired_task(pass)?;
     let hash = definition_hash(&task);
     if let Some(latest) = pass.aws.ecs.latest_task_definition(&task.family).await? {
+        let owner = latest.tags.get(crate::aws::tags::UID).map(String::as_str);
+        ownership::require(pass, "task definition family", &task.family, owner)?;
         if latest.tags.get(DEFINITION_HASH_TAG) == Some(&hash) {
             return Ok(latest.arn);
         }

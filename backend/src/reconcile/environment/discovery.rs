@@ -1,10 +1,10 @@
 //! Discovery: the profile's shared private DNS namespace (created once, kept) and the environment's Cloud Map
-//! service, so the controller is `master-<tenant>-<env>.<namespace>`. Sets `DiscoveryReady`.
+//! service, so the controller is `<env>.<tenant>.<namespace>` (legacy: `master-<tenant>-<env>`). Sets `DiscoveryReady`.
 
 use sea_orm::DatabaseConnection;
 
 use super::conditions::{self, DISCOVERY_READY};
-use super::{Pass, Progress};
+use super::{ownership, Pass, Progress};
 use crate::aws::discovery::OperationState;
 use crate::aws::tags::profile_tags;
 use crate::aws::{AwsError, AwsErrorKind};
@@ -62,10 +62,13 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
     };
     pass.status.outputs.namespace_id = Some(namespace_id.clone());
     let service_name = pass.names.discovery_service();
+    let request_id = pass.object.metadata.uid.to_string();
     let service = match pass.aws.discovery.find_service(&namespace_id, &service_name).await? {
-        Some(service) => service,
+        Some(service) => {
+            ownership::require(pass, "Cloud Map service", &service_name, service.creator_request_id.as_deref())?;
+            service
+        }
         None => {
-            let request_id = pass.object.metadata.uid.to_string();
             let created =
                 pass.aws.discovery.create_service(&namespace_id, &service_name, &request_id, &pass.tags()).await?;
             pass.event(

@@ -39,7 +39,7 @@ pub fn render(
     cluster_arn: Option<&str>,
     agent_security_group: Option<&str>,
 ) -> Result<JenkinsConfig, serde_yaml_ng::Error> {
-    let names = Names::new(&object.metadata.tenant, &object.metadata.name, &object.metadata.uid);
+    let names = Names::of(object);
     let dns = names.controller_dns(&profile.namespace_name);
     let subnets: Vec<String> = serde_json::from_value(profile.subnet_ids.clone()).unwrap_or_default();
     let templates: Vec<Value> = object

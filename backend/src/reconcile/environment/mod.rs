@@ -13,6 +13,7 @@ pub mod controller;
 mod discovery;
 pub mod jenkins_config;
 pub mod names;
+mod ownership;
 pub mod policies;
 mod probe;
 mod provider;
@@ -107,8 +108,9 @@ impl EnvironmentReconciler {
         };
         let aws = self.aws.services(&profile).await?;
         let mut pass = Pass {
-            names: Names::new(tenant, name, &object.metadata.uid),
-            status: object.status.clone(),
+            // Recorded names; an environment made before names were recorded gets its legacy names recorded now.
+            names: Names::of(&object),
+            status: JenkinsEnvironmentStatus { aws_names: Some(Names::of(&object)), ..object.status.clone() },
             object,
             profile,
             aws,

@@ -61,11 +61,16 @@ pub fn controller_task_policy(names: &Names, region: &str) -> Value {
                 "Resource": format!("arn:aws:ecs:{region}:*:task/{cluster}/*")
             },
             {
-                "Sid": "TagAgentsAtLaunch",
+                // The plugin registers agent task definitions with tags and runs tasks with tags: tag-on-create
+                // needs ecs:TagResource for both calls (AWS, "Grant permission to tag resources on creation").
+                "Sid": "TagAgentsAtCreation",
                 "Effect": "Allow",
                 "Action": "ecs:TagResource",
-                "Resource": "*",
-                "Condition": { "StringEquals": { "ecs:CreateAction": "RunTask" } }
+                "Resource": [
+                    format!("arn:aws:ecs:{region}:*:task-definition/{}-*", names.agent_family_prefix()),
+                    format!("arn:aws:ecs:{region}:*:task/{cluster}/*")
+                ],
+                "Condition": { "StringEquals": { "ecs:CreateAction": ["RunTask", "RegisterTaskDefinition"] } }
             },
             {
                 "Sid": "PassOwnAgentRoles",
@@ -105,7 +110,7 @@ mod tests {
 
     #[test]
     fn the_controller_policy_is_scoped_to_its_own_cluster_and_roles() {
-        let names = Names::new("payments", "ci", &uuid::Uuid::nil());
+        let names = Names::current("payments", "ci", &uuid::Uuid::nil());
         let policy = controller_task_policy(&names, "eu-west-1");
         let statements = policy["Statement"].as_array().expect("statements");
         for statement in statements {
@@ -121,7 +126,7 @@ mod tests {
             }
         }
         let text = policy.to_string();
-        assert!(text.contains("cluster/butler-payments-ci"));
+        assert!(text.contains("cluster/butler-payments_ci\""));
         assert!(text.contains(&format!("role/{}", names.agent_role())));
         assert!(!text.contains("0.0.0.0"));
     }

@@ -29,7 +29,8 @@ pub async fn converged(pass: &mut Pass) -> Result<bool, AwsError> {
     let Some(group) = pass.aws.autoscaling.describe_groups(std::slice::from_ref(&group_name)).await?.pop() else {
         return Ok(false);
     };
-    if group.status.is_some() || group.spec != desired_group(pass, &group.spec.launch_template_id) {
+    let owned = super::ownership::owns(pass, group.owner.as_deref());
+    if !owned || group.status.is_some() || group.spec != desired_group(pass, &group.spec.launch_template_id) {
         return Ok(false);
     }
     observe_instances(pass, &group);

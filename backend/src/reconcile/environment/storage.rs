@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::conditions::{self, STORAGE_READY};
-use super::{Pass, Progress};
-use crate::aws::ec2::IngressRule;
+use super::{ownership, Pass, Progress};
+use crate::aws::ec2::{FoundGroup, IngressRule};
 use crate::aws::efs::{Lifecycle, Throughput};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType};
@@ -23,20 +23,23 @@ pub fn subnets(pass: &Pass) -> Vec<String> {
 
 async fn security_group(
     pass: &mut Pass,
-    existing: &BTreeMap<String, String>,
+    existing: &BTreeMap<String, FoundGroup>,
     name: &str,
     description: &str,
     rules: &[IngressRule],
 ) -> Result<String, AwsError> {
     let vpc = pass.profile.vpc_id.clone();
-    if let Some(id) = existing.get(name) {
-        return Ok(id.clone());
+    if let Some(found) = existing.get(name) {
+        ownership::require(pass, "security group", name, found.owner.as_deref())?;
+        return Ok(found.id.clone());
     }
     let id = match pass.aws.ec2.create_security_group(&vpc, name, description, &pass.tags()).await {
         Ok(id) => id,
         // Created by an earlier pass whose answer was lost: look it up.
         Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
-            pass.aws.ec2.find_security_group(&vpc, name).await?.ok_or(error)?
+            let found = pass.aws.ec2.find_security_group(&vpc, name).await?.ok_or(error)?;
+            ownership::require(pass, "security group", name, found.owner.as_deref())?;
+            found.id
         }
         Err(error) => return Err(error),
     };

@@ -3,14 +3,16 @@
 //! provider, the ASG (drained, unprotected, force-deleted) and its launch template, the cluster, the access
 //! point and mount targets, the file system unless `deletionPolicy: Retain`, logs, the admin password, roles,
 //! and the security groups last. Each step waits for the one before, retries on ResourceInUse /
-//! DependencyViolation, and says in `Ready` what blocks. Then Butler's finalizer goes.
+//! DependencyViolation, and says in `Ready` what blocks. Then Butler's finalizer goes. Only what carries the
+//! environment's own `butler:uid` is deleted (see `ownership`): a foreign resource under one of its names stays.
 
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
 use super::conditions::{self, READY};
-use super::Pass;
+use super::{ownership, Pass};
+use crate::aws::tags::UID;
 use crate::aws::efs::Lifecycle;
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType, Phase};
@@ -52,7 +54,9 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
     };
     if let Some(namespace_id) = namespace_id {
         let name = pass.names.discovery_service();
-        if let Some(service) = pass.aws.discovery.find_service(&namespace_id, &name).await? {
+        let found = pass.aws.discovery.find_service(&namespace_id, &name).await?;
+        let found = found.filter(|s| !ownership::foreign(pass, "Cloud Map service", &name, s.creator_request_id.as_deref()));
+        if let Some(service) = found {
             for instance in pass.aws.discovery.instances(&service.id).await? {
                 pass.aws.discovery.deregister_instance(&service.id, &instance).await?;
             }
@@ -125,8 +129,9 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
     let vpc = pass.profile.vpc_id.clone();
     let names = pass.names.clone();
     for name in [names.storage_security_group(), names.controller_security_group(), names.agents_security_group()] {
-        if let Some(id) = pass.aws.ec2.find_security_group(&vpc, &name).await? {
-            match pass.aws.ec2.delete_security_group(&id).await {
+        let found = pass.aws.ec2.find_security_group(&vpc, &name).await?;
+        if let Some(found) = found.filter(|g| !ownership::foreign(pass, "security group", &name, g.owner.as_deref())) {
+            match pass.aws.ec2.delete_security_group(&found.id).await {
                 Ok(()) => {}
                 Err(error) if in_use(&error) => {
                     return Ok(blocked(
@@ -154,7 +159,8 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
 /// tasks the plugin left, deletes the service and deregisters the task definitions. Some(action) while waiting.
 async fn compute(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
     let cluster = pass.names.cluster();
-    if !pass.aws.ecs.describe_clusters(std::slice::from_ref(&cluster)).await?.is_empty() {
+    let found = pass.aws.ecs.describe_clusters(std::slice::from_ref(&cluster)).await?.pop();
+    if found.is_some_and(|c| !ownership::foreign(pass, "ECS cluster", &cluster, c.owner.as_deref())) {
         let name = pass.names.controller_service();
         if let Some(service) = pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.pop() {
             if service.desired > 0 {
@@ -177,6 +183,10 @@ async fn compute(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
     let mut families = vec![pass.names.controller_family()];
     families.extend(pass.object.spec.agents.templates.iter().map(|t| pass.names.agent_family(&t.name)));
     for family in families {
+        let Some(latest) = pass.aws.ecs.latest_task_definition(&family).await? else { continue };
+        if ownership::foreign(pass, "task definition family", &family, latest.tags.get(UID).map(String::as_str)) {
+            continue;
+        }
         for arn in pass.aws.ecs.task_definition_revisions(&family).await? {
             pass.aws.ecs.deregister_task_definition(&arn).await?;
         }
@@ -191,12 +201,14 @@ async fn capacity(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
     let cluster_name = pass.names.cluster();
     let provider = pass.names.capacity_provider();
     let cluster = pass.aws.ecs.describe_clusters(std::slice::from_ref(&cluster_name)).await?.pop();
+    let cluster = cluster.filter(|c| !ownership::foreign(pass, "ECS cluster", &cluster_name, c.owner.as_deref()));
     if let Some(cluster) = &cluster {
         if cluster.capacity_providers.contains(&provider) {
             pass.aws.ecs.put_cluster_capacity_providers(&cluster.name, &[]).await?;
         }
     }
-    if let Some(found) = pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider)).await?.pop() {
+    let found = pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider)).await?.pop();
+    if let Some(found) = found.filter(|p| !ownership::foreign(pass, "capacity provider", &provider, p.owner.as_deref())) {
         if found.update_status.as_deref() != Some("DELETE_IN_PROGRESS") {
             match pass.aws.ecs.delete_capacity_provider(&provider).await {
                 Ok(()) => pass.event(EventType::Normal, "CapacityProviderDeleted", format!("deleted {provider}")),
@@ -210,7 +222,9 @@ async fn capacity(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
     }
 
     let group_name = pass.names.auto_scaling_group();
-    if let Some(group) = pass.aws.autoscaling.describe_groups(std::slice::from_ref(&group_name)).await?.pop() {
+    let group = pass.aws.autoscaling.describe_groups(std::slice::from_ref(&group_name)).await?.pop();
+    let group = group.filter(|g| !ownership::foreign(pass, "Auto Scaling group", &group_name, g.owner.as_deref()));
+    if let Some(group) = group {
         if group.status.is_none() {
             pass.aws.autoscaling.drain_group(&group_name).await?;
             let protected: Vec<String> =
@@ -228,7 +242,11 @@ async fn capacity(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
             return Ok(Some(blocked(pass, "WaitingForInstances", message)));
         }
     }
-    if let Some(template) = pass.aws.ec2.find_launch_template(&pass.names.launch_template()).await? {
+    let template_name = pass.names.launch_template();
+    let template = pass.aws.ec2.find_launch_template(&template_name).await?;
+    if let Some(template) =
+        template.filter(|t| !ownership::foreign(pass, "launch template", &template_name, t.owner.as_deref()))
+    {
         pass.aws.ec2.delete_launch_template(&template.id).await?;
     }
 
