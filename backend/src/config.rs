@@ -22,8 +22,13 @@ pub struct Config {
     pub jwt_previous_secrets: Vec<SecretString>,
     pub jwt_ttl: Duration,
     pub session_ttl: Duration,
-    /// Mark the session cookie Secure (set when Butler is served over TLS).
+    /// Mark the session cookie Secure and send HSTS: on by default when `BUTLER_PUBLIC_URL` is https.
     pub secure_cookies: bool,
+    /// Where people reach Butler (`BUTLER_PUBLIC_URL`), if set.
+    pub public_url: Option<String>,
+    /// A bearer token a metrics scraper may present on `/metrics` (`BUTLER_METRICS_TOKEN`); platform admins may
+    /// read it with their own credentials.
+    pub metrics_token: Option<SecretString>,
     pub bootstrap_admin: Option<(String, SecretString)>,
     pub default_max_environments: i32,
     pub default_max_instances: i32,
@@ -91,7 +96,13 @@ impl Config {
                 .unwrap_or_default(),
             jwt_ttl: Duration::from_secs(parsed(&lookup, "BUTLER_JWT_TTL_SECONDS", 3600)?),
             session_ttl: Duration::from_secs(parsed(&lookup, "BUTLER_SESSION_TTL_SECONDS", 12 * 3600)?),
-            secure_cookies: parsed(&lookup, "BUTLER_SECURE_COOKIES", false)?,
+            secure_cookies: parsed(
+                &lookup,
+                "BUTLER_SECURE_COOKIES",
+                optional(&lookup, "BUTLER_PUBLIC_URL").is_some_and(|url| url.starts_with("https://")),
+            )?,
+            public_url: optional(&lookup, "BUTLER_PUBLIC_URL"),
+            metrics_token: optional(&lookup, "BUTLER_METRICS_TOKEN").map(SecretString::from),
             bootstrap_admin: match (
                 optional(&lookup, "BUTLER_BOOTSTRAP_ADMIN_EMAIL"),
                 optional(&lookup, "BUTLER_BOOTSTRAP_ADMIN_PASSWORD"),

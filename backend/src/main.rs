@@ -174,6 +174,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 role_arn: None,
                 ami_id: None,
                 namespace_name: "jenkins.local",
+                guardrails: &butler::domain::guardrails::Guardrails::default(),
             };
             butler::store::cloud_profiles::upsert(&db, &name, &input).await?;
             println!("cloud profile {name}: {} with subnets {}", network.vpc_id, network.subnet_ids.join(", "));

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password;
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::{LoginLimiter, RefusalLimiter};
 use crate::config::{Config, ConfigError};
 use crate::feed::{self, Feed};
 use crate::state::AppState;
@@ -71,6 +71,7 @@ impl Application {
             identity: Arc::new(crate::auth::cache::IdentityCache::default()),
             aws,
             login_limiter: LoginLimiter::default(),
+            refusal_limiter: RefusalLimiter::default(),
             decoy_password_hash: password::decoy_hash().await,
         });
         Ok(Self { listener, state })
@@ -142,7 +143,10 @@ async fn limiter_upkeep(state: AppState) {
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(60)) => state.login_limiter.clean(),
+            () = tokio::time::sleep(Duration::from_secs(60)) => {
+                state.login_limiter.clean();
+                state.refusal_limiter.clean();
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::cache::IdentityCache;
 use crate::auth::jwt::JwtKeys;
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::{LoginLimiter, RefusalLimiter};
 use crate::aws::context::AwsSettings;
 use crate::config::Config;
 use crate::feed::Feed;
@@ -28,6 +28,8 @@ pub struct Inner {
     /// Who callers are, kept exact by NOTIFY on every identity change.
     pub identity: Arc<IdentityCache>,
     pub login_limiter: LoginLimiter,
+    /// How many refused anonymous writes per address reach the audit log.
+    pub refusal_limiter: RefusalLimiter,
     /// AWS endpoint, call counters and rate limits shared by every reconcile of this process.
     pub aws: AwsSettings,
     /// Verified against when a login names no account, so both failures take as long.

@@ -11,6 +11,8 @@ mod m20261123_000006_create_audit_log;
 mod m20261123_000007_add_queue_fairness;
 mod m20261123_000008_create_cloud_profiles;
 mod m20261201_000009_create_costs;
+mod m20261205_000010_end_credentials_with_access;
+mod m20261205_000011_add_profile_guardrails;
 
 /// The ordered list of every migration Butler has ever shipped.
 pub struct Migrator;
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_add_queue_fairness::Migration),
             Box::new(m20261123_000008_create_cloud_profiles::Migration),
             Box::new(m20261201_000009_create_costs::Migration),
+            Box::new(m20261205_000010_end_credentials_with_access::Migration),
+            Box::new(m20261205_000011_add_profile_guardrails::Migration),
         ]
     }
 }

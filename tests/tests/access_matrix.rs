@@ -120,7 +120,7 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
     Some(match (method.as_str(), path) {
         ("GET", "/healthz") => (Rule::Public(200), request(Method::GET, "/healthz".into(), None)),
         ("GET", "/readyz") => (Rule::Public(200), request(Method::GET, "/readyz".into(), None)),
-        ("GET", "/metrics") => (Rule::Public(200), request(Method::GET, "/metrics".into(), None)),
+        ("GET", "/metrics") => (Rule::Platform(200), request(Method::GET, "/metrics".into(), None)),
         ("POST", "/api/v1/auth/token") => (
             Rule::Public(200),
             request(

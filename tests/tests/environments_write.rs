@@ -136,7 +136,7 @@ async fn dry_run_create_validates_defaults_and_stores_nothing() {
         .send(app.request(Method::POST, &format!("{}?dryRun=All", environments_path("payments"))).json(&manifest("ci")))
         .await;
     assert_eq!(response.status, StatusCode::OK);
-    assert_eq!(response.json()["spec"]["controller"]["image"], "jenkins/jenkins:lts-jdk17");
+    assert_eq!(response.json()["spec"]["controller"]["image"], "jenkins/jenkins:lts-jdk21");
     assert_eq!(app.get(&environment_path("payments", "ci")).await.status, StatusCode::NOT_FOUND);
     let list = app.get(&environments_path("payments")).await.json();
     assert_eq!(list["items"], json!([]));

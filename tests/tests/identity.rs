@@ -97,8 +97,11 @@ async fn changes_and_refusals_are_audited_with_actor_request_id_and_address() {
     assert_eq!((patch.generation_before, patch.generation_after), (Some(1), Some(2)));
     let denied = entries.iter().find(|e| e.outcome == "denied").expect("refusal audited");
     assert_eq!((denied.actor.as_str(), denied.status_code), ("user:viewer@payments.test", 403));
-    let unauthenticated = entries.iter().find(|e| e.outcome == "unauthenticated").expect("401 audited");
-    assert_eq!(unauthenticated.actor, "anonymous");
+    // An anonymous refusal is filed under no tenant (the path is the caller's word, not a tenant's business).
+    assert!(entries.iter().all(|e| e.outcome != "unauthenticated"), "filed under the tenant the path named");
+    let everything = app.audit(None).await;
+    let unauthenticated = everything.iter().find(|e| e.outcome == "unauthenticated").expect("401 audited");
+    assert_eq!((unauthenticated.actor.as_str(), unauthenticated.tenant.as_deref()), ("anonymous", None));
 
     // Tenant admins read their tenant's log through the API; only platform admins read it all.
     let page = app

@@ -83,7 +83,7 @@ async fn a_spec_change_touches_only_what_changed_and_drift_is_put_back() {
     // New instance types and a bigger max: the group changes, the controller's task definition does not.
     let before = world.settings.calls.snapshot();
     let patch =
-        json!({ "spec": { "capacity": { "instanceTypes": ["c5.large", "c6i.large", "c7i.large"], "max": 9 } } });
+        json!({ "spec": { "capacity": { "instanceTypes": ["m5n.large", "m6a.large", "m7a.large"], "max": 9 } } });
     world.app.merge_patch("payments", "ci", &patch).await;
     world.converge("ci").await;
     let calls = delta(&before, &world.settings.calls.snapshot());
@@ -91,7 +91,7 @@ async fn a_spec_change_touches_only_what_changed_and_drift_is_put_back() {
     assert_eq!(calls.get("ecs:RegisterTaskDefinition"), None, "no new revision: {calls:?}");
     assert_eq!(calls.get("ecs:UpdateService"), None, "{calls:?}");
     let group = asg.describe_groups(&[names.auto_scaling_group()]).await.expect("asg").pop().expect("group");
-    assert_eq!(group.spec.instance_types, ["c5.large", "c6i.large", "c7i.large"]);
+    assert_eq!(group.spec.instance_types, ["m5n.large", "m6a.large", "m7a.large"]);
     assert_eq!(group.spec.max, 9);
     let object = world.object("ci").await;
     assert_eq!(object["status"]["phase"], "Ready");
@@ -104,7 +104,7 @@ async fn a_spec_change_touches_only_what_changed_and_drift_is_put_back() {
         .merge_patch(
             "payments",
             "ci",
-            &json!({ "spec": { "controller": { "image": "jenkins/jenkins:2.479.1-lts-jdk17" } } }),
+            &json!({ "spec": { "controller": { "image": "jenkins/jenkins:2.528.2-lts-jdk21" } } }),
         )
         .await;
     world.converge("ci").await;

@@ -122,6 +122,16 @@ function readFields(form, skip) {
 
 // --- sign in and out --------------------------------------------------------------------------------------
 
+// Where to go after signing in: the server already keeps only a path on this site; the browser checks again,
+// so a value that resolves elsewhere (however it got here) still goes home.
+function sameOrigin(next) {
+  try {
+    const url = new URL(next || "/", window.location.origin);
+    if (url.origin === window.location.origin) return url.pathname + url.search + url.hash;
+  } catch (_) { /* not a URL: go home */ }
+  return "/";
+}
+
 function wireLogin() {
   const form = document.getElementById("login");
   if (!form) return;
@@ -131,7 +141,7 @@ function wireLogin() {
       email: form.querySelector("#email").value,
       password: form.querySelector("#password").value,
     });
-    if (result.ok) window.location.assign(form.dataset.next || "/");
+    if (result.ok) window.location.assign(sameOrigin(form.dataset.next));
     else showProblem(form, result.body, "Sign-in failed.");
   });
 }

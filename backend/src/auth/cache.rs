@@ -26,6 +26,8 @@ pub struct UserIdentity {
     pub platform_admin: bool,
     pub disabled: bool,
     pub memberships: HashMap<String, Role>,
+    /// JWTs issued before this (a password reset, a disabling) are refused.
+    pub credentials_changed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A live API token as authorization needs it.

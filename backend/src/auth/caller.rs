@@ -177,6 +177,7 @@ async fn user(state: &AppState, id: Uuid) -> Result<Option<std::sync::Arc<UserId
         platform_admin: row.is_platform_admin,
         disabled: row.disabled,
         memberships,
+        credentials_changed_at: row.credentials_changed_at,
     })))
 }
 
@@ -195,6 +196,10 @@ async fn user_from_jwt(state: &AppState, jwt: &str, from_cookie: bool) -> Result
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| unauthenticated("the account is unknown or disabled"))?;
+    // JWT times are whole seconds: a token issued in the second of the change counts as issued before it.
+    if user.credentials_changed_at.is_some_and(|changed| claims.iat <= changed.timestamp()) {
+        return Err(unauthenticated("the token was issued before the account's credentials changed; sign in again"));
+    }
     let principal = Principal::User {
         id: user.id,
         email: user.email.clone(),

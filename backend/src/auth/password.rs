@@ -42,5 +42,40 @@ pub fn check_strength(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
     }
+    if password.trim().chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("must have at least {MIN_PASSWORD_CHARS} characters that are not spaces"));
+    }
+    let distinct: std::collections::HashSet<char> = password.chars().filter(|c| !c.is_whitespace()).collect();
+    if distinct.len() < 5 {
+        return Err("must use at least 5 different characters".to_owned());
+    }
+    let lower = password.to_lowercase();
+    if COMMON_PASSWORDS.iter().any(|common| lower.contains(common) && lower.len() < common.len() + 6) {
+        return Err("is too easy to guess: it is mostly a common password".to_owned());
+    }
     Ok(())
+}
+
+/// Passwords attackers try first (a password that is one of these with fewer than six characters around it is refused).
+const COMMON_PASSWORDS: &[&str] = &[
+    "password", "passw0rd", "qwerty", "123456", "letmein", "welcome", "admin", "jenkins", "butler", "iloveyou",
+    "abc123", "monkey", "dragon", "changeme", "secret",
+];
+
+/// The one form of an email address both the sign-in limiter and the account lookup use.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trivial_and_whitespace_passwords_are_refused() {
+        for weak in ["            ", "   short   pw  ", "aaaaaaaaaaaaaaa", "abababababababab", "password1234", "Jenkins12345"] {
+            assert!(check_strength(weak).is_err(), "{weak:?} accepted");
+        }
+        check_strength("correct horse battery staple").expect("a passphrase");
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod aws_names;
 pub mod catalog;
+pub mod guardrails;
 pub mod java_opts;
 pub mod labels;
 pub mod manifest;

@@ -65,7 +65,7 @@ pub const DEFAULT_JAVA_OPTS: &str = "-Djenkins.install.runSetupWizard=false \
 impl Default for ControllerSpec {
     fn default() -> Self {
         Self {
-            image: "jenkins/jenkins:lts-jdk17".to_owned(),
+            image: "jenkins/jenkins:lts-jdk21".to_owned(),
             cpu: 1024,
             memory: 2048,
             plugins: DEFAULT_PLUGINS.iter().map(|p| (*p).to_owned()).collect(),
@@ -107,7 +107,7 @@ impl Default for AgentTemplate {
         Self {
             name: "default".to_owned(),
             label: "ecs-agents".to_owned(),
-            image: "jenkins/inbound-agent:latest".to_owned(),
+            image: "jenkins/inbound-agent:latest-jdk21".to_owned(),
             cpu: 512,
             memory: 1536,
         }

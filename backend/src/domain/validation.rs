@@ -66,6 +66,8 @@ static QUALIFIED_NAME: LazyLock<Regex> = LazyLock::new(|| {
 const REQUIRED_PLUGINS: [&str; 2] = ["configuration-as-code", "amazon-ecs"];
 /// The Cloud Map name `master-<tenant>-<env>` must fit one DNS label (63 characters).
 const CONTROLLER_DNS_PREFIX: &str = "master-";
+/// Labels an environment may carry.
+const MAX_LABELS: usize = 64;
 /// A launch template override list holds at most this many instance types.
 const MAX_INSTANCE_TYPES: usize = 20;
 /// EFS provisioned throughput ceiling (MiB/s) per file system.
@@ -101,6 +103,10 @@ fn review_meta(meta: &MetaInput<'_>, review: &mut Review) {
             ),
         );
     }
+    // Labels are indexed and matched on every list: their number is bounded like their size.
+    if meta.labels.len() > MAX_LABELS {
+        review.error("metadata.labels", format!("must have at most {MAX_LABELS} labels"));
+    }
     for (key, value) in meta.labels {
         if let Err(message) = labels::check_key(key) {
             review.error(format!("metadata.labels[{key}]"), message);
@@ -132,7 +138,7 @@ fn review_meta(meta: &MetaInput<'_>, review: &mut Review) {
 fn review_controller(spec: &JenkinsEnvironmentSpec, review: &mut Review) {
     let controller = &spec.controller;
     if !IMAGE_REFERENCE.is_match(&controller.image) {
-        review.error("spec.controller.image", "must be an image reference like jenkins/jenkins:lts-jdk17");
+        review.error("spec.controller.image", "must be an image reference like jenkins/jenkins:lts-jdk21");
     }
     if let Err(message) = check_task_size(controller.cpu, controller.memory, &spec.capacity.instance_types) {
         review.error("spec.controller.memory", message);

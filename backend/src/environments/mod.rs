@@ -2,6 +2,7 @@
 //! preconditions) and the transactional writes that keep rows, the change log and events in step.
 
 pub mod admission;
+mod guardrails;
 pub mod writes;
 
 use crate::domain::validation::FieldError;

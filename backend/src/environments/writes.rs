@@ -6,6 +6,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use uuid::Uuid;
 
 use super::admission::{admit, Admitted};
+use super::guardrails;
 use super::{Committed, OperationError};
 use crate::domain::aws_names::Names;
 use crate::domain::manifest::{manifest_from_value, EnvironmentManifest, ManifestError};
@@ -143,6 +144,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| OperationError::TenantNotFound(tenant.to_owned()))?;
     check_quotas(&txn, context, &tenant_row, 1, 0, i64::from(admitted.spec.capacity.max)).await?;
+    guardrails::check(&txn, &tenant_row, &admitted.spec, None).await?;
     let now = environments::now();
     let uid = Uuid::new_v4();
     // Names are given once, here, and recorded: later passes never derive them again.
@@ -270,6 +272,9 @@ async fn apply_update(
         i64::from(next.spec.capacity.max),
     )
     .await?;
+    if spec_changed {
+        guardrails::check(&txn, update.tenant, &next.spec, Some(&current.spec)).await?;
+    }
     // An update that changes nothing writes nothing, as in Kubernetes: the resourceVersion stays.
     if next == current || dry_run {
         return Ok(Outcome { object: next, committed: None, warnings: admitted.warnings });

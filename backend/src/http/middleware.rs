@@ -16,7 +16,8 @@ pub async fn audit_refusals(State(state): State<AppState>, request: Request, nex
     let path = request.uri().path().to_owned();
     let (parts, body) = request.into_parts();
     let request_id = request_id(&parts);
-    let address = client_address(&parts).map(|a| a.ip().to_string());
+    let ip = client_address(&parts).map(|a| a.ip());
+    let address = ip.map(|ip| ip.to_string());
     let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status().as_u16();
     let is_write = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -26,9 +27,14 @@ pub async fn audit_refusals(State(state): State<AppState>, request: Request, nex
             Some(r) => (r.actor, r.actor_kind, r.tenant, r.detail),
             None => ("anonymous".into(), "anonymous", None, String::new()),
         };
-        let tenant = tenant.or_else(|| tenant_in_path(&path));
+        if actor_kind == "anonymous" && !state.refusal_limiter.should_record(ip) {
+            tracing::debug!("refused anonymous write not recorded: the address is over its audit rate");
+            return response;
+        }
+        // The tenant is the one the refusal names (a caller who may see it), never one read off the path: an
+        // anonymous request must not file entries under any tenant it likes.
         let context = AuditContext { actor, actor_kind, request_id, client_address: address };
-        let action = format!("{} {}", method, path);
+        let action = format!("{} {}", method, truncated(&path, MAX_AUDITED_PATH));
         let mut entry = AuditEntry::allowed(&context, &action, "Request", status).detail(&detail);
         entry.outcome = if status == 401 { "unauthenticated" } else { "denied" };
         entry.tenant = tenant.as_deref();
@@ -39,8 +45,18 @@ pub async fn audit_refusals(State(state): State<AppState>, request: Request, nex
     response
 }
 
-fn tenant_in_path(path: &str) -> Option<String> {
-    path.strip_prefix("/api/v1/tenants/")?.split('/').next().filter(|t| !t.is_empty()).map(str::to_owned)
+/// The longest path an audit entry keeps of a refused request.
+const MAX_AUDITED_PATH: usize = 200;
+
+fn truncated(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Headers every response carries; HSTS only when Butler is served over TLS.

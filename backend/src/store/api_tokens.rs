@@ -56,11 +56,26 @@ pub async fn create(
     TokenRow::find_by_statement(statement(sql, values)).one(db).await?.ok_or(StoreError::NotFound)
 }
 
-/// The live (not revoked, not expired) token with this digest.
+/// The live (not revoked, not expired) token with this digest, with the role it carries *now*: never more than
+/// its creator has today. A token dies with its creator's access: the creator disabled, or neither a member of
+/// the token's tenant any more nor a platform admin. (Tokens without a creator were made by the CLI.)
 pub async fn find_live_by_digest(db: &impl ConnectionTrait, digest: &str) -> Result<Option<TokenRow>, StoreError> {
+    let columns = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
-         AND (expires_at IS NULL OR expires_at > now())"
+        "SELECT {} FROM ( \
+           SELECT {columns}, \
+             CASE WHEN t.created_by IS NULL OR u.is_platform_admin THEN t.role \
+                  WHEN m.role IS NULL THEN NULL \
+                  ELSE (ARRAY['viewer', 'editor', 'admin'])[LEAST( \
+                        array_position(ARRAY['viewer', 'editor', 'admin'], t.role), \
+                        array_position(ARRAY['viewer', 'editor', 'admin'], m.role))] END AS effective_role \
+           FROM api_tokens t \
+           LEFT JOIN users u ON u.id = t.created_by \
+           LEFT JOIN memberships m ON m.user_id = t.created_by AND m.tenant = t.tenant \
+           WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) \
+             AND (t.created_by IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) \
+         ) live WHERE effective_role IS NOT NULL",
+        COLUMNS.replace("role", "effective_role AS role")
     );
     Ok(TokenRow::find_by_statement(statement(sql, vec![digest.into()])).one(db).await?)
 }

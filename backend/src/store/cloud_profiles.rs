@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use super::StoreError;
+use crate::domain::guardrails::Guardrails;
 
 /// A stored profile.
 #[derive(Debug, Clone, FromQueryResult)]
@@ -16,6 +17,8 @@ pub struct ProfileRow {
     pub ami_id: Option<String>,
     pub namespace_name: String,
     pub namespace_id: Option<String>,
+    /// The profile's guard rails as stored (`{}`: Butler's defaults); see `guardrails()`.
+    pub guardrails: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -29,10 +32,12 @@ pub struct ProfileInput<'a> {
     pub role_arn: Option<&'a str>,
     pub ami_id: Option<&'a str>,
     pub namespace_name: &'a str,
+    pub guardrails: &'a Guardrails,
 }
 
 const COLUMNS: &str =
-    "name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name, namespace_id, created_at, updated_at";
+    "name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name, namespace_id, guardrails, created_at, \
+     updated_at";
 
 /// Creates or replaces a profile; returns it and whether it was new. A changed namespace name or VPC forgets
 /// the namespace id (the reconciler finds or creates the right one).
@@ -47,11 +52,13 @@ pub async fn upsert(
     }
     let sql = format!(
         r#"WITH upserted AS (
-               INSERT INTO cloud_profiles (name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               INSERT INTO cloud_profiles (name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name,
+                                           guardrails)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                ON CONFLICT (name) DO UPDATE SET
                    region = excluded.region, vpc_id = excluded.vpc_id, subnet_ids = excluded.subnet_ids,
                    role_arn = excluded.role_arn, ami_id = excluded.ami_id, namespace_name = excluded.namespace_name,
+                   guardrails = excluded.guardrails,
                    namespace_id = CASE
                        WHEN cloud_profiles.namespace_name = excluded.namespace_name
                         AND cloud_profiles.vpc_id = excluded.vpc_id
@@ -69,12 +76,21 @@ pub async fn upsert(
         input.role_arn.map(str::to_owned).into(),
         input.ami_id.map(str::to_owned).into(),
         input.namespace_name.into(),
+        serde_json::to_value(input.guardrails).map_err(StoreError::Corrupt)?.into(),
     ];
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
     let row = db.query_one(statement).await?.ok_or(StoreError::NotFound)?;
     let profile = ProfileRow::from_query_result(&row, "")?;
     let inserted = Upserted::from_query_result(&row, "")?.inserted;
     Ok((profile, inserted))
+}
+
+impl ProfileRow {
+    /// The guard rails, Butler's defaults filling in what the profile leaves out. A stored value that no longer
+    /// parses falls back to the defaults (the strictest reading), never to "anything goes".
+    pub fn guardrails(&self) -> Guardrails {
+        serde_json::from_value(self.guardrails.clone()).unwrap_or_default()
+    }
 }
 
 /// One profile.

@@ -15,9 +15,11 @@ pub struct UserRow {
     pub disabled: bool,
     pub is_platform_admin: bool,
     pub created_at: DateTime<Utc>,
+    /// The last password reset or disabling: JWTs issued before it are refused.
+    pub credentials_changed_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, email, password_hash, disabled, is_platform_admin, created_at";
+const COLUMNS: &str = "id, email, password_hash, disabled, is_platform_admin, created_at, credentials_changed_at";
 
 fn statement(sql: String, values: Vec<sea_orm::Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
@@ -75,10 +77,17 @@ pub async fn update(
 ) -> Result<Option<UserRow>, StoreError> {
     let sql = format!(
         "UPDATE users SET disabled = coalesce($2, disabled), is_platform_admin = coalesce($3, is_platform_admin), \
-         password_hash = coalesce($4, password_hash) WHERE id = $1 RETURNING {COLUMNS}"
+         password_hash = coalesce($4, password_hash), \
+         credentials_changed_at = CASE WHEN $4 IS NOT NULL OR ($2 AND NOT disabled) THEN now() \
+                                       ELSE credentials_changed_at END \
+         WHERE id = $1 RETURNING {COLUMNS}"
     );
     let values = vec![id.into(), disabled.into(), platform_admin.into(), password_hash.map(str::to_owned).into()];
     let updated = UserRow::find_by_statement(statement(sql, values)).one(db).await?;
+    if password_hash.is_some() || disabled == Some(true) {
+        // A reset or a disabling ends every browser session of the account at once.
+        db.execute(statement("DELETE FROM sessions WHERE user_id = $1".into(), vec![id.into()])).await?;
+    }
     super::notify_identity_changed(db).await?;
     Ok(updated)
 }

@@ -7,6 +7,7 @@ mod chrome;
 mod costs;
 mod environments;
 mod platform;
+pub mod redirect;
 mod tenant;
 mod view;
 
@@ -107,7 +108,7 @@ struct LoginQuery {
 
 async fn login(axum::extract::Query(query): axum::extract::Query<LoginQuery>) -> Response {
     // Only a path on this site: never an open redirect.
-    let next = query.next.filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/".to_owned());
+    let next = redirect::safe_next(query.next.as_deref());
     render(&LoginPage { next })
 }
 

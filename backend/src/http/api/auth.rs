@@ -34,7 +34,7 @@ async fn authenticate(
 ) -> Result<users::UserRow, ApiError> {
     state.login_limiter.check(&credentials.email, address).map_err(ApiError::TooManyRequests)?;
     let invalid = || ApiError::Unauthenticated("invalid email or password".into());
-    let user = users::find_by_email(&state.db, credentials.email.trim()).await?;
+    let user = users::find_by_email(&state.db, &password::normalize_email(&credentials.email)).await?;
     let hash = user.as_ref().map_or_else(|| state.decoy_password_hash.clone(), |u| u.password_hash.clone());
     let matches = password::verify(credentials.password, hash).await;
     match user {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::respond;
 use crate::auth::caller::Caller;
+use crate::domain::guardrails::Guardrails;
 use crate::domain::validation::FieldError;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
@@ -32,6 +33,11 @@ static ROLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@/_-]{1,512}$").expect("static regex")
 });
 static AMI: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^ami-[0-9a-f]{8,17}$").expect("static regex"));
+static IMAGE_RULE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9][a-z0-9.:-]*(/[a-z0-9][a-z0-9._-]*)+(/\*)?$").expect("static regex")
+});
+static INSTANCE_TYPE_RULE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]*\.([a-z0-9]+|\*)$").expect("static regex"));
 static DNS_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$").expect("static regex")
 });
@@ -51,12 +57,14 @@ struct ProfileView {
     namespace_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     namespace_id: Option<String>,
+    guardrails: Guardrails,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 fn view(row: ProfileRow) -> ProfileView {
     ProfileView {
+        guardrails: row.guardrails(),
         name: row.name,
         region: row.region,
         vpc_id: row.vpc_id,
@@ -80,6 +88,9 @@ pub struct ProfileBody {
     role_arn: Option<String>,
     ami_id: Option<String>,
     namespace_name: Option<String>,
+    /// Left out: Butler's defaults.
+    #[serde(default)]
+    guardrails: Guardrails,
 }
 
 fn validate(name: &str, body: &ProfileBody) -> Result<(), ApiError> {
@@ -107,6 +118,28 @@ fn validate(name: &str, body: &ProfileBody) -> Result<(), ApiError> {
     if let Some(namespace) = &body.namespace_name {
         check(DNS_NAME.is_match(namespace), "namespaceName".into(), "must be a DNS name such as jenkins.local");
     }
+    let rails = &body.guardrails;
+    check(rails.allowed_images.len() <= 100, "guardrails.allowedImages".into(), "must list at most 100 repositories");
+    for (index, image) in rails.allowed_images.iter().enumerate() {
+        check(
+            IMAGE_RULE.is_match(image),
+            format!("guardrails.allowedImages[{index}]"),
+            "must be a repository with its registry (docker.io/jenkins/jenkins) or a prefix ending in /*",
+        );
+    }
+    check(rails.allowed_instance_types.len() <= 200, "guardrails.allowedInstanceTypes".into(), "at most 200");
+    for (index, rule) in rails.allowed_instance_types.iter().enumerate() {
+        check(
+            INSTANCE_TYPE_RULE.is_match(rule),
+            format!("guardrails.allowedInstanceTypes[{index}]"),
+            "must be an instance type (m6i.large) or a family (m6i.*)",
+        );
+    }
+    check(
+        (1..=3414).contains(&rails.max_provisioned_throughput_mibps),
+        "guardrails.maxProvisionedThroughputMibps".into(),
+        "must be between 1 and 3414 (EFS's ceiling)",
+    );
     if errors.is_empty() {
         Ok(())
     } else {
@@ -151,6 +184,7 @@ pub async fn put_cloud_profile(
         role_arn: body.role_arn.as_deref(),
         ami_id: body.ami_id.as_deref(),
         namespace_name: body.namespace_name.as_deref().unwrap_or("jenkins.local"),
+        guardrails: &body.guardrails,
     };
     let txn = state.db.begin().await.map_err(StoreError::from)?;
     let (row, created) = cloud_profiles::upsert(&txn, &name, &input).await?;

@@ -8,6 +8,12 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use crate::auth::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::queue;
@@ -17,8 +23,26 @@ fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// Whether the request may read metrics: the scraper's token, or a platform admin's own credentials. Metrics
+/// name AWS operations and queue figures of every tenant: not for the public, nor for tenant users.
+async fn authorize(state: &AppState, parts: &mut Parts) -> Result<(), ApiError> {
+    if let Some(expected) = &state.config.metrics_token {
+        let sent = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !sent.is_empty() && bool::from(sent.as_bytes().ct_eq(expected.expose_secret().as_bytes())) {
+            return Ok(());
+        }
+    }
+    Caller::from_request_parts(parts, state).await?.require_platform_admin()
+}
+
 /// The metrics of this process (AWS counters) and of the shared queue (database).
-pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn get_metrics(State(state): State<AppState>, mut parts: Parts) -> Result<Response, ApiError> {
+    authorize(&state, &mut parts).await?;
     let health = queue::health(&state.db).await?;
     let mut text = String::new();
     let mut line = |s: String| {
