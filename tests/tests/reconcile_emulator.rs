@@ -56,6 +56,8 @@ async fn an_environment_becomes_ready_and_an_idle_resync_only_reads_twice() {
     let user_data = template.expect("launch template").data.user_data;
     assert!(user_data.contains("ECS_CLUSTER=butler-payments_ci\n"), "{user_data}");
     assert!(user_data.contains("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true"));
+    // Security finding 3: builds (awsvpc tasks) cannot reach the instance metadata service and its role.
+    assert!(user_data.contains("\nECS_AWSVPC_BLOCK_IMDS=true\n"), "{user_data}");
     assert!(user_data.contains("ECS_INSTANCE_ATTRIBUTES"));
     let reasons = world.event_reasons("ci").await;
     for reason in ["FileSystemCreated", "ClusterCreated", "AutoScalingGroupCreated", "ControllerServiceCreated"] {

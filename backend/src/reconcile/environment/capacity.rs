@@ -10,12 +10,15 @@ use crate::aws::ecs::Cluster;
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType, InstanceStatus};
 
-/// The public SSM parameter naming the current ECS-optimised Amazon Linux 2 AMI of a region.
-pub const ECS_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id";
+/// The public SSM parameter naming the current ECS-optimised Amazon Linux 2023 AMI of a region (Amazon Linux 2
+/// left standard support on 2026-06-30; AL2023's ECS AMI reads the same `/etc/ecs/ecs.config`).
+pub const ECS_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
 
 /// The container instances' user data: join the cluster, drain tasks when a Spot notice comes, give running
-/// tasks 90 s to stop, and label the instance with its lifecycle (`spot` or `on-demand`, from instance
-/// metadata) so the controller's placement constraint keeps it on the on-demand base.
+/// tasks 90 s to stop, keep awsvpc tasks (builds) away from the instance metadata service (else build code
+/// reads the instance role, and with it the credentials of every task on the instance), and label the
+/// instance with its lifecycle (`spot` or `on-demand`, from instance metadata) so the controller's placement
+/// constraint keeps it on the on-demand base.
 pub fn user_data(cluster: &str) -> String {
     format!(
         r#"#!/bin/bash
@@ -24,6 +27,7 @@ cat >> /etc/ecs/ecs.config <<'EOF'
 ECS_CLUSTER={cluster}
 ECS_ENABLE_SPOT_INSTANCE_DRAINING=true
 ECS_CONTAINER_STOP_TIMEOUT=90s
+ECS_AWSVPC_BLOCK_IMDS=true
 EOF
 TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
 LIFECYCLE=$(curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/instance-life-cycle)

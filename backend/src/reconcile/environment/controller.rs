@@ -25,13 +25,20 @@ const ADMIN_PASSWORD_LENGTH: usize = 32;
 /// The entry point wrapper: writes the generated JCasC and plugin list (passed in the environment) to a path
 /// outside JENKINS_HOME, installs the plugins into the image's reference directory, then starts Jenkins as
 /// the stock image would. No custom image is needed.
-const ENTRY_POINT_SCRIPT: &str = r#"set -eu
+///
+/// tini is `/usr/bin/tini` in the Debian images and `/sbin/tini` in the alpine and rhel ones
+/// (jenkinsci/docker: debian/Dockerfile, alpine/hotspot/Dockerfile, rhel/Dockerfile), so the wrapper finds it.
+pub const ENTRY_POINT_SCRIPT: &str = r#"set -eu
 mkdir -p "$(dirname "$CASC_JENKINS_CONFIG")"
 printf '%s' "$BUTLER_CASC_YAML" > "$CASC_JENKINS_CONFIG"
 printf '%s\n' $BUTLER_PLUGINS > /tmp/butler-plugins.txt
 jenkins-plugin-cli --plugin-file /tmp/butler-plugins.txt
 unset BUTLER_CASC_YAML
-exec /usr/bin/tini -- /usr/local/bin/jenkins.sh"#;
+for tini in /usr/bin/tini /sbin/tini; do
+  if [ -x "$tini" ]; then exec "$tini" -- /usr/local/bin/jenkins.sh; fi
+done
+echo "butler: no tini in this image (looked in /usr/bin and /sbin)" >&2
+exit 127"#;
 
 fn waiting(pass: &mut Pass, reason: &str, message: String) -> Progress {
     let generation = pass.object.metadata.generation;

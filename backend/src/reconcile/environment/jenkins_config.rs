@@ -14,8 +14,11 @@ use crate::store::cloud_profiles::ProfileRow;
 pub const CASC_PATH: &str = "/tmp/butler/casc/jenkins.yaml";
 /// The environment variable the admin password comes from (a generated secret, injected by ECS).
 pub const ADMIN_PASSWORD_VARIABLE: &str = "JENKINS_ADMIN_PASSWORD";
-/// Seconds an idle agent is kept before the plugin stops it.
+/// Minutes an idle agent is kept before the plugin stops it (`retentionTimeout` is in minutes).
 const AGENT_RETENTION_MINUTES: u32 = 5;
+/// The plugins behind what the generated document uses: JCasC itself, the `ecs` cloud (amazon-ecs) and
+/// `globalMatrix` (matrix-auth). They are installed whatever the spec's list says; a version the spec pins wins.
+pub const GENERATOR_PLUGINS: [&str; 3] = ["configuration-as-code", "amazon-ecs", "matrix-auth"];
 /// Seconds the plugin waits for an agent task to connect.
 const AGENT_CONNECT_TIMEOUT_SECONDS: u32 = 900;
 
@@ -116,9 +119,151 @@ pub fn render(
         },
         "unclassified": { "location": { "url": format!("http://{dns}:8080/") } }
     });
-    Ok(JenkinsConfig {
-        casc: serde_yaml_ng::to_string(&document)?,
-        plugins: object.spec.controller.plugins.clone(),
-        casc_path: CASC_PATH,
-    })
+    Ok(JenkinsConfig { casc: serde_yaml_ng::to_string(&document)?, plugins: plugins(object), casc_path: CASC_PATH })
+}
+
+/// The spec's plugins, plus any the generated document needs that the spec left out.
+fn plugins(object: &JenkinsEnvironment) -> Vec<String> {
+    let mut plugins = object.spec.controller.plugins.clone();
+    for needed in GENERATOR_PLUGINS {
+        if !plugins.iter().any(|p| p.split(':').next() == Some(needed)) {
+            plugins.push(needed.to_owned());
+        }
+    }
+    plugins
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every key of the generated JCasC against the configuration model of the plugin it belongs to. Jenkins
+    //! cannot run here, so the lists below are taken from the upstream sources, at these commits:
+    //! - jenkinsci/amazon-ecs-plugin 4d48ab37 (2025-04-17): `ECSCloud` (@DataBoundConstructor name,
+    //!   credentialsId, assumedRoleArn, cluster; @DataBoundSetters), `ECSTaskTemplate` (constructor parameters
+    //!   and setters, ECSTaskTemplate.java:356-396 and :461-520), `CapacityProviderStrategyEntry(provider, base,
+    //!   weight)`, `LogDriverOption(name, value)`. The descriptor has no @Symbol: JCasC names it `ecs`.
+    //! - jenkinsci/configuration-as-code-plugin 58646eb6 (2026-08-17): the `jenkins` root attributes used
+    //!   (demos/jenkins, test-harness Primitives.yml), `local` security realm (demos/embedded-userdatabase),
+    //!   `unclassified.location`.
+    //! - matrix-auth >= 3.2 (`globalMatrix.entries[user|group{name, permissions}]`, JCasC demos/matrix-auth).
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::domain::object::{JenkinsEnvironmentStatus, ObjectMeta};
+
+    const ECS_CLOUD: &[&str] = &[
+        "name", "credentialsId", "assumedRoleArn", "cluster", "templates", "regionName", "tunnel", "allowedOverrides",
+        "slaveTimeoutInSeconds", "retainAgents", "retentionTimeout", "taskPollingIntervalInSeconds", "maxCpu",
+        "numExecutors", "maxMemory", "maxMemoryReservation", "maxAgents", "jenkinsUrl",
+    ];
+    const ECS_TASK_TEMPLATE: &[&str] = &[
+        "templateName", "label", "agentContainerName", "taskDefinitionOverride", "dynamicTaskDefinitionOverride",
+        "image", "repositoryCredentials", "launchType", "operatingSystemFamily", "cpuArchitecture",
+        "defaultCapacityProvider", "capacityProviderStrategies", "networkMode", "remoteFSRoot", "uniqueRemoteFSRoot",
+        "platformVersion", "memory", "memoryReservation", "cpu", "ephemeralStorageSizeInGiB", "subnets",
+        "securityGroups", "assignPublicIp", "privileged", "containerUser", "kernelCapabilities", "logDriverOptions",
+        "tags", "environments", "extraHosts", "mountPoints", "efsMountPoints", "portMappings", "ulimits",
+        "executionRole", "placementStrategies", "taskrole", "inheritFrom", "sharedMemorySize", "enableExecuteCommand",
+        // setters
+        "dynamicTaskDefinition", "entrypoint", "jvmArgs", "logDriver", "dnsSearchDomains",
+    ];
+    const CAPACITY_PROVIDER_ENTRY: &[&str] = &["provider", "base", "weight"];
+    const LOG_DRIVER_OPTION: &[&str] = &["name", "value"];
+    const JENKINS_ROOT: &[&str] =
+        &["systemMessage", "numExecutors", "slaveAgentPort", "securityRealm", "authorizationStrategy", "clouds"];
+
+    fn keys(value: &Value) -> BTreeSet<String> {
+        value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    fn assert_within(what: &str, value: &Value, allowed: &[&str]) {
+        let unknown: Vec<String> = keys(value).into_iter().filter(|k| !allowed.contains(&k.as_str())).collect();
+        assert!(unknown.is_empty(), "{what} has keys its plugin does not know: {unknown:?}");
+    }
+
+    fn environment() -> JenkinsEnvironment {
+        let uid = uuid::Uuid::new_v4();
+        JenkinsEnvironment {
+            api_version: crate::domain::API_VERSION.to_owned(),
+            kind: crate::domain::KIND.to_owned(),
+            metadata: ObjectMeta {
+                tenant: "payments".into(),
+                name: "ci".into(),
+                uid,
+                generation: 1,
+                resource_version: "1".into(),
+                labels: Default::default(),
+                annotations: Default::default(),
+                finalizers: vec![],
+                creation_timestamp: chrono::Utc::now(),
+                deletion_timestamp: None,
+            },
+            spec: Default::default(),
+            status: JenkinsEnvironmentStatus {
+                aws_names: Some(Names::current("payments", "ci", &uid)),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn profile() -> ProfileRow {
+        ProfileRow {
+            name: "default".into(),
+            region: "eu-west-1".into(),
+            vpc_id: "vpc-0123456789abcdef0".into(),
+            subnet_ids: json!(["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]),
+            role_arn: None,
+            ami_id: None,
+            namespace_name: "jenkins.local".into(),
+            namespace_id: None,
+            guardrails: json!({}),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn every_generated_key_is_one_its_plugin_declares() {
+        let mut object = environment();
+        // Even a spec that dropped matrix-auth gets it: the document uses globalMatrix.
+        object.spec.controller.plugins.retain(|p| p != "matrix-auth");
+        let config = render(&object, &profile(), Some("arn:aws:ecs:eu-west-1:1:cluster/x"), Some("sg-1")).expect("yaml");
+        let document: Value = serde_yaml_ng::from_str(&config.casc).expect("parses");
+        assert_within("the document", &document, &["jenkins", "unclassified"]);
+        let jenkins = &document["jenkins"];
+        assert_within("jenkins", jenkins, JENKINS_ROOT);
+        assert_within("securityRealm", &jenkins["securityRealm"], &["local"]);
+        assert_within("local", &jenkins["securityRealm"]["local"], &["allowsSignup", "users"]);
+        for user in jenkins["securityRealm"]["local"]["users"].as_array().expect("users") {
+            assert_within("local.users[]", user, &["id", "password"]);
+        }
+        assert_within("authorizationStrategy", &jenkins["authorizationStrategy"], &["globalMatrix"]);
+        for entry in jenkins["authorizationStrategy"]["globalMatrix"]["entries"].as_array().expect("entries") {
+            assert_within("globalMatrix.entries[]", entry, &["user", "group"]);
+            for (_, who) in entry.as_object().expect("entry") {
+                assert_within("matrix entry", who, &["name", "permissions"]);
+            }
+        }
+        for cloud in jenkins["clouds"].as_array().expect("clouds") {
+            assert_within("clouds[]", cloud, &["ecs"]);
+            let ecs = &cloud["ecs"];
+            assert_within("ecs", ecs, ECS_CLOUD);
+            for template in ecs["templates"].as_array().expect("templates") {
+                assert_within("ecs.templates[]", template, ECS_TASK_TEMPLATE);
+                for entry in template["capacityProviderStrategies"].as_array().expect("strategies") {
+                    assert_within("capacityProviderStrategies[]", entry, CAPACITY_PROVIDER_ENTRY);
+                }
+                for option in template["logDriverOptions"].as_array().expect("options") {
+                    assert_within("logDriverOptions[]", option, LOG_DRIVER_OPTION);
+                }
+                assert!(template["securityGroups"].is_string(), "the plugin splits securityGroups: it must be set");
+            }
+        }
+        assert_within("unclassified", &document["unclassified"], &["location"]);
+        assert_within("location", &document["unclassified"]["location"], &["url", "adminAddress"]);
+        // The plugin behind each symbol used is installed.
+        for needed in GENERATOR_PLUGINS {
+            assert!(config.plugins.iter().any(|p| p == needed), "{needed} missing from {:?}", config.plugins);
+        }
+    }
 }

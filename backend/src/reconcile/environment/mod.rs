@@ -14,6 +14,7 @@ mod discovery;
 pub mod jenkins_config;
 pub mod names;
 mod ownership;
+mod plugin_calls;
 pub mod policies;
 mod probe;
 mod provider;

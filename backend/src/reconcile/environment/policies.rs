@@ -35,11 +35,19 @@ pub fn controller_task_policy(names: &Names, region: &str) -> Value {
                 "Sid": "PluginDiscovery",
                 "Effect": "Allow",
                 "Action": [
-                    "ecs:ListClusters", "ecs:DescribeContainerInstances", "ecs:ListTaskDefinitions",
+                    "ecs:ListClusters", "ecs:ListTaskDefinitions",
                     "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:RegisterTaskDefinition",
                     "ecs:ListTagsForResource"
                 ],
                 "Resource": "*"
+            },
+            {
+                // Container instances of its own cluster only (the plugin checks free capacity before RunTask).
+                "Sid": "OwnContainerInstances",
+                "Effect": "Allow",
+                "Action": "ecs:DescribeContainerInstances",
+                "Resource": "*",
+                "Condition": { "ArnEquals": { "ecs:cluster": cluster_arn } }
             },
             {
                 "Sid": "OwnCluster",
