@@ -33,6 +33,9 @@ pub enum ApiError {
     TooManyRequests(std::time::Duration),
     #[error("{0}")]
     NotFound(String),
+    /// A tenant the caller is not a member of: answered exactly like `NotFound`, audited as a probe.
+    #[error("{detail}")]
+    HiddenTenant { detail: String, actor: String, actor_kind: &'static str, tenant: String },
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
@@ -94,7 +97,7 @@ impl ApiError {
             Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::QuotaExceeded { .. } => (StatusCode::FORBIDDEN, "quota-exceeded", "Quota exceeded"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::NotFound(_) | Self::HiddenTenant { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::AlreadyExists(_) => (StatusCode::CONFLICT, "already-exists", "Already exists"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid"),
@@ -194,6 +197,12 @@ impl IntoResponse for ApiError {
                 let actor_kind = if actor.starts_with("token:") { "token" } else { "user" };
                 response.extensions_mut().insert(Refusal { actor, actor_kind, tenant: Some(tenant), detail });
             }
+            Self::HiddenTenant { actor, actor_kind, tenant, .. } => {
+                // Filed under no tenant (the probed tenant's people must not learn who is looking), with the
+                // probed name in the detail for platform admins.
+                let detail = format!("not a member of tenant {tenant:?}");
+                response.extensions_mut().insert(Refusal { actor, actor_kind, tenant: None, detail });
+            }
             _ => {}
         }
         response
@@ -208,9 +217,16 @@ impl From<OperationError> for ApiError {
             OperationError::Conflict(message) => Self::Conflict(message),
             OperationError::Invalid(errors) => Self::Invalid { detail: summary(&errors), errors },
             OperationError::QuotaExceeded { quota, limit, used, requested, actor, tenant } => Self::QuotaExceeded {
-                detail: format!(
-                    "tenant {tenant:?} would exceed its {quota} quota: limit {limit}, in use {used}, this change asks for {requested}"
-                ),
+                detail: if quota == "monthlyBudgetUsd" {
+                    format!(
+                        "this change would bring tenant {tenant:?}'s projected spend this month to {requested} USD, \
+                         above its monthly budget of {limit} USD ({used} USD spent so far)"
+                    )
+                } else {
+                    format!(
+                        "tenant {tenant:?} would exceed its {quota} quota: limit {limit}, in use {used}, this change asks for {requested}"
+                    )
+                },
                 quota,
                 limit,
                 used,
@@ -218,6 +234,9 @@ impl From<OperationError> for ApiError {
                 actor,
                 tenant,
             },
+            OperationError::TooManyChanges { retry_after_seconds, .. } => {
+                Self::TooManyRequests(std::time::Duration::from_secs(retry_after_seconds.max(1) as u64))
+            }
             OperationError::Store(store) => store.into(),
         }
     }

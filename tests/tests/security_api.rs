@@ -226,3 +226,80 @@ async fn finding_8_trivial_passwords_metrics_and_labels() {
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(fields(&response).iter().any(|(f, _)| f == "metadata.labels"), "{:?}", fields(&response));
 }
+
+#[tokio::test]
+async fn finding_7_a_budget_refuses_changes_projected_beyond_it_and_lets_a_tenant_shrink() {
+    let app = TestApp::spawn().await;
+    let profile = json!({
+        "region": "us-east-1", "vpcId": "vpc-0123456789abcdef0",
+        "subnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    });
+    assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
+    let budget = json!({ "monthlyUsd": 0.01 });
+    assert_eq!(app.send_json(Method::PUT, "/api/v1/tenants/payments/budget", &budget).await.status, StatusCode::OK);
+    // Nothing running costs nothing: within any budget.
+    let mut idle = manifest("ci");
+    idle["spec"] = json!({ "capacity": { "instanceTypes": ["m5.large", "m6i.large", "m7i.large"], "min": 0, "max": 4 } });
+    assert_eq!(app.create("payments", &idle).await.status, StatusCode::CREATED);
+    // One on-demand m5.large for the rest of the month is far beyond 0.01 USD (unless the month ends within
+    // minutes: then the projection is honestly small and the refusal is not expected).
+    let now = chrono::Utc::now();
+    let next_month = {
+        use chrono::Datelike;
+        let first = chrono::NaiveDate::from_ymd_opt(now.year(), now.month(), 1).expect("date");
+        first.checked_add_months(chrono::Months::new(1)).expect("next").and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+    };
+    let grow = json!({ "spec": { "capacity": { "min": 1 } } });
+    let response = app.merge_patch("payments", "ci", &grow).await;
+    if next_month - now > chrono::Duration::minutes(10) {
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{:?}", response.json());
+        let problem = response.json();
+        assert_eq!(problem["quota"], "monthlyBudgetUsd");
+        assert!(problem["requested"].as_i64().expect("projection") >= 1, "{problem}");
+        assert!(problem["detail"].as_str().expect("detail").contains("projected spend"), "{problem}");
+        assert_eq!(app.get(&environment_path("payments", "ci")).await.json()["metadata"]["generation"], 1);
+        let refusals = app.audit(Some("payments")).await;
+        assert!(refusals.iter().any(|e| e.outcome == "denied" && e.status_code == 403), "the refusal is audited");
+    }
+    // A change that does not raise the projection is always allowed.
+    let shrink = json!({ "spec": { "capacity": { "max": 2 } } });
+    assert_eq!(app.merge_patch("payments", "ci", &shrink).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn finding_8_a_tenant_cannot_redeploy_its_controllers_without_bound() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.create("payments", &manifest("ci")).await.status, StatusCode::CREATED);
+    let mut statuses = Vec::new();
+    for max_agents in 2..22 {
+        let patch = json!({ "spec": { "agents": { "maxAgents": max_agents } } });
+        let response = app.merge_patch("payments", "ci", &patch).await;
+        if response.status == StatusCode::TOO_MANY_REQUESTS {
+            let wait: u64 = response.header("retry-after").expect("Retry-After").parse().expect("seconds");
+            assert!((1..=60).contains(&wait), "{wait}");
+        }
+        statuses.push(response.status.as_u16());
+    }
+    let accepted = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(accepted, 10, "{statuses:?}");
+    assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Another tenant is not held back by this one.
+    let other = app.send(app.request_as(Who::OtherAdmin, Method::POST, &environments_path("other")).json(&manifest("x"))).await;
+    assert_eq!(other.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn finding_8_looking_into_another_tenant_is_audited_without_telling_that_tenant() {
+    let app = TestApp::spawn().await;
+    let probe = app.send(app.request_as(Who::OtherAdmin, Method::GET, &environment_path("payments", "ci"))).await;
+    assert_eq!(probe.status, StatusCode::NOT_FOUND);
+    let missing = app.send(app.request_as(Who::OtherAdmin, Method::GET, &environment_path("nosuchtenant", "ci"))).await;
+    assert_eq!(missing.json()["detail"], json!("tenant \"nosuchtenant\" not found"), "a probe and a miss look alike");
+    assert_eq!(probe.json()["detail"], json!("tenant \"payments\" not found"));
+    let entries = app.audit(None).await;
+    let probes: Vec<_> = entries.iter().filter(|e| e.status_code == 404 && e.actor == "user:admin@other.test").collect();
+    assert_eq!(probes.len(), 2, "{entries:?}");
+    assert!(probes.iter().all(|e| e.tenant.is_none() && e.outcome == "denied"));
+    assert!(probes.iter().any(|e| e.detail.as_deref() == Some("not a member of tenant \"payments\"")));
+    assert!(app.audit(Some("payments")).await.iter().all(|e| e.status_code != 404));
+}

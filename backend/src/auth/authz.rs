@@ -18,8 +18,13 @@ impl Caller {
     /// Requires at least `needed` in `tenant`.
     pub fn require(&self, tenant: &str, needed: Role) -> Result<(), ApiError> {
         match self.tenant_role(tenant) {
-            // Indistinguishable from a tenant that does not exist.
-            None => Err(ApiError::NotFound(format!("tenant {tenant:?} not found"))),
+            // Indistinguishable from a tenant that does not exist, to the caller; audited as a probe.
+            None => Err(ApiError::HiddenTenant {
+                detail: format!("tenant {tenant:?} not found"),
+                actor: self.actor(),
+                actor_kind: self.actor_kind(),
+                tenant: tenant.to_owned(),
+            }),
             Some(role) if role < needed => Err(self.forbidden(
                 Some(tenant),
                 format!("this needs the {} role in tenant {tenant:?}; you have {}", needed.as_str(), role.as_str()),

@@ -36,6 +36,29 @@ fn month_of(now: DateTime<Utc>) -> (DateTime<Utc>, f64) {
     (start, elapsed)
 }
 
+/// What the tenant has spent this month (USD) and how many hours of the month are left.
+pub async fn month_so_far(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    now: DateTime<Utc>,
+) -> Result<(f64, f64), StoreError> {
+    #[derive(FromQueryResult)]
+    struct Spent {
+        spent: f64,
+    }
+    let (month_start, elapsed) = month_of(now);
+    let row = Spent::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT coalesce(sum(cost), 0)::double precision AS spent FROM cost_samples \
+         WHERE tenant = $1 AND period_end > $2 AND period_end <= $3",
+        [tenant.into(), month_start.into(), now.into()],
+    ))
+    .one(db)
+    .await?;
+    let month_hours = if elapsed > 0.0 { (now - month_start).num_seconds() as f64 / 3600.0 / elapsed } else { 720.0 };
+    Ok((row.map_or(0.0, |r| r.spent), month_hours * (1.0 - elapsed)))
+}
+
 /// Sets (or with None, removes) a tenant's monthly budget.
 pub async fn set_budget(
     db: &impl ConnectionTrait,

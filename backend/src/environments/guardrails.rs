@@ -1,6 +1,7 @@
 //! Admission against the tenant's cloud profile: its guard rails (images, instance types, EFS throughput) and
-//! Butler's price list (a type without a price is refused, never estimated at zero). Runs inside the write's
-//! transaction, so a refused write changes nothing.
+//! Butler's price list (a type without a price is refused, never estimated at zero); and against the tenant's
+//! monthly budget, which refuses a change whose projection for the month goes beyond it. Runs inside the
+//! write's transaction, so a refused write changes nothing.
 
 use sea_orm::DatabaseTransaction;
 
@@ -10,6 +11,53 @@ use crate::domain::spec::JenkinsEnvironmentSpec;
 use crate::domain::validation::FieldError;
 use crate::store::cloud_profiles::{self, ProfileRow};
 use crate::store::entity::tenant;
+
+/// Refuses a change that raises the tenant's projected spend for the month above its budget. The projection is
+/// what was spent so far plus, for the hours left, the steady cost of every environment of the tenant (its
+/// minimum capacity at current prices, as the dry-run estimate prices it) with this change applied. A change
+/// that does not raise the projection is always allowed, so a tenant over budget can still shrink.
+pub async fn check_budget(
+    txn: &DatabaseTransaction,
+    context_actor: &str,
+    tenant: &tenant::Model,
+    name: &str,
+    spec: &JenkinsEnvironmentSpec,
+    current: Option<&JenkinsEnvironmentSpec>,
+) -> Result<(), OperationError> {
+    let Some(budget) = crate::cost::budget::budget_of(txn, &tenant.name).await? else { return Ok(()) };
+    let region = cloud_profiles::find(txn, &tenant.cloud_profile)
+        .await?
+        .map_or_else(|| FALLBACK_REGION.to_owned(), |p| p.region);
+    let now = chrono::Utc::now();
+    let prices = crate::store::costs::price_list(txn).await?;
+    let spot = crate::store::costs::cached_spot_prices(txn, &region, now - chrono::Duration::days(1)).await?;
+    let hourly = |spec: &JenkinsEnvironmentSpec| crate::cost::estimate::hourly(&spec.capacity, &region, &prices, &spot);
+    let others: f64 = crate::store::environments::specs_of(txn, &tenant.name)
+        .await?
+        .iter()
+        .filter(|(other, _)| other != name)
+        .map(|(_, spec)| hourly(spec).usd_per_hour)
+        .sum();
+    let before = others + current.map_or(0.0, |spec| hourly(spec).usd_per_hour);
+    let after = others + hourly(spec).usd_per_hour;
+    if after <= before {
+        return Ok(());
+    }
+    let (spent, hours_left) = crate::cost::budget::month_so_far(txn, &tenant.name, now).await?;
+    let projected = spent + after * hours_left;
+    if projected <= budget {
+        return Ok(());
+    }
+    // Whole dollars in the quota fields (rounded so the figures never understate), cents in the detail.
+    Err(OperationError::QuotaExceeded {
+        quota: "monthlyBudgetUsd",
+        limit: budget.floor() as i64,
+        used: spent.ceil() as i64,
+        requested: projected.ceil() as i64,
+        actor: context_actor.to_owned(),
+        tenant: tenant.name.clone(),
+    })
+}
 
 /// Checks what `spec` changes from `current` (None: a create) against the tenant's profile.
 pub async fn check(

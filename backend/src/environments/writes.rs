@@ -105,6 +105,9 @@ async fn locked(
     Ok((row, object))
 }
 
+/// Spec changes a tenant may make per minute (each may redeploy a controller).
+pub const SPEC_CHANGES_PER_TENANT_PER_MINUTE: i64 = 10;
+
 /// Stores `next` under a fresh resourceVersion and logs the change. `base` is the current row (None: insert).
 async fn write(
     txn: &DatabaseTransaction,
@@ -145,6 +148,7 @@ pub async fn create(
         .ok_or_else(|| OperationError::TenantNotFound(tenant.to_owned()))?;
     check_quotas(&txn, context, &tenant_row, 1, 0, i64::from(admitted.spec.capacity.max)).await?;
     guardrails::check(&txn, &tenant_row, &admitted.spec, None).await?;
+    guardrails::check_budget(&txn, &context.actor, &tenant_row, &admitted.name, &admitted.spec, None).await?;
     let now = environments::now();
     let uid = Uuid::new_v4();
     // Names are given once, here, and recorded: later passes never derive them again.
@@ -272,8 +276,24 @@ async fn apply_update(
         i64::from(next.spec.capacity.max),
     )
     .await?;
+    if spec_changed && !dry_run {
+        // A spec change may redeploy a controller (and with it running builds): each tenant gets a bounded rate,
+        // counted from the audit log under the tenant's row lock, so it holds across replicas.
+        let tenant = &update.tenant.name;
+        let (recent, wait) = audit::recent_spec_changes(&txn, tenant, 60).await?;
+        if recent >= SPEC_CHANGES_PER_TENANT_PER_MINUTE {
+            return Err(OperationError::TooManyChanges {
+                tenant: tenant.clone(),
+                limit: SPEC_CHANGES_PER_TENANT_PER_MINUTE,
+                retry_after_seconds: wait,
+            });
+        }
+    }
     if spec_changed {
         guardrails::check(&txn, update.tenant, &next.spec, Some(&current.spec)).await?;
+        let actor = &update.context.actor;
+        let name = &current.metadata.name;
+        guardrails::check_budget(&txn, actor, update.tenant, name, &next.spec, Some(&current.spec)).await?;
     }
     // An update that changes nothing writes nothing, as in Kubernetes: the resourceVersion stays.
     if next == current || dry_run {

@@ -1,4 +1,5 @@
-//! Middleware of our own: refused attempts (401/403 on writes) go to the audit log; security headers.
+//! Middleware of our own: refused attempts (401/403 on writes, and any look into a tenant the caller is not a
+//! member of) go to the audit log; security headers.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
@@ -21,14 +22,16 @@ pub async fn audit_refusals(State(state): State<AppState>, request: Request, nex
     let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status().as_u16();
     let is_write = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if is_write && (status == 401 || status == 403) {
+    // A 404 that carries a refusal is a look into a tenant the caller is not a member of (reads too).
+    let probe = status == 404 && response.extensions().get::<Refusal>().is_some();
+    if (is_write && (status == 401 || status == 403)) || probe {
         let refusal = response.extensions().get::<Refusal>().cloned();
         let (actor, actor_kind, tenant, detail) = match refusal {
             Some(r) => (r.actor, r.actor_kind, r.tenant, r.detail),
             None => ("anonymous".into(), "anonymous", None, String::new()),
         };
-        if actor_kind == "anonymous" && !state.refusal_limiter.should_record(ip) {
-            tracing::debug!("refused anonymous write not recorded: the address is over its audit rate");
+        if (actor_kind == "anonymous" || probe) && !state.refusal_limiter.should_record(ip) {
+            tracing::debug!("refusal not recorded: the address is over its audit rate");
             return response;
         }
         // The tenant is the one the refusal names (a caller who may see it), never one read off the path: an

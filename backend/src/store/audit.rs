@@ -162,3 +162,30 @@ impl<'a> AuditEntry<'a> {
         self
     }
 }
+
+/// How many spec changes (replaces and patches that bumped the generation) the tenant made in the last
+/// `seconds`, and how many seconds until the oldest of them leaves that window.
+pub async fn recent_spec_changes(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    seconds: i64,
+) -> Result<(i64, i64), StoreError> {
+    #[derive(sea_orm::FromQueryResult)]
+    struct Recent {
+        changes: i64,
+        wait: Option<f64>,
+    }
+    let row = Recent::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT count(*) AS changes, \
+                EXTRACT(EPOCH FROM (min(occurred_at) + make_interval(secs => $2::double precision) - now()))::float8 \
+                  AS wait \
+         FROM audit_log WHERE tenant = $1 AND occurred_at > now() - make_interval(secs => $2::double precision) \
+           AND action IN ('jenkinsenvironment.replace', 'jenkinsenvironment.patch') AND outcome = 'allowed' \
+           AND generation_after > generation_before",
+        [tenant.into(), (seconds as f64).into()],
+    ))
+    .one(db)
+    .await?;
+    Ok(row.map_or((0, 0), |r| (r.changes, r.wait.unwrap_or(0.0).ceil().max(1.0) as i64)))
+}

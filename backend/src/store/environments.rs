@@ -176,3 +176,19 @@ pub async fn snapshot_all(db: &DatabaseConnection) -> Result<(i64, Vec<JenkinsEn
     let objects = rows.iter().map(to_object).collect::<Result<_, _>>()?;
     Ok((head, objects))
 }
+
+/// The name and spec of every environment of a tenant (the budget's projection reads them).
+pub async fn specs_of(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+) -> Result<Vec<(String, crate::domain::spec::JenkinsEnvironmentSpec)>, StoreError> {
+    let rows = jenkins_environment::Entity::find()
+        .filter(jenkins_environment::Column::Tenant.eq(tenant))
+        .select_only()
+        .column(jenkins_environment::Column::Name)
+        .column(jenkins_environment::Column::Spec)
+        .into_tuple::<(String, serde_json::Value)>()
+        .all(db)
+        .await?;
+    rows.into_iter().map(|(name, spec)| Ok((name, parse(&spec)?))).collect()
+}
