@@ -67,16 +67,39 @@ ensure_database() {
 }
 
 # Installs moto (pinned) into a project-local venv and starts it on loopback.
-ensure_moto() {
-  if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
-    export BUTLER_AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
-    return 0
-  fi
+install_moto() {
   if [ ! -x "$ROOT/.venv/bin/moto_server" ] || ! "$ROOT/.venv/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION$"; then
     log "installing the moto AWS emulator $MOTO_VERSION into .venv"
     python3 -m venv "$ROOT/.venv"
     "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
   fi
+}
+
+# A moto of this test run's own, on a free loopback port, stopped when the run ends: a long-lived moto grows
+# by gigabytes across runs and slows until calls time out, and a run must not inherit another's state.
+start_test_moto() {
+  install_moto
+  MOTO_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+  log "starting a fresh moto for this run on 127.0.0.1:$MOTO_PORT (log: .dev/moto-test.log)"
+  MOTO_ECS_SERVICE_RUNNING=1 MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto-test.log" 2>&1 &
+  TEST_MOTO_PID=$!
+  trap 'kill "$TEST_MOTO_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 60); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
+      export BUTLER_AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+      return 0
+    fi
+    sleep 0.5
+  done
+  log "moto did not start; see .dev/moto-test.log"; return 1
+}
+
+ensure_moto() {
+  if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
+    export BUTLER_AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+    return 0
+  fi
+  install_moto
   log "starting moto on 127.0.0.1:$MOTO_PORT (log: .dev/moto.log)"
   # AWS managed policies (AmazonECSTaskExecutionRolePolicy, …) exist only when moto is asked to load them.
   # ECS services never start tasks in moto; with MOTO_ECS_SERVICE_RUNNING=1 a new service reports its one task

@@ -191,12 +191,30 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         ("GET", "/api/v1/tenants/{tenant}/members") => {
             (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments/members".into(), None))
         }
+        ("GET", "/api/v1/tenants/{tenant}/invitations") => {
+            (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments/invitations".into(), None))
+        }
+        ("DELETE", "/api/v1/tenants/{tenant}/invitations/{email}") => (
+            Rule::Tenant(Role::Admin, 204),
+            request(
+                Method::DELETE,
+                format!("/api/v1/tenants/payments/invitations/spare-{}@invited.test", slug(caller)),
+                None,
+            ),
+        ),
+        ("GET", "/api/v1/me/invitations") => {
+            (Rule::Authenticated(200), request(Method::GET, "/api/v1/me/invitations".into(), None))
+        }
+        // No caller of the matrix is invited anywhere: accepting is a 404 for each (and never a membership).
+        ("POST", "/api/v1/me/invitations/{tenant}") => {
+            (Rule::Authenticated(404), request(Method::POST, "/api/v1/me/invitations/payments".into(), None))
+        }
         ("POST", "/api/v1/tenants/{tenant}/members") => (
-            Rule::Tenant(Role::Admin, 201),
+            Rule::Tenant(Role::Admin, 202),
             request(
                 Method::POST,
                 "/api/v1/tenants/payments/members".into(),
-                json_body(json!({ "email": Who::PaymentsViewer.email(), "role": "viewer" })),
+                json_body(json!({ "email": "matrix-invitee@invited.test", "role": "viewer" })),
             ),
         ),
         ("PUT", "/api/v1/tenants/{tenant}/members/{user_id}") => (
@@ -360,6 +378,8 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
         let member = app.user(&format!("spare-{}@butler.test", slug(caller)), Some(("payments", "viewer"))).await;
         fixtures.spare_members.insert(caller, member);
         let (token, _) = app.api_token("payments", &format!("spare-{}", slug(caller)), "viewer").await;
+        let email = format!("spare-{}@invited.test", slug(caller));
+        butler::store::invitations::invite(&app.db(), "payments", &email, "viewer", "fixture").await.expect("invite");
         fixtures.spare_tokens.insert(caller, token);
     }
 

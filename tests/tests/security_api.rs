@@ -82,9 +82,12 @@ async fn finding_4_an_api_token_never_carries_more_than_its_creator_has_now() {
     assert_eq!(app.send(app.request(Method::DELETE, &path)).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.send(with_token(Method::GET, &environments_path("payments"))).await.status, StatusCode::UNAUTHORIZED);
 
-    // Back as admin, then disabled: dead again; and the JWT issued before the disabling stays dead after it.
+    // Back as admin (invited, then accepted), then disabled: dead again; and the JWT issued before the disabling
+    // stays dead after it.
     let promote = json!({ "email": "lead@payments.test", "role": "admin" });
-    assert_eq!(app.send(app.request(Method::POST, members).json(&promote)).await.status, StatusCode::CREATED);
+    assert_eq!(app.send(app.request(Method::POST, members).json(&promote)).await.status, StatusCode::ACCEPTED);
+    let accept = app.anonymous(Method::POST, "/api/v1/me/invitations/payments").bearer_auth(&jwt);
+    assert_eq!(app.send(accept).await.status, StatusCode::OK);
     assert_eq!(app.send(with_token(Method::GET, members)).await.status, StatusCode::OK);
     let user_path = format!("/api/v1/users/{creator}");
     assert_eq!(app.send(app.request(Method::PATCH, &user_path).json(&json!({"disabled": true}))).await.status, StatusCode::OK);
@@ -302,4 +305,29 @@ async fn finding_8_looking_into_another_tenant_is_audited_without_telling_that_t
     assert!(probes.iter().all(|e| e.tenant.is_none() && e.outcome == "denied"));
     assert!(probes.iter().any(|e| e.detail.as_deref() == Some("not a member of tenant \"payments\"")));
     assert!(app.audit(Some("payments")).await.iter().all(|e| e.status_code != 404));
+}
+
+#[tokio::test]
+async fn finding_8_a_tenant_admin_cannot_learn_which_emails_have_accounts_nor_add_anyone() {
+    let app = TestApp::spawn().await;
+    app.user("exists@elsewhere.test", None).await;
+    let invite = |email: &str| {
+        app.request_as(Who::PaymentsAdmin, Method::POST, "/api/v1/tenants/payments/members")
+            .json(&json!({ "email": email, "role": "admin" }))
+    };
+    let known = app.send(invite("exists@elsewhere.test")).await;
+    let unknown = app.send(invite("nobody@elsewhere.test")).await;
+    assert_eq!((known.status, unknown.status), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    let shape = |r: &butler_tests::TestResponse| {
+        let mut keys: Vec<String> = r.json().as_object().expect("object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(shape(&known), shape(&unknown), "the answers differ in shape");
+    // Nobody joined: the members list has no new name until the person accepts.
+    let members = app.send(app.request_as(Who::PaymentsAdmin, Method::GET, "/api/v1/tenants/payments/members")).await;
+    assert!(!members.json().to_string().contains("exists@elsewhere.test"));
+    // And the platform's user list stays a platform admin's.
+    let users = app.send(app.request_as(Who::PaymentsAdmin, Method::GET, "/api/v1/users")).await;
+    assert_eq!(users.status, StatusCode::FORBIDDEN);
 }

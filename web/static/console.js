@@ -296,6 +296,7 @@ function wireApiForms() {
       return;
     }
     if (form.hasAttribute("data-reload")) { window.location.reload(); return; }
+    if (form.dataset.next) { window.location.assign(sameOrigin(form.dataset.next)); return; }
     flash("Saved.");
   }));
   document.querySelectorAll("[data-api-delete]").forEach((button) => button.addEventListener("click", async () => {

@@ -8,6 +8,7 @@ pub mod costs;
 pub mod entity;
 pub mod environments;
 pub mod events;
+pub mod invitations;
 pub mod queue;
 pub mod sessions;
 pub mod tenants;

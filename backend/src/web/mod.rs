@@ -12,6 +12,7 @@ mod tenant;
 mod view;
 
 use askama::Template;
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -22,6 +23,7 @@ pub use chrome::{Chrome, PageCaller};
 use crate::auth::caller::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::invitations::{self, InvitationRow};
 
 const CONSOLE_JS: &str = include_str!("../../../web/static/console.js");
 const CONSOLE_CSS: &str = include_str!("../../../web/static/console.css");
@@ -31,6 +33,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login))
+        .route("/invitations", get(my_invitations))
         .route("/static/console.js", get(|| async { asset("text/javascript; charset=utf-8", CONSOLE_JS) }))
         .route("/static/console.css", get(|| async { asset("text/css; charset=utf-8", CONSOLE_CSS) }))
         .merge(environments::routes())
@@ -112,7 +115,7 @@ async fn login(axum::extract::Query(query): axum::extract::Query<LoginQuery>) ->
     render(&LoginPage { next })
 }
 
-async fn home(PageCaller(caller): PageCaller) -> Response {
+async fn home(State(state): State<AppState>, PageCaller(caller): PageCaller) -> Response {
     let first_tenant = match &caller.principal {
         Principal::User { memberships, .. } => memberships.keys().min().cloned(),
         Principal::Token { tenant, .. } => Some(tenant.clone()),
@@ -120,6 +123,34 @@ async fn home(PageCaller(caller): PageCaller) -> Response {
     match first_tenant {
         Some(tenant) => Redirect::to(&format!("/t/{tenant}/environments")).into_response(),
         None if caller.is_platform_admin() => Redirect::to("/admin/tenants").into_response(),
-        None => error_response(StatusCode::OK, "No tenant yet", "Ask a tenant admin to add you to their tenant."),
+        // Someone new: their invitations are where they start.
+        None => match &caller.principal {
+            Principal::User { email, .. } => match invitations::for_email(&state.db, email).await {
+                Ok(open) if !open.is_empty() => Redirect::to("/invitations").into_response(),
+                _ => error_response(StatusCode::OK, "No tenant yet", "Ask a tenant admin to invite you to their tenant."),
+            },
+            Principal::Token { .. } => error_response(StatusCode::OK, "No tenant yet", "This token has no tenant."),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "invitations.html")]
+struct InvitationsPage {
+    chrome: Chrome,
+    invitations: Vec<InvitationRow>,
+}
+
+/// The signed-in person's open invitations, each with a button to join.
+async fn my_invitations(State(state): State<AppState>, PageCaller(caller): PageCaller) -> Response {
+    let Principal::User { email, .. } = &caller.principal else {
+        return error_response(StatusCode::OK, "Invitations", "Invitations are for people, not API tokens.");
+    };
+    match invitations::for_email(&state.db, email).await {
+        Ok(invitations) => {
+            let chrome = Chrome::new(&state, &caller, None, "invitations").await;
+            render(&InvitationsPage { chrome, invitations })
+        }
+        Err(error) => error_page(error.into()),
     }
 }

@@ -13,8 +13,9 @@ use crate::auth::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::api_tokens::TokenRow;
+use crate::store::invitations::InvitationRow;
 use crate::store::users::MemberRow;
-use crate::store::{api_tokens, tenants, users};
+use crate::store::{api_tokens, invitations, tenants, users};
 
 /// The tenant admin pages' routes.
 pub fn routes() -> Router<AppState> {
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
 struct MembersPage {
     chrome: Chrome,
     members: Vec<MemberRow>,
+    invitations: Vec<InvitationRow>,
 }
 
 async fn members(
@@ -39,10 +41,11 @@ async fn members(
     if let Err(error) = caller.require(&tenant, Role::Admin) {
         return error_page(error);
     }
-    match users::members(&state.db, &tenant).await {
-        Ok(members) => {
+    let loaded = async { Ok::<_, crate::store::StoreError>((users::members(&state.db, &tenant).await?, invitations::of_tenant(&state.db, &tenant).await?)) };
+    match loaded.await {
+        Ok((members, invitations)) => {
             let chrome = Chrome::new(&state, &caller, Some(&tenant), "members").await;
-            render(&MembersPage { chrome, members })
+            render(&MembersPage { chrome, members, invitations })
         }
         Err(error) => error_page(error.into()),
     }

@@ -1,4 +1,4 @@
-//! Tenant members and their roles (tenant admins).
+//! Tenant members and their roles (tenant admins). People join by invitation (`invitations`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::store::audit::{self, AuditEntry};
 use crate::store::{tenants, users, StoreError};
 
-async fn require_existing_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
+pub(super) async fn require_existing_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
     tenants::find(&state.db, tenant)
         .await?
         .map(|_| ())
@@ -33,14 +33,6 @@ pub async fn list_members(
     require_existing_tenant(&state, &tenant).await?;
     let items = users::members(&state.db, &tenant).await?;
     respond::json(StatusCode::OK, &serde_json::json!({ "items": items }))
-}
-
-/// Body of `POST …/members`: who, with which role.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddMember {
-    email: String,
-    role: Role,
 }
 
 /// Body of `PUT …/members/{userId}`.
@@ -72,21 +64,6 @@ async fn set_role(
     state.identity.clear();
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     respond::json(code, &serde_json::json!({ "userId": user, "email": email, "role": role }))
-}
-
-/// `POST /api/v1/tenants/{tenant}/members`: adds an existing user by email.
-pub async fn add_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(tenant): ApiPath<String>,
-    ApiJson(body): ApiJson<AddMember>,
-) -> Result<Response, ApiError> {
-    caller.require(&tenant, Role::Admin)?;
-    require_existing_tenant(&state, &tenant).await?;
-    let user = users::find_by_email(&state.db, &body.email)
-        .await?
-        .ok_or_else(|| ApiError::invalid_field("email", "no user has this email; a platform admin creates users"))?;
-    set_role(&state, &caller, &tenant, user.id, &user.email, body.role, 201).await
 }
 
 /// `PUT /api/v1/tenants/{tenant}/members/{userId}`: changes a member's role.

@@ -6,6 +6,7 @@ mod cloud_profiles;
 mod costs;
 mod environments;
 mod health;
+mod invitations;
 mod jenkins_config;
 mod members;
 mod metrics;
@@ -46,7 +47,11 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .get("/api/v1/tenants/{tenant}", tenants::get_tenant)
         .patch("/api/v1/tenants/{tenant}", tenants::update_tenant)
         .get("/api/v1/tenants/{tenant}/members", members::list_members)
-        .post("/api/v1/tenants/{tenant}/members", members::add_member)
+        .post("/api/v1/tenants/{tenant}/members", invitations::invite_member)
+        .get("/api/v1/tenants/{tenant}/invitations", invitations::list_invitations)
+        .delete("/api/v1/tenants/{tenant}/invitations/{email}", invitations::withdraw_invitation)
+        .get("/api/v1/me/invitations", invitations::my_invitations)
+        .post("/api/v1/me/invitations/{tenant}", invitations::accept_invitation)
         .put("/api/v1/tenants/{tenant}/members/{user_id}", members::update_member)
         .delete("/api/v1/tenants/{tenant}/members/{user_id}", members::remove_member)
         .get("/api/v1/tenants/{tenant}/tokens", tokens::list_tokens)
