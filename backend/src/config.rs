@@ -12,6 +12,8 @@ pub struct Config {
     /// PostgreSQL connection string; may hold a password, so it is never logged.
     pub database_url: SecretString,
     pub database_max_connections: u32,
+    /// How long a request waits for a database connection before answering 503.
+    pub database_acquire_timeout: Duration,
     pub listen: SocketAddr,
     /// How long watch history is kept; a watch from an older resourceVersion gets 410 Gone.
     pub watch_history: Duration,
@@ -87,6 +89,7 @@ impl Config {
         Ok(Self {
             database_url: SecretString::from(database_url),
             database_max_connections: parsed(&lookup, "BUTLER_DATABASE_MAX_CONNECTIONS", 20)?,
+            database_acquire_timeout: Duration::from_secs(parsed(&lookup, "BUTLER_DATABASE_ACQUIRE_TIMEOUT_SECONDS", 3)?),
             listen: parsed(&lookup, "BUTLER_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             watch_history: Duration::from_secs(parsed(&lookup, "BUTLER_WATCH_HISTORY_SECONDS", 3600)?),
             log_format,

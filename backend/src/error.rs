@@ -190,6 +190,10 @@ impl IntoResponse for ApiError {
                     headers.insert(header::RETRY_AFTER, value);
                 }
             }
+            Self::Unavailable(_) => {
+                // Long enough for a database restart or failover to finish, short enough not to stall clients.
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
             Self::Forbidden { actor, actor_kind, tenant, .. } => {
                 response.extensions_mut().insert(Refusal { actor, actor_kind, tenant, detail });
             }
@@ -248,6 +252,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound("not found".into()),
             StoreError::AlreadyExists => Self::AlreadyExists("already exists".into()),
             StoreError::Conflict(message) => Self::Conflict(message),
+            StoreError::Unavailable(error) => {
+                tracing::warn!(error = %crate::store::with_causes(&error), "database unreachable: answering 503");
+                Self::Unavailable("the database is not reachable right now; try again shortly".into())
+            }
             other => Self::Internal(other.into()),
         }
     }

@@ -31,8 +31,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     options
         .max_connections(config.database_max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        // Bounded waits: while the database is down a request answers 503 in seconds instead of hanging.
+        .connect_timeout(Duration::from_secs(3))
+        .acquire_timeout(config.database_acquire_timeout)
         .sqlx_logging(false);
     // The URL may carry a password: say which variable failed, never its value.
     let mut db = Database::connect(options).await.context("cannot connect to the database named by DATABASE_URL")?;

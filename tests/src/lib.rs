@@ -8,6 +8,7 @@ pub mod emulated;
 pub mod fakes;
 pub mod fakes_compute;
 pub mod openapi;
+pub mod proxy;
 pub mod sse;
 
 use std::sync::{Arc, LazyLock};
@@ -164,8 +165,16 @@ impl TestApp {
         Self::spawn_configured(&name, true).await
     }
 
+    /// Starts Butler on an existing database reached through `url` (a proxy a test can cut, say).
+    pub async fn spawn_via(database_name: &str, url: &str) -> Self {
+        Self::spawn_with(database_name, url.to_owned(), false).await
+    }
+
     async fn spawn_configured(database_name: &str, reconcile: bool) -> Self {
-        let url = database::url_for(database_name);
+        Self::spawn_with(database_name, database::url_for(database_name), reconcile).await
+    }
+
+    async fn spawn_with(database_name: &str, url: String, reconcile: bool) -> Self {
         let config = Config::from_lookup(|name| match name {
             "DATABASE_URL" => Some(url.clone()),
             "BUTLER_LISTEN" => Some("127.0.0.1:0".to_owned()),

@@ -331,3 +331,25 @@ async fn finding_8_a_tenant_admin_cannot_learn_which_emails_have_accounts_nor_ad
     let users = app.send(app.request_as(Who::PaymentsAdmin, Method::GET, "/api/v1/users")).await;
     assert_eq!(users.status, StatusCode::FORBIDDEN);
 }
+
+#[test]
+fn finding_3_builds_cannot_reach_the_instance_metadata_service() {
+    // The container instances' user data: awsvpc tasks (builds) are cut off from IMDS and the instance role.
+    let user_data = butler::reconcile::environment::capacity::user_data("butler-payments_ci");
+    assert!(user_data.lines().any(|line| line == "ECS_AWSVPC_BLOCK_IMDS=true"), "{user_data}");
+}
+
+#[test]
+fn finding_8_cookies_are_secure_and_hsts_is_sent_when_the_public_url_is_https() {
+    let config = |public_url: &'static str| {
+        butler::config::Config::from_lookup(move |name| match name {
+            "DATABASE_URL" => Some("postgres://localhost/x".to_owned()),
+            "BUTLER_JWT_SECRET" => Some("0123456789abcdef0123456789abcdef".to_owned()),
+            "BUTLER_PUBLIC_URL" => Some(public_url.to_owned()),
+            _ => None,
+        })
+        .expect("config")
+    };
+    assert!(config("https://butler.example.com").secure_cookies);
+    assert!(!config("http://127.0.0.1:8080").secure_cookies);
+}

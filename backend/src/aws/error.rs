@@ -38,6 +38,17 @@ impl AwsError {
         matches!(self.kind, AwsErrorKind::Throttled | AwsErrorKind::Conflict | AwsErrorKind::Transient)
     }
 
+    /// Butler's own failure in the middle of a pass (its database): transient, never dressed up as an AWS
+    /// answer, with the whole cause chain.
+    pub fn internal(operation: &'static str, error: &dyn std::error::Error) -> Self {
+        Self {
+            kind: AwsErrorKind::Transient,
+            operation,
+            code: "InternalError".into(),
+            message: crate::store::with_causes(error),
+        }
+    }
+
     /// An error raised by Butler's own checks at the boundary (an answer missing a field it must have).
     pub fn malformed(operation: &'static str, what: &str) -> Self {
         Self { kind: AwsErrorKind::Transient, operation, code: "MalformedResponse".into(), message: what.into() }

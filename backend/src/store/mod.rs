@@ -43,17 +43,57 @@ pub enum StoreError {
     Conflict(String),
     #[error("database error")]
     Database(#[source] DbErr),
+    /// The database cannot be reached (down, restarting, the pool exhausted past its timeout): worth a retry.
+    #[error("the database is not reachable")]
+    Unavailable(#[source] DbErr),
     #[error("stored data could not be read")]
     Corrupt(#[source] serde_json::Error),
 }
 
 impl From<DbErr> for StoreError {
     fn from(error: DbErr) -> Self {
+        if is_unavailable(&error) {
+            return Self::Unavailable(error);
+        }
         match error.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => Self::AlreadyExists,
             _ => Self::Database(error),
         }
     }
+}
+
+/// Whether an error says the database could not be reached (as opposed to refusing a statement): no connection
+/// from the pool in time, a connection lost, or a server shutting down or starting up (SQLSTATE classes 08 and
+/// 57P: connection exceptions, admin shutdown, cannot connect now).
+pub fn is_unavailable(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let sqlx_error = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx_error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// An error with its causes, outermost first (`a: b: c`): what a log line or a reconcile error keeps.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Announces that users, memberships, tokens or sessions changed (at commit, when inside a transaction), so

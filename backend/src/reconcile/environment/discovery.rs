@@ -26,7 +26,7 @@ pub async fn namespace(pass: &mut Pass, db: &DatabaseConnection) -> Result<Optio
     if let Some(found) = pass.aws.discovery.find_namespace(&name).await? {
         cloud_profiles::set_namespace_id(db, &pass.profile.name, &found.id)
             .await
-            .map_err(|e| AwsError::malformed("butler:SaveNamespace", &e.to_string()))?;
+            .map_err(|e| AwsError::internal("butler:SaveNamespace", &e))?;
         pass.profile.namespace_id = Some(found.id.clone());
         return Ok(Some(found.id));
     }

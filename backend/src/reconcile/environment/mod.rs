@@ -258,8 +258,9 @@ impl EnvironmentReconciler {
     }
 }
 
-fn internal(error: impl std::fmt::Display) -> ReconcileError {
-    ReconcileError::transient("InternalError", error.to_string())
+/// A failure of Butler's own (the database, stored data) during a pass: transient, with its whole cause chain.
+fn internal(error: impl std::error::Error) -> ReconcileError {
+    ReconcileError::transient("InternalError", crate::store::with_causes(&error))
 }
 
 impl From<AwsError> for ReconcileError {

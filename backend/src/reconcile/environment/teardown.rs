@@ -150,7 +150,7 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
     let (tenant, name) = (pass.object.metadata.tenant.clone(), pass.object.metadata.name.clone());
     let outcome = writes::remove_finalizer(db, &context, &tenant, &name, AWS_RESOURCES_FINALIZER)
         .await
-        .map_err(|e| AwsError::malformed("butler:RemoveFinalizer", &e.to_string()))?;
+        .map_err(|e| AwsError::internal("butler:RemoveFinalizer", &e))?;
     feed.publish(&outcome);
     Ok(Action::AwaitChange)
 }
