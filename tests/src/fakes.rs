@@ -11,7 +11,7 @@ use butler::aws::discovery::{DiscoveryApi, OperationState, Resource};
 use butler::aws::ec2::{Ec2Api, FoundGroup, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo, TaggedInstance};
 use butler::aws::ecs::{CapacityProvider, Cluster, Service};
 use butler::aws::efs::{AccessPoint, EfsApi, FileSystem, Lifecycle, MountTarget, Throughput};
-use butler::aws::iam::{IamApi, Role};
+use butler::aws::iam::{policy_document, IamApi, Role, RoleContent};
 use butler::aws::logs::LogsApi;
 use butler::aws::tags::UID;
 use butler::aws::{AwsError, AwsErrorKind};
@@ -33,6 +33,8 @@ pub struct FakeState {
     pub namespaces: HashMap<String, String>,
     pub services: HashMap<String, Resource>,
     pub roles: HashMap<String, Role>,
+    /// What each role says (trust, inline and attached policies).
+    pub role_content: HashMap<String, RoleContent>,
     pub log_groups: HashMap<String, Option<i32>>,
     pub launch_templates: HashMap<String, LaunchTemplate>,
     pub clusters: HashMap<String, Cluster>,
@@ -168,12 +170,29 @@ impl Ec2Api for FakeAws {
         let mut state = self.state();
         state.check("ec2:CreateSecurityGroup")?;
         let id = state.id("sg");
-        state.security_groups.insert(name.to_owned(), FoundGroup { id: id.clone(), owner: t.get(UID).cloned() });
+        let group = FoundGroup { id: id.clone(), owner: t.get(UID).cloned(), ..FoundGroup::default() };
+        state.security_groups.insert(name.to_owned(), group);
         state.created("ec2:CreateSecurityGroup");
         Ok(id)
     }
-    async fn authorize_ingress(&self, _group_id: &str, _rules: &[IngressRule]) -> Result<(), AwsError> {
+    async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("ec2:AuthorizeSecurityGroupIngress");
+        if let Some(group) = state.security_groups.values_mut().find(|g| g.id == group_id) {
+            group.ingress.extend(rules.iter().cloned());
+            group.ingress.sort();
+            group.ingress.dedup();
+        }
         Ok(())
+    }
+    async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError> {
+        let mut state = self.state();
+        state.mutated("ec2:RevokeSecurityGroupIngress");
+        let group = state.security_groups.values_mut().find(|g| g.id == group_id).expect("group");
+        let changed = group.ingress != desired || group.other_ingress;
+        group.ingress = desired.to_vec();
+        group.other_ingress = false;
+        Ok(if changed { vec!["rules set".to_owned()] } else { Vec::new() })
     }
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {
         self.state().security_groups.retain(|_, group| group.id != group_id);
@@ -440,21 +459,57 @@ impl IamApi for FakeAws {
     async fn get_role(&self, name: &str) -> Result<Option<Role>, AwsError> {
         Ok(self.state().roles.get(name).cloned())
     }
-    async fn create_role(&self, name: &str, _trust: &str, _t: &BTreeMap<String, String>) -> Result<Role, AwsError> {
+    async fn create_role(&self, name: &str, trust: &str, _t: &BTreeMap<String, String>) -> Result<Role, AwsError> {
         let mut state = self.state();
         let role = Role { name: name.to_owned(), arn: format!("arn:aws:iam::000000000000:role/{name}") };
         state.roles.insert(name.to_owned(), role.clone());
+        let content = RoleContent { trust: policy_document(trust), ..RoleContent::default() };
+        state.role_content.insert(name.to_owned(), content);
         state.created("iam:CreateRole");
         Ok(role)
     }
-    async fn put_role_policy(&self, _role: &str, _name: &str, _document: &str) -> Result<(), AwsError> {
+    async fn role_content(&self, name: &str) -> Result<Option<RoleContent>, AwsError> {
+        let mut state = self.state();
+        state.check("iam:GetRole")?;
+        Ok(state.roles.contains_key(name).then(|| state.role_content.get(name).cloned().unwrap_or_default()))
+    }
+    async fn update_trust(&self, role: &str, document: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("iam:UpdateAssumeRolePolicy");
+        state.role_content.entry(role.to_owned()).or_default().trust = policy_document(document);
         Ok(())
     }
-    async fn attach_managed_policy(&self, _role: &str, _arn: &str) -> Result<(), AwsError> {
+    async fn put_role_policy(&self, role: &str, name: &str, document: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("iam:PutRolePolicy");
+        state.role_content.entry(role.to_owned()).or_default().inline.insert(name.to_owned(), policy_document(document));
+        Ok(())
+    }
+    async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("iam:DeleteRolePolicy");
+        state.role_content.entry(role.to_owned()).or_default().inline.remove(name);
+        Ok(())
+    }
+    async fn attach_managed_policy(&self, role: &str, arn: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("iam:AttachRolePolicy");
+        let attached = &mut state.role_content.entry(role.to_owned()).or_default().attached;
+        if !attached.iter().any(|a| a == arn) {
+            attached.push(arn.to_owned());
+        }
+        Ok(())
+    }
+    async fn detach_managed_policy(&self, role: &str, arn: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("iam:DetachRolePolicy");
+        state.role_content.entry(role.to_owned()).or_default().attached.retain(|a| a != arn);
         Ok(())
     }
     async fn delete_role(&self, name: &str) -> Result<(), AwsError> {
-        self.state().roles.remove(name);
+        let mut state = self.state();
+        state.roles.remove(name);
+        state.role_content.remove(name);
         Ok(())
     }
     async fn ensure_instance_profile(&self, name: &str, _role: &str) -> Result<String, AwsError> {

@@ -35,7 +35,8 @@ async fn security_groups_are_found_by_name_and_rules_are_idempotent() {
         .expect("create");
     // Found with its owner: the butler:uid tag it was made with.
     let found = ec2.find_security_group(&network.vpc_id, "butler-payments-ci-agents").await.expect("lookup");
-    assert_eq!(found, Some(butler::aws::ec2::FoundGroup { id: agents.clone(), owner: tags.get("butler:uid").cloned() }));
+    let owner = tags.get("butler:uid").cloned();
+    assert_eq!(found, Some(butler::aws::ec2::FoundGroup { id: agents.clone(), owner, ..Default::default() }));
     let duplicate = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-agents", "agents", &tags).await;
     assert_eq!(duplicate.expect_err("duplicate name").kind, butler::aws::AwsErrorKind::AlreadyExists);
     let rules = [
@@ -44,6 +45,35 @@ async fn security_groups_are_found_by_name_and_rules_are_idempotent() {
     ];
     ec2.authorize_ingress(&controller, &rules).await.expect("rules");
     ec2.authorize_ingress(&controller, &rules).await.expect("the same rules again");
+    let mut sorted = rules.to_vec();
+    sorted.sort();
+    let read = |name: &'static str| ec2.find_security_group(&network.vpc_id, name);
+    let found = read("butler-payments-ci-controller").await.expect("lookup").expect("group");
+    assert_eq!((found.ingress.clone(), found.other_ingress), (sorted.clone(), false), "rules read back");
+
+    // Out of band: SSH from the world, and one of Butler's rules revoked. Converging puts back exactly the rules.
+    let sdk = aws_sdk_ec2::Client::new(&account.config);
+    let world = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    sdk.authorize_security_group_ingress().group_id(&controller).ip_permissions(world).send().await.expect("ssh");
+    let ours = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(8080)
+        .to_port(8080)
+        .user_id_group_pairs(aws_sdk_ec2::types::UserIdGroupPair::builder().group_id(&agents).build())
+        .build();
+    sdk.revoke_security_group_ingress().group_id(&controller).ip_permissions(ours).send().await.expect("revoke");
+    let drifted = read("butler-payments-ci-controller").await.expect("lookup").expect("group");
+    assert!(drifted.other_ingress && drifted.ingress.len() == 1, "{drifted:?}");
+    let changes = ec2.converge_ingress(&controller, &sorted).await.expect("converge");
+    assert_eq!(changes.len(), 2, "one revoked, one allowed: {changes:?}");
+    let back = read("butler-payments-ci-controller").await.expect("lookup").expect("group");
+    assert_eq!((back.ingress, back.other_ingress), (sorted.clone(), false), "exactly Butler's rules again");
+    assert!(ec2.converge_ingress(&controller, &sorted).await.expect("again").is_empty(), "converged is a no-op");
     ec2.delete_security_group(&controller).await.expect("delete");
     ec2.delete_security_group(&controller).await.expect("deleting again is fine");
     assert!(account.settings.calls.snapshot()["ec2:CreateSecurityGroup"] >= 3, "calls are counted");

@@ -218,3 +218,54 @@ async fn the_server_reconciles_on_its_own_and_reports_a_missing_profile() {
     let lost = wait_for_condition(&app, "lost", "Ready", "False").await;
     assert_eq!(condition(&lost, "Ready")["reason"], "CloudProfileNotFound");
 }
+
+#[tokio::test]
+async fn a_role_without_its_policies_and_a_group_without_its_rules_are_put_back_to_their_content() {
+    use butler::aws::iam::{IamApi, SdkIam};
+    use butler::reconcile::environment::policies::{controller_task_policy, EXECUTION_MANAGED_POLICY};
+    let world = World::new().await;
+    assert_eq!(world.app.create("payments", &manifest("ci")).await.status, StatusCode::CREATED);
+    world.converge("ci").await;
+    let (names, _) = names_of(&world.object("ci").await);
+    let iam = SdkIam::new(&world.account);
+    let role = names.controller_role();
+    let wanted = iam.role_content(&role).await.expect("read").expect("role");
+    assert_eq!(wanted.inline.get("butler"), Some(&controller_task_policy(&names, REGION)), "the policy read back");
+    assert!(wanted.attached.is_empty());
+    assert!(!world.event_reasons("ci").await.iter().any(|r| r == "DriftRepaired"), "a fresh environment has no drift");
+
+    // Out of band (or a crash between CreateRole and PutRolePolicy): the policy gone, an extra one attached;
+    // the controller group missing its agent-port rule.
+    iam.delete_role_policy(&role, "butler").await.expect("delete policy");
+    iam.attach_managed_policy(&role, EXECUTION_MANAGED_POLICY).await.expect("attach extra");
+    let ec2 = SdkEc2::new(&world.account);
+    let controller = ec2.find_security_group(&world.vpc, &names.controller_security_group()).await.expect("sg");
+    let controller = controller.expect("controller group");
+    let agents = ec2.find_security_group(&world.vpc, &names.agents_security_group()).await.expect("sg").expect("agents");
+    let sdk = aws_sdk_ec2::Client::new(&world.account.config);
+    let rule = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(50000)
+        .to_port(50000)
+        .user_id_group_pairs(aws_sdk_ec2::types::UserIdGroupPair::builder().group_id(&agents.id).build())
+        .build();
+    sdk.revoke_security_group_ingress().group_id(&controller.id).ip_permissions(rule).send().await.expect("revoke");
+
+    // The next full pass (here after a spec change) puts both back to what the spec says.
+    world.app.merge_patch("payments", "ci", &json!({ "spec": { "agents": { "maxAgents": 7 } } })).await;
+    world.converge("ci").await;
+    let role_now = iam.role_content(&role).await.expect("read").expect("role");
+    assert_eq!(role_now, wanted, "the role says exactly what Butler wants again");
+    let group_now = ec2.find_security_group(&world.vpc, &names.controller_security_group()).await.expect("sg");
+    assert_eq!(group_now.expect("group").ingress, controller.ingress, "the rules are back");
+    let events = world.app.get(&format!("{}/events", environment_path("payments", "ci"))).await.json();
+    let repairs: Vec<&str> = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["reason"] == "DriftRepaired")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(repairs.iter().any(|m| m.contains(&role) && m.contains("detached")), "{repairs:?}");
+    assert!(repairs.iter().any(|m| m.contains(&names.controller_security_group())), "{repairs:?}");
+}

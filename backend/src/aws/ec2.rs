@@ -23,7 +23,7 @@ pub struct SubnetInfo {
 }
 
 /// An inbound TCP rule from another security group (Butler never opens a port to the world).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct IngressRule {
     pub port: i32,
     pub source_group_id: String,
@@ -51,11 +51,44 @@ pub struct LaunchTemplate {
     pub owner: Option<String>,
 }
 
-/// A security group found by name, with its `butler:uid` tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A security group found by name, with its `butler:uid` tag and its inbound rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FoundGroup {
     pub id: String,
     pub owner: Option<String>,
+    /// The inbound rules Butler's shape can express (TCP, one port, from a group), sorted.
+    pub ingress: Vec<IngressRule>,
+    /// Whether it also has inbound rules of any other shape (a CIDR, a port range, another protocol).
+    pub other_ingress: bool,
+}
+
+/// The inbound rules of a group, split into Butler's shape and "anything else".
+fn ingress_of(group: &aws_sdk_ec2::types::SecurityGroup) -> (Vec<IngressRule>, bool) {
+    let mut rules = Vec::new();
+    let mut other = false;
+    for permission in group.ip_permissions() {
+        let single_tcp_port = permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();
+        let ranges = !permission.ip_ranges().is_empty()
+            || !permission.ipv6_ranges().is_empty()
+            || !permission.prefix_list_ids().is_empty();
+        if !single_tcp_port || ranges {
+            other = true;
+        }
+        if single_tcp_port {
+            for pair in permission.user_id_group_pairs() {
+                if let (Some(port), Some(group_id)) = (permission.from_port(), pair.group_id()) {
+                    rules.push(IngressRule { port, source_group_id: group_id.to_owned() });
+                }
+            }
+        }
+    }
+    rules.sort();
+    (rules, other)
+}
+
+fn found_group(group: &aws_sdk_ec2::types::SecurityGroup) -> Option<FoundGroup> {
+    let (ingress, other_ingress) = ingress_of(group);
+    Some(FoundGroup { id: group.group_id()?.to_owned(), owner: owner_of(group.tags()), ingress, other_ingress })
 }
 
 fn owner_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
@@ -96,6 +129,10 @@ pub trait Ec2Api: Send + Sync {
     ) -> Result<String, AwsError>;
     /// Adds inbound rules; rules already present are fine.
     async fn authorize_ingress(&self, group_id: &str, rules: &[IngressRule]) -> Result<(), AwsError>;
+    /// Makes a group's inbound rules exactly `desired`: revokes every other rule (whatever its shape), then
+    /// authorizes the missing ones (AuthorizeSecurityGroupIngress is all-or-nothing: a rule already present would
+    /// fail the whole batch). Returns what it changed.
+    async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError>;
     /// Deletes a security group; already gone is fine.
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError>;
     /// A VPC carrying `tag=value`.
@@ -215,10 +252,7 @@ impl Ec2Api for SdkEc2 {
             .filters(filter("group-name", name))
             .send();
         let output = self.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
-        Ok(output
-            .security_groups()
-            .iter()
-            .find_map(|group| Some(FoundGroup { id: group.group_id()?.to_owned(), owner: owner_of(group.tags()) })))
+        Ok(output.security_groups().iter().find_map(found_group))
     }
 
     async fn find_security_groups(
@@ -236,10 +270,7 @@ impl Ec2Api for SdkEc2 {
         Ok(output
             .security_groups()
             .iter()
-            .filter_map(|group| {
-                let found = FoundGroup { id: group.group_id()?.to_owned(), owner: owner_of(group.tags()) };
-                Some((group.group_name()?.to_owned(), found))
-            })
+            .filter_map(|group| Some((group.group_name()?.to_owned(), found_group(group)?)))
             .collect())
     }
 
@@ -285,6 +316,72 @@ impl Ec2Api for SdkEc2 {
             Err(error) if error.kind == AwsErrorKind::AlreadyExists => Ok(()),
             other => other.map(|_| ()),
         }
+    }
+
+    async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError> {
+        let request = self.client.describe_security_groups().group_ids(group_id).send();
+        let output = self.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
+        let Some(group) = output.security_groups().first() else {
+            return Err(AwsError { kind: AwsErrorKind::NotFound, operation: "ec2:DescribeSecurityGroups", code: "InvalidGroup.NotFound".into(), message: group_id.to_owned() });
+        };
+        let mut changes = Vec::new();
+        let mut present = Vec::new();
+        let mut revoke = Vec::new();
+        for permission in group.ip_permissions() {
+            let single_tcp_port =
+                permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();
+            // Split a permission into its sources; keep each one Butler wants, revoke the rest exactly as listed.
+            let mut unwanted_pairs = Vec::new();
+            let mut any_unwanted = !permission.ip_ranges().is_empty()
+                || !permission.ipv6_ranges().is_empty()
+                || !permission.prefix_list_ids().is_empty();
+            for pair in permission.user_id_group_pairs() {
+                let rule = match (single_tcp_port, permission.from_port(), pair.group_id()) {
+                    (true, Some(port), Some(source)) => Some(IngressRule { port, source_group_id: source.to_owned() }),
+                    _ => None,
+                };
+                match rule {
+                    Some(rule) if desired.contains(&rule) => present.push(rule),
+                    _ => {
+                        unwanted_pairs.push(pair.clone());
+                        any_unwanted = true;
+                    }
+                }
+            }
+            if any_unwanted {
+                changes.push(format!(
+                    "revoked {} {:?}-{:?}",
+                    permission.ip_protocol().unwrap_or("?"),
+                    permission.from_port(),
+                    permission.to_port()
+                ));
+                let ranges = |v: &[_]| (!v.is_empty()).then(|| v.to_vec());
+                revoke.push(
+                    IpPermission::builder()
+                        .set_ip_protocol(permission.ip_protocol().map(str::to_owned))
+                        .set_from_port(permission.from_port())
+                        .set_to_port(permission.to_port())
+                        .set_ip_ranges(ranges(permission.ip_ranges()))
+                        .set_ipv6_ranges((!permission.ipv6_ranges().is_empty()).then(|| permission.ipv6_ranges().to_vec()))
+                        .set_prefix_list_ids(
+                            (!permission.prefix_list_ids().is_empty()).then(|| permission.prefix_list_ids().to_vec()),
+                        )
+                        .set_user_id_group_pairs((!unwanted_pairs.is_empty()).then_some(unwanted_pairs))
+                        .build(),
+                );
+            }
+        }
+        if !revoke.is_empty() {
+            let request =
+                self.client.revoke_security_group_ingress().group_id(group_id).set_ip_permissions(Some(revoke)).send();
+            self.account.call("ec2:RevokeSecurityGroupIngress", ApiFamily::Ec2Write, request).await?;
+        }
+        let missing: Vec<IngressRule> = desired.iter().filter(|rule| !present.contains(rule)).cloned().collect();
+        if !missing.is_empty() {
+            self.authorize_ingress(group_id, &missing).await?;
+            changes.extend(missing.iter().map(|rule| format!("allowed {} from {}", rule.port, rule.source_group_id)));
+        }
+        Ok(changes)
     }
 
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {

@@ -17,6 +17,39 @@ pub struct Role {
     pub arn: String,
 }
 
+/// What a role says: its trust policy, its inline policies by name and its attached managed policies.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RoleContent {
+    pub trust: serde_json::Value,
+    pub inline: BTreeMap<String, serde_json::Value>,
+    pub attached: Vec<String>,
+}
+
+/// IAM hands policy documents back URL-encoded (RFC 3986); the emulator hands them back as sent. Either way,
+/// the JSON they say.
+pub fn policy_document(text: &str) -> serde_json::Value {
+    if let Ok(value) = serde_json::from_str(text) {
+        return value;
+    }
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    serde_json::from_slice(&decoded).unwrap_or(serde_json::Value::Null)
+}
+
 /// What the reconciler needs of IAM.
 #[async_trait]
 pub trait IamApi: Send + Sync {
@@ -33,6 +66,14 @@ pub trait IamApi: Send + Sync {
     async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<(), AwsError>;
     /// Attaches a managed policy (attaching twice is fine).
     async fn attach_managed_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError>;
+    /// What a role says (None: no such role).
+    async fn role_content(&self, name: &str) -> Result<Option<RoleContent>, AwsError>;
+    /// Replaces a role's trust policy.
+    async fn update_trust(&self, role: &str, document: &str) -> Result<(), AwsError>;
+    /// Removes an inline policy; gone is fine.
+    async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<(), AwsError>;
+    /// Detaches a managed policy; gone is fine.
+    async fn detach_managed_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError>;
     /// Deletes a role after removing its inline and managed policies and instance profiles; gone is fine.
     async fn delete_role(&self, name: &str) -> Result<(), AwsError>;
     /// The instance profile's ARN, creating it around `role` if needed.
@@ -84,6 +125,42 @@ impl IamApi for SdkIam {
         let output = self.account.call("iam:CreateRole", ApiFamily::Iam, request).await?;
         let role = output.role().ok_or_else(|| AwsError::malformed("iam:CreateRole", "no Role"))?;
         Ok(Role { name: role.role_name().to_owned(), arn: role.arn().to_owned() })
+    }
+
+    async fn role_content(&self, name: &str) -> Result<Option<RoleContent>, AwsError> {
+        let trust = match self.account.call("iam:GetRole", ApiFamily::Iam, self.client.get_role().role_name(name).send()).await
+        {
+            Ok(output) => output.role().and_then(|r| r.assume_role_policy_document()).map(policy_document),
+            Err(error) if error.kind == AwsErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let request = self.client.list_role_policies().role_name(name).send();
+        let names = self.account.call("iam:ListRolePolicies", ApiFamily::Iam, request).await?.policy_names().to_vec();
+        let mut inline = BTreeMap::new();
+        for policy in names {
+            let request = self.client.get_role_policy().role_name(name).policy_name(&policy).send();
+            let output = self.account.call("iam:GetRolePolicy", ApiFamily::Iam, request).await?;
+            inline.insert(policy, policy_document(output.policy_document()));
+        }
+        let request = self.client.list_attached_role_policies().role_name(name).send();
+        let output = self.account.call("iam:ListAttachedRolePolicies", ApiFamily::Iam, request).await?;
+        let attached = output.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect();
+        Ok(Some(RoleContent { trust: trust.unwrap_or_default(), inline, attached }))
+    }
+
+    async fn update_trust(&self, role: &str, document: &str) -> Result<(), AwsError> {
+        let request = self.client.update_assume_role_policy().role_name(role).policy_document(document).send();
+        self.account.call("iam:UpdateAssumeRolePolicy", ApiFamily::Iam, request).await.map(|_| ())
+    }
+
+    async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<(), AwsError> {
+        let request = self.client.delete_role_policy().role_name(role).policy_name(policy_name).send();
+        gone_is_fine(self.account.call("iam:DeleteRolePolicy", ApiFamily::Iam, request).await.map(|_| ()))
+    }
+
+    async fn detach_managed_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError> {
+        let request = self.client.detach_role_policy().role_name(role).policy_arn(policy_arn).send();
+        gone_is_fine(self.account.call("iam:DetachRolePolicy", ApiFamily::Iam, request).await.map(|_| ()))
     }
 
     async fn put_role_policy(&self, role: &str, policy_name: &str, document: &str) -> Result<(), AwsError> {

@@ -31,6 +31,20 @@ async fn security_group(
     let vpc = pass.profile.vpc_id.clone();
     if let Some(found) = existing.get(name) {
         ownership::require(pass, "security group", name, found.owner.as_deref())?;
+        // Content, not existence: a group a crash left without its rules, or one edited out of band, is put
+        // back to exactly these rules (the read that found it says what it has: no extra call when it is right).
+        let mut desired = rules.to_vec();
+        desired.sort();
+        if found.ingress != desired || found.other_ingress {
+            let changes = pass.aws.ec2.converge_ingress(&found.id, &desired).await?;
+            if !changes.is_empty() {
+                pass.event(
+                    EventType::Normal,
+                    "DriftRepaired",
+                    format!("security group {name} ({}): {}", found.id, changes.join(", ")),
+                );
+            }
+        }
         return Ok(found.id.clone());
     }
     let id = match pass.aws.ec2.create_security_group(&vpc, name, description, &pass.tags()).await {
