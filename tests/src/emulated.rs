@@ -134,6 +134,137 @@ impl World {
     }
 }
 
+impl World {
+    /// Where what AWS holds for `object` differs from what its spec says, resource by resource, read back with
+    /// the SDK: the policies on each role, the rules on each group, the launch template, the ASG's settings, the
+    /// capacity provider on the cluster, the service's task definition, log retention, the access point. Empty
+    /// when every resource has exactly the configuration Butler wants.
+    pub async fn content_problems(&self, object: &serde_json::Value) -> Vec<String> {
+        use butler::reconcile::environment::capacity::user_data;
+        use butler::reconcile::environment::policies::{
+            controller_task_policy, ec2_trust, ecs_tasks_trust, execution_secrets_policy, EXECUTION_MANAGED_POLICY,
+            INSTANCE_MANAGED_POLICY,
+        };
+        let (names, uid) = names_of(object);
+        let account = &self.account;
+        let (ec2, efs, ecs) = (SdkEc2::new(account), SdkEfs::new(account), SdkEcs::new(account));
+        let (asg, iam, logs) = (SdkAutoScaling::new(account), SdkIam::new(account), SdkLogs::new(account));
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, what: String| {
+            if !ok {
+                problems.push(what);
+            }
+        };
+        let region = crate::aws::REGION;
+        let roles = [
+            (names.controller_role(), ecs_tasks_trust(), Some(controller_task_policy(&names, region)), None),
+            (names.agent_role(), ecs_tasks_trust(), None, None),
+            (
+                names.execution_role(),
+                ecs_tasks_trust(),
+                Some(execution_secrets_policy(&names, region)),
+                Some(EXECUTION_MANAGED_POLICY),
+            ),
+            (names.instance_role(), ec2_trust(), None, Some(INSTANCE_MANAGED_POLICY)),
+        ];
+        for (role, trust, inline, managed) in roles {
+            let Some(content) = iam.role_content(&role).await.expect("role") else {
+                check(false, format!("role {role} missing"));
+                continue;
+            };
+            check(content.trust == trust, format!("role {role}: trust {}", content.trust));
+            let wanted: std::collections::BTreeMap<String, serde_json::Value> =
+                inline.into_iter().map(|doc| ("butler".to_owned(), doc)).collect();
+            check(content.inline == wanted, format!("role {role}: inline policies {:?}", content.inline.keys()));
+            let attached: Vec<String> = managed.map(str::to_owned).into_iter().collect();
+            check(content.attached == attached, format!("role {role}: attached {:?}", content.attached));
+        }
+        let all = [names.agents_security_group(), names.controller_security_group(), names.storage_security_group()];
+        let groups = ec2.find_security_groups(&self.vpc, &all).await.expect("sg");
+        let (agents, controller, storage) = (groups.get(&all[0]), groups.get(&all[1]), groups.get(&all[2]));
+        if let (Some(agents), Some(controller), Some(storage)) = (agents, controller, storage) {
+            use butler::aws::ec2::IngressRule;
+            let rule = |port, source: &str| IngressRule { port, source_group_id: source.to_owned() };
+            let mut controller_rules = vec![rule(8080, &agents.id), rule(50000, &agents.id)];
+            controller_rules.sort();
+            check(agents.ingress.is_empty() && !agents.other_ingress, format!("agents group rules {agents:?}"));
+            check(
+                controller.ingress == controller_rules && !controller.other_ingress,
+                format!("controller group rules {controller:?}"),
+            );
+            check(
+                storage.ingress == vec![rule(2049, &controller.id)] && !storage.other_ingress,
+                format!("storage group rules {storage:?}"),
+            );
+            match ec2.find_launch_template(&names.launch_template()).await.expect("lt") {
+                Some(template) => {
+                    check(template.data.user_data == user_data(&names.cluster()), "launch template user data".into());
+                    check(template.data.instance_profile == names.instance_role(), "launch template profile".into());
+                    check(template.data.security_group_ids == vec![agents.id.clone()], "launch template groups".into());
+                    let groups = asg.describe_groups(&[names.auto_scaling_group()]).await.expect("asg");
+                    match groups.first() {
+                        Some(found) => {
+                            let capacity = &object["spec"]["capacity"];
+                            let spec = &found.spec;
+                            let types: Vec<String> =
+                                serde_json::from_value(capacity["instanceTypes"].clone()).expect("types");
+                            check(spec.launch_template_id == template.id, "ASG launch template".into());
+                            check(spec.instance_types == types, format!("ASG types {:?}", spec.instance_types));
+                            check(i64::from(spec.min) == capacity["min"], format!("ASG min {}", spec.min));
+                            check(i64::from(spec.max) == capacity["max"], format!("ASG max {}", spec.max));
+                            check(
+                                i64::from(spec.on_demand_base) == capacity["onDemandBase"],
+                                format!("ASG base {}", spec.on_demand_base),
+                            );
+                            check(
+                                i64::from(spec.on_demand_percent_above_base) == capacity["onDemandPercentAboveBase"],
+                                "ASG on-demand share".into(),
+                            );
+                            check(spec.capacity_rebalance == capacity["capacityRebalance"], "ASG rebalance".into());
+                        }
+                        None => check(false, "ASG missing".into()),
+                    }
+                }
+                None => check(false, "launch template missing".into()),
+            }
+        } else {
+            check(false, "a security group is missing".into());
+        }
+        let clusters = ecs.describe_clusters(&[names.cluster()]).await.expect("clusters");
+        check(
+            clusters.first().is_some_and(|c| c.capacity_providers == vec![names.capacity_provider()]),
+            format!("cluster capacity providers {clusters:?}"),
+        );
+        let services = ecs.describe_services(&names.cluster(), &[names.controller_service()]).await.expect("svc");
+        let task_definition = object["status"]["outputs"]["taskDefinitionArn"].as_str().unwrap_or_default();
+        check(
+            services.first().is_some_and(|s| s.task_definition == task_definition && s.desired == 1),
+            format!("controller service {services:?}"),
+        );
+        for log_group in [names.controller_log_group(), names.agents_log_group()] {
+            let retention = logs.find_log_group(&log_group).await.expect("logs");
+            check(retention == Some(Some(30)), format!("log group {log_group} retention {retention:?}"));
+        }
+        if let Some(file_system) = efs.find_file_system(&uid).await.expect("efs") {
+            let points = efs.access_points(&file_system.id).await.expect("ap");
+            check(
+                points.len() == 1 && points[0].root_path == names.jenkins_home_root() && points[0].uid == Some(1000),
+                format!("access points {points:?}"),
+            );
+            if let Some(point) = points.first() {
+                let wanted = butler::reconcile::environment::policies::file_system_policy(
+                    &names,
+                    &file_system.arn,
+                    &point.arn,
+                );
+                let policy = efs.file_system_policy(&file_system.id).await.expect("policy");
+                check(wanted.is_some() && policy == wanted, format!("file system policy {policy:?}"));
+            }
+        }
+        problems
+    }
+}
+
 /// A condition of a stored environment (Null when absent).
 pub fn condition<'a>(object: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
     object["status"]["conditions"]

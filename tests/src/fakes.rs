@@ -30,6 +30,8 @@ pub struct FakeState {
     pub file_systems: HashMap<String, (FileSystem, u32)>,
     pub mount_targets: HashMap<String, Vec<(MountTarget, u32)>>,
     pub access_points: HashMap<String, Vec<AccessPoint>>,
+    /// File system id → its resource policy.
+    pub file_system_policies: HashMap<String, serde_json::Value>,
     pub namespaces: HashMap<String, String>,
     pub services: HashMap<String, Resource>,
     pub roles: HashMap<String, Role>,
@@ -313,7 +315,8 @@ impl EfsApi for FakeAws {
             });
         }
         let id = state.id("fs");
-        let fs = FileSystem { id, lifecycle: Lifecycle::Creating, size_bytes: 0, throughput, encrypted: true };
+        let arn = format!("arn:aws:elasticfilesystem:eu-west-1:000000000000:file-system/{id}");
+        let fs = FileSystem { id, arn, lifecycle: Lifecycle::Creating, size_bytes: 0, throughput, encrypted: true };
         state.file_systems.insert(token.to_owned(), (fs.clone(), 0));
         state.created("efs:CreateFileSystem");
         Ok(fs)
@@ -376,7 +379,13 @@ impl EfsApi for FakeAws {
         let mut state = self.state();
         let point_id = state.id("fsap");
         let point =
-            AccessPoint { id: point_id, root_path: root.to_owned(), uid: Some(1000), lifecycle: Lifecycle::Available };
+            AccessPoint {
+                arn: format!("arn:aws:elasticfilesystem:eu-west-1:000000000000:access-point/{point_id}"),
+                id: point_id,
+                root_path: root.to_owned(),
+                uid: Some(1000),
+                lifecycle: Lifecycle::Available,
+            };
         state.access_points.entry(id.to_owned()).or_default().push(point.clone());
         state.created("efs:CreateAccessPoint");
         Ok(point)
@@ -385,6 +394,16 @@ impl EfsApi for FakeAws {
         for points in self.state().access_points.values_mut() {
             points.retain(|p| p.id != point_id);
         }
+        Ok(())
+    }
+    async fn file_system_policy(&self, file_system_id: &str) -> Result<Option<serde_json::Value>, AwsError> {
+        Ok(self.state().file_system_policies.get(file_system_id).cloned())
+    }
+    async fn put_file_system_policy(&self, file_system_id: &str, policy: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("efs:PutFileSystemPolicy");
+        let document = serde_json::from_str(policy).expect("a JSON policy");
+        state.file_system_policies.insert(file_system_id.to_owned(), document);
         Ok(())
     }
 }

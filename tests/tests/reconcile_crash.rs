@@ -1,6 +1,8 @@
 //! Crash safety against the emulator: a reconcile is killed right after its k-th mutating AWS call succeeded
 //! (AWS acted, Butler recorded nothing), for every k of a provisioning and of a teardown. A restarted
-//! reconciler then converges with exactly one of each resource, and a teardown leaves nothing behind.
+//! reconciler then converges with exactly one of each resource, each with exactly the configuration the spec says
+//! (read back: the policies on each role, the rules on each group, the ASG's settings…), and a teardown leaves
+//! nothing behind.
 //!
 //! The kill is the `KillSwitch` of the AWS settings: the pass future freezes after the call returns and is
 //! dropped, so no later line of the pass runs (no status, no event, no further call), as in a killed process.
@@ -59,6 +61,9 @@ async fn provisioning_crashes(ks: std::ops::RangeInclusive<i64>, within_the_call
         for (what, count) in world.inventory(&names, &uid).await {
             assert_eq!(count, expected_count(&what), "k={k}: {what}");
         }
+        // Not only one of each: each with exactly the configuration the spec says.
+        let problems = world.content_problems(&object).await;
+        assert!(problems.is_empty(), "k={k}: {problems:?}");
         if !killed {
             return;
         }

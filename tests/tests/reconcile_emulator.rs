@@ -52,6 +52,8 @@ async fn an_environment_becomes_ready_and_an_idle_resync_only_reads_twice() {
         };
         assert_eq!(count, expected, "{what}");
     }
+    let problems = world.content_problems(&object).await;
+    assert!(problems.is_empty(), "{problems:?}");
     let template = SdkEc2::new(&world.account).find_launch_template(&names.launch_template()).await.expect("lt");
     let user_data = template.expect("launch template").data.user_data;
     assert!(user_data.contains("ECS_CLUSTER=butler-payments_ci\n"), "{user_data}");
@@ -250,6 +252,13 @@ async fn a_role_without_its_policies_and_a_group_without_its_rules_are_put_back_
         .user_id_group_pairs(aws_sdk_ec2::types::UserIdGroupPair::builder().group_id(&agents.id).build())
         .build();
     sdk.revoke_security_group_ingress().group_id(&controller.id).ip_permissions(rule).send().await.expect("revoke");
+    // And the file system opened to anyone.
+    let efs = SdkEfs::new(&world.account);
+    let uid = world.object("ci").await["metadata"]["uid"].as_str().expect("uid").to_owned();
+    let file_system = efs.find_file_system(&uid).await.expect("efs").expect("file system");
+    let open = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "AWS": "*" },
+        "Action": "elasticfilesystem:*", "Resource": file_system.arn }] });
+    efs.put_file_system_policy(&file_system.id, &open.to_string()).await.expect("open it");
 
     // The next full pass (here after a spec change) puts both back to what the spec says.
     world.app.merge_patch("payments", "ci", &json!({ "spec": { "agents": { "maxAgents": 7 } } })).await;
@@ -258,6 +267,8 @@ async fn a_role_without_its_policies_and_a_group_without_its_rules_are_put_back_
     assert_eq!(role_now, wanted, "the role says exactly what Butler wants again");
     let group_now = ec2.find_security_group(&world.vpc, &names.controller_security_group()).await.expect("sg");
     assert_eq!(group_now.expect("group").ingress, controller.ingress, "the rules are back");
+    let problems = world.content_problems(&world.object("ci").await).await;
+    assert!(problems.is_empty(), "{problems:?}");
     let events = world.app.get(&format!("{}/events", environment_path("payments", "ci"))).await.json();
     let repairs: Vec<&str> = events["items"]
         .as_array()

@@ -420,8 +420,11 @@ impl EcsApi for SdkEcs {
                 ManagedScaling::builder()
                     .status(ManagedScalingStatus::Enabled)
                     .target_capacity(100)
+                    // A burst of builds must reach the group's max well within the plugin's 900 s agent timeout:
+                    // any step (the ECS default), and instances counted after 90 s, not the default 300 s.
                     .minimum_scaling_step_size(1)
-                    .maximum_scaling_step_size(1)
+                    .maximum_scaling_step_size(10_000)
+                    .instance_warmup_period(90)
                     .build(),
             )
             // ECS keeps instances with running tasks (the controller, builds) from being scaled in.

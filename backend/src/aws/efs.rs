@@ -47,6 +47,7 @@ pub enum Throughput {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileSystem {
     pub id: String,
+    pub arn: String,
     pub lifecycle: Lifecycle,
     pub size_bytes: i64,
     pub throughput: Throughput,
@@ -65,6 +66,7 @@ pub struct MountTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessPoint {
     pub id: String,
+    pub arn: String,
     pub root_path: String,
     pub uid: Option<i64>,
     pub lifecycle: Lifecycle,
@@ -111,6 +113,10 @@ pub trait EfsApi: Send + Sync {
     ) -> Result<AccessPoint, AwsError>;
     /// Deletes an access point; gone already is fine.
     async fn delete_access_point(&self, access_point_id: &str) -> Result<(), AwsError>;
+    /// The file system's resource policy (None: none, so EFS's default, which lets any client in).
+    async fn file_system_policy(&self, file_system_id: &str) -> Result<Option<serde_json::Value>, AwsError>;
+    /// Sets the file system's resource policy.
+    async fn put_file_system_policy(&self, file_system_id: &str, policy: &str) -> Result<(), AwsError>;
 }
 
 /// The SDK-backed EFS adapter.
@@ -141,6 +147,7 @@ fn throughput_of(mode: Option<&ThroughputMode>, mibps: Option<f64>) -> Throughpu
 fn file_system(description: &aws_sdk_efs::types::FileSystemDescription) -> FileSystem {
     FileSystem {
         id: description.file_system_id().to_owned(),
+        arn: description.file_system_arn().unwrap_or_default().to_owned(),
         lifecycle: lifecycle(description.life_cycle_state()),
         size_bytes: description.size_in_bytes().map_or(0, |size| size.value()),
         throughput: throughput_of(description.throughput_mode(), description.provisioned_throughput_in_mibps()),
@@ -197,6 +204,7 @@ impl EfsApi for SdkEfs {
         let output = self.account.call("efs:CreateFileSystem", ApiFamily::Efs, request.send()).await?;
         Ok(FileSystem {
             id: output.file_system_id().to_owned(),
+            arn: output.file_system_arn().unwrap_or_default().to_owned(),
             lifecycle: lifecycle(output.life_cycle_state()),
             size_bytes: output.size_in_bytes().map_or(0, |size| size.value()),
             throughput,
@@ -270,6 +278,7 @@ impl EfsApi for SdkEfs {
             .filter_map(|point| {
                 Some(AccessPoint {
                     id: point.access_point_id()?.to_owned(),
+                    arn: point.access_point_arn().unwrap_or_default().to_owned(),
                     root_path: point.root_directory().and_then(|root| root.path()).unwrap_or("/").to_owned(),
                     uid: point.posix_user().map(|user| user.uid()),
                     lifecycle: point.life_cycle_state().map_or(Lifecycle::Available, lifecycle),
@@ -313,6 +322,7 @@ impl EfsApi for SdkEfs {
                 .access_point_id()
                 .map(str::to_owned)
                 .ok_or_else(|| AwsError::malformed(operation, "no AccessPointId"))?,
+            arn: output.access_point_arn().unwrap_or_default().to_owned(),
             root_path: root_path.to_owned(),
             uid: output.posix_user().map(|user| user.uid()),
             lifecycle: output.life_cycle_state().map_or(Lifecycle::Creating, lifecycle),
@@ -322,5 +332,19 @@ impl EfsApi for SdkEfs {
     async fn delete_access_point(&self, access_point_id: &str) -> Result<(), AwsError> {
         let request = self.client.delete_access_point().access_point_id(access_point_id).send();
         gone_is_fine(self.account.call("efs:DeleteAccessPoint", ApiFamily::Efs, request).await.map(|_| ()))
+    }
+
+    async fn file_system_policy(&self, file_system_id: &str) -> Result<Option<serde_json::Value>, AwsError> {
+        let request = self.client.describe_file_system_policy().file_system_id(file_system_id).send();
+        match self.account.call("efs:DescribeFileSystemPolicy", ApiFamily::Efs, request).await {
+            Ok(output) => Ok(output.policy().map(crate::aws::iam::policy_document)),
+            Err(error) if error.kind == super::AwsErrorKind::NotFound || error.code == "PolicyNotFound" => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn put_file_system_policy(&self, file_system_id: &str, policy: &str) -> Result<(), AwsError> {
+        let request = self.client.put_file_system_policy().file_system_id(file_system_id).policy(policy).send();
+        self.account.call("efs:PutFileSystemPolicy", ApiFamily::Efs, request).await.map(|_| ())
     }
 }

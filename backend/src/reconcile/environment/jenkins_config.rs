@@ -44,6 +44,13 @@ pub fn render(
 ) -> Result<JenkinsConfig, serde_yaml_ng::Error> {
     let names = Names::of(object);
     let dns = names.controller_dns(&profile.namespace_name);
+    // Full role ARNs: the plugin reuses a task definition revision only when the template's role equals the ARN
+    // ECS reports (ECSService.registerTemplate compares strings); a bare name would register a revision per agent.
+    // The account and partition come from the cluster's ARN; until it is known (a preview) names stand in.
+    let role_arn = |name: String| match cluster_arn.and_then(arn_account) {
+        Some((partition, account)) => format!("arn:{partition}:iam::{account}:role/{name}"),
+        None => name,
+    };
     let subnets: Vec<String> = serde_json::from_value(profile.subnet_ids.clone()).unwrap_or_default();
     let templates: Vec<Value> = object
         .spec
@@ -60,9 +67,8 @@ pub fn render(
                 "cpu": template.cpu,
                 "memory": template.memory,
                 "remoteFSRoot": "/home/jenkins",
-                // ECS accepts role names for task and execution roles: no account id needed here.
-                "taskrole": names.agent_role(),
-                "executionRole": names.execution_role(),
+                "taskrole": role_arn(names.agent_role()),
+                "executionRole": role_arn(names.execution_role()),
                 "logDriver": "awslogs",
                 "logDriverOptions": [
                     { "name": "awslogs-group", "value": names.agents_log_group() },
@@ -120,6 +126,13 @@ pub fn render(
         "unclassified": { "location": { "url": format!("http://{dns}:8080/") } }
     });
     Ok(JenkinsConfig { casc: serde_yaml_ng::to_string(&document)?, plugins: plugins(object), casc_path: CASC_PATH })
+}
+
+/// The partition and account of an ARN (`arn:<partition>:<service>:<region>:<account>:…`).
+fn arn_account(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.split(':');
+    let (_, partition, _, _, account) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    (!account.is_empty() && account.bytes().all(|b| b.is_ascii_digit())).then_some((partition, account))
 }
 
 /// The spec's plugins, plus any the generated document needs that the spec left out.
@@ -257,6 +270,10 @@ mod tests {
                     assert_within("logDriverOptions[]", option, LOG_DRIVER_OPTION);
                 }
                 assert!(template["securityGroups"].is_string(), "the plugin splits securityGroups: it must be set");
+                for role in ["taskrole", "executionRole"] {
+                    let arn = template[role].as_str().expect("role");
+                    assert!(arn.starts_with("arn:aws:iam::1:role/butler-"), "{role} must be a full ARN: {arn}");
+                }
             }
         }
         assert_within("unclassified", &document["unclassified"], &["location"]);

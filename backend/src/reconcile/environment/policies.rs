@@ -107,6 +107,37 @@ pub fn execution_secrets_policy(names: &Names, region: &str) -> Value {
     })
 }
 
+/// The file system's own policy. EFS's default policy lets any client that reaches a mount target in, so IAM
+/// authorization on the mount protects nothing without one: this one refuses any access without TLS and lets the
+/// controller's task role mount and write only through the environment's access point. `file_system_arn`
+/// carries the partition, region and account the role ARN needs.
+pub fn file_system_policy(names: &Names, file_system_arn: &str, access_point_arn: &str) -> Option<Value> {
+    let mut parts = file_system_arn.split(':');
+    let (_, partition, _, _, account) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let controller_role = format!("arn:{partition}:iam::{account}:role/{}", names.controller_role());
+    Some(json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyWithoutTls",
+                "Effect": "Deny",
+                "Principal": { "AWS": "*" },
+                "Action": "*",
+                "Resource": file_system_arn,
+                "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+            },
+            {
+                "Sid": "ControllerThroughItsAccessPoint",
+                "Effect": "Allow",
+                "Principal": { "AWS": controller_role },
+                "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                "Resource": file_system_arn,
+                "Condition": { "StringEquals": { "elasticfilesystem:AccessPointArn": access_point_arn } }
+            }
+        ]
+    }))
+}
+
 /// AWS's managed policy for task execution (pull images, write logs).
 pub const EXECUTION_MANAGED_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 /// AWS's managed policy for ECS container instances.

@@ -210,6 +210,15 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     if point.lifecycle != Lifecycle::Available {
         return Ok(waiting(pass, "AccessPointCreating", format!("access point {} is not available yet", point.id)));
     }
+    if let Some(desired) = super::policies::file_system_policy(&pass.names, &file_system.arn, &point.arn) {
+        let current = pass.aws.efs.file_system_policy(&file_system.id).await?;
+        if current.as_ref() != Some(&desired) {
+            pass.aws.efs.put_file_system_policy(&file_system.id, &desired.to_string()).await?;
+            let reason = if current.is_some() { "DriftRepaired" } else { "FileSystemPolicySet" };
+            let message = format!("{}: TLS only; the controller role mounts through {}", file_system.id, point.id);
+            pass.event(EventType::Normal, reason, message);
+        }
+    }
     let generation = pass.object.metadata.generation;
     let message = format!("{} mounted in {} subnet(s); {root} owned by uid 1000", file_system.id, subnets(pass).len());
     conditions::set(
