@@ -14,6 +14,7 @@ mod m20261201_000009_create_costs;
 mod m20261205_000010_end_credentials_with_access;
 mod m20261205_000011_add_profile_guardrails;
 mod m20261205_000012_create_tenant_invitations;
+mod m20261205_000013_add_profile_egress;
 
 /// The ordered list of every migration Butler has ever shipped.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_end_credentials_with_access::Migration),
             Box::new(m20261205_000011_add_profile_guardrails::Migration),
             Box::new(m20261205_000012_create_tenant_invitations::Migration),
+            Box::new(m20261205_000013_add_profile_egress::Migration),
         ]
     }
 }

@@ -52,6 +52,8 @@ pub struct FakeState {
     pub tagged_instances: Vec<TaggedInstance>,
     /// (instance type, zone) → Spot price.
     pub spot_prices: HashMap<(String, String), f64>,
+    /// The profile's subnets have no default route (no egress).
+    pub no_egress: bool,
     /// The region publishes no ECS-optimised AMI parameter (a permanent error unless the profile names an AMI).
     pub no_ecs_ami: bool,
     /// How many describes a new service shows its task pending before it runs.
@@ -185,6 +187,18 @@ impl Ec2Api for FakeAws {
             group.ingress.sort();
             group.ingress.dedup();
         }
+        Ok(())
+    }
+    async fn default_routes(
+        &self,
+        _vpc_id: &str,
+        subnet_ids: &[String],
+    ) -> Result<BTreeMap<String, Option<String>>, AwsError> {
+        let state = self.state();
+        let target = (!state.no_egress).then(|| "nat-fake".to_owned());
+        Ok(subnet_ids.iter().map(|subnet| (subnet.clone(), target.clone())).collect())
+    }
+    async fn ensure_nat_route(&self, _vpc: &str, _subnet: &str, _t: &BTreeMap<String, String>) -> Result<(), AwsError> {
         Ok(())
     }
     async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError> {

@@ -78,3 +78,20 @@ async fn security_groups_are_found_by_name_and_rules_are_idempotent() {
     ec2.delete_security_group(&controller).await.expect("deleting again is fine");
     assert!(account.settings.calls.snapshot()["ec2:CreateSecurityGroup"] >= 3, "calls are counted");
 }
+
+#[tokio::test]
+async fn default_routes_tell_a_private_subnet_with_a_nat_gateway_from_one_without() {
+    let account = fresh_account().await;
+    let ec2 = SdkEc2::new(&account);
+    let tags = butler::aws::tags::profile_tags("egress");
+    let vpc = ec2.create_vpc("10.50.0.0/16", &tags).await.expect("vpc");
+    let zone = ec2.availability_zones().await.expect("zones").remove(0);
+    let subnet = ec2.create_subnet(&vpc, "10.50.1.0/24", &zone, &tags).await.expect("subnet");
+    let routes = ec2.default_routes(&vpc, std::slice::from_ref(&subnet)).await.expect("routes");
+    assert_eq!(routes.get(&subnet), Some(&None), "a new VPC has only its local route");
+    ec2.ensure_nat_route(&vpc, &subnet, &tags).await.expect("nat");
+    ec2.ensure_nat_route(&vpc, &subnet, &tags).await.expect("a second time changes nothing");
+    let routes = ec2.default_routes(&vpc, std::slice::from_ref(&subnet)).await.expect("routes");
+    let target = routes.get(&subnet).cloned().flatten().expect("a default route");
+    assert!(target.starts_with("nat-"), "{target}");
+}

@@ -276,3 +276,31 @@ async fn a_permanent_error_says_why_in_ready_and_a_profile_change_brings_a_retry
     let template = fake.state().launch_templates.values().next().cloned().expect("launch template");
     assert_eq!(template.data.image_id, "ami-0123456789abcdef0");
 }
+
+#[tokio::test]
+async fn a_profile_without_egress_holds_the_controller_back_and_says_why_instead_of_crash_looping() {
+    let (app, reconciler, fake) = setup(0).await;
+    fake.state().no_egress = true;
+    for _ in 0..5 {
+        reconciler.reconcile_once("payments", "ci").await.expect("pass");
+    }
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    let egress = condition(&object, "EgressReady");
+    assert_eq!((egress["status"].as_str(), egress["reason"].as_str()), (Some("False"), Some("NoRouteToInternet")));
+    assert!(egress["message"].as_str().expect("message").contains("no route to the internet"), "{egress}");
+    assert_eq!(condition(&object, "Ready")["status"], "False");
+    assert!(fake.state().ecs_services.is_empty(), "no controller started to crash-loop");
+    let profile = app.get("/api/v1/cloudprofiles/default").await.json();
+    assert_eq!(profile["egress"]["ok"], false, "the profile says so too: {profile}");
+
+    // A NAT gateway added; once the check is due again, the controller starts.
+    fake.state().no_egress = false;
+    let stale = "UPDATE cloud_profiles SET egress = jsonb_set(egress, '{checkedAt}', \
+        to_jsonb(to_char((now() - interval '11 minutes') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))";
+    use sea_orm::ConnectionTrait;
+    app.db().execute_unprepared(stale).await.expect("age the check");
+    converge(&reconciler).await;
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    assert_eq!(condition(&object, "EgressReady")["status"], "True");
+    assert_eq!(object["status"]["phase"], "Ready", "{object}");
+}

@@ -135,6 +135,21 @@ pub trait Ec2Api: Send + Sync {
     async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError>;
     /// Deletes a security group; already gone is fine.
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError>;
+    /// For each subnet, where its `0.0.0.0/0` route leads (`nat-…`, `igw-…`, `tgw-…`, `eni-…`, `i-…`), from its
+    /// own route table or else the VPC's main one; None when it has no default route. One call for all.
+    async fn default_routes(
+        &self,
+        vpc_id: &str,
+        subnet_ids: &[String],
+    ) -> Result<BTreeMap<String, Option<String>>, AwsError>;
+    /// Development only (the emulator's network): an internet gateway, a NAT gateway in `public_subnet` and the
+    /// VPC main route table's default route to it, as a real private network has.
+    async fn ensure_nat_route(
+        &self,
+        vpc_id: &str,
+        public_subnet: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError>;
     /// A VPC carrying `tag=value`.
     async fn find_vpc_by_tag(&self, tag: &str, value: &str) -> Result<Option<String>, AwsError>;
     /// Creates a tagged VPC.
@@ -382,6 +397,88 @@ impl Ec2Api for SdkEc2 {
             changes.extend(missing.iter().map(|rule| format!("allowed {} from {}", rule.port, rule.source_group_id)));
         }
         Ok(changes)
+    }
+
+    async fn default_routes(
+        &self,
+        vpc_id: &str,
+        subnet_ids: &[String],
+    ) -> Result<BTreeMap<String, Option<String>>, AwsError> {
+        let request = self.client.describe_route_tables().filters(filter("vpc-id", vpc_id)).send();
+        let output = self.account.call("ec2:DescribeRouteTables", ApiFamily::Ec2Read, request).await?;
+        let target = |table: &aws_sdk_ec2::types::RouteTable| {
+            table.routes().iter().filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).find_map(|route| {
+                let blackhole = route.state().is_some_and(|s| s.as_str() == "blackhole");
+                (!blackhole).then(|| {
+                    route
+                        .nat_gateway_id()
+                        .or(route.transit_gateway_id())
+                        .or(route.network_interface_id())
+                        .or(route.instance_id())
+                        .or(route.gateway_id())
+                        .map(str::to_owned)
+                })?
+            })
+        };
+        let tables = output.route_tables();
+        let main = tables.iter().find(|t| t.associations().iter().any(|a| a.main() == Some(true)));
+        Ok(subnet_ids
+            .iter()
+            .map(|subnet| {
+                let own = tables
+                    .iter()
+                    .find(|t| t.associations().iter().any(|a| a.subnet_id() == Some(subnet.as_str())));
+                (subnet.clone(), own.or(main).and_then(target))
+            })
+            .collect())
+    }
+
+    async fn ensure_nat_route(
+        &self,
+        vpc_id: &str,
+        public_subnet: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let routes = self.default_routes(vpc_id, &[public_subnet.to_owned()]).await?;
+        if routes.values().flatten().any(|target| target.starts_with("nat-")) {
+            return Ok(());
+        }
+        let request = self
+            .client
+            .create_internet_gateway()
+            .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
+            .send();
+        let gateway = self.account.call("ec2:CreateInternetGateway", ApiFamily::Ec2Write, request).await?;
+        let gateway_id = gateway.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default();
+        let request = self.client.attach_internet_gateway().internet_gateway_id(gateway_id).vpc_id(vpc_id).send();
+        self.account.call("ec2:AttachInternetGateway", ApiFamily::Ec2Write, request).await?;
+        let request = self.client.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send();
+        let address = self.account.call("ec2:AllocateAddress", ApiFamily::Ec2Write, request).await?;
+        let request = self
+            .client
+            .create_nat_gateway()
+            .subnet_id(public_subnet)
+            .set_allocation_id(address.allocation_id().map(str::to_owned))
+            .tag_specifications(tag_spec(ResourceType::Natgateway, tags))
+            .send();
+        let nat = self.account.call("ec2:CreateNatGateway", ApiFamily::Ec2Write, request).await?;
+        let nat_id = nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_owned();
+        let request = self
+            .client
+            .describe_route_tables()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(filter("association.main", "true"))
+            .send();
+        let tables = self.account.call("ec2:DescribeRouteTables", ApiFamily::Ec2Read, request).await?;
+        let table = tables.route_tables().first().and_then(|t| t.route_table_id()).unwrap_or_default().to_owned();
+        let request = self
+            .client
+            .create_route()
+            .route_table_id(table)
+            .destination_cidr_block("0.0.0.0/0")
+            .nat_gateway_id(nat_id)
+            .send();
+        self.account.call("ec2:CreateRoute", ApiFamily::Ec2Write, request).await.map(|_| ())
     }
 
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {

@@ -1,4 +1,4 @@
-//! Development only: a VPC with two subnets in two availability zones inside the AWS emulator, for the
+//! Development only: a VPC with two subnets in two availability zones and a NAT gateway inside the AWS emulator, for the
 //! `default` cloud profile `./dev/run` creates. Idempotent: found by tag before anything is created.
 
 use super::ec2::Ec2Api;
@@ -29,5 +29,9 @@ pub async fn ensure_network(ec2: &dyn Ec2Api, profile: &str) -> Result<ProfileNe
         }
     }
     subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+    // A way out, as real private subnets have: controllers download their plugins at start.
+    if let Some(first) = subnets.first() {
+        ec2.ensure_nat_route(&vpc_id, &first.id, &tags).await?;
+    }
     Ok(ProfileNetwork { vpc_id, subnet_ids: subnets.into_iter().map(|subnet| subnet.id).collect() })
 }

@@ -19,6 +19,8 @@ pub struct ProfileRow {
     pub namespace_id: Option<String>,
     /// The profile's guard rails as stored (`{}`: Butler's defaults); see `guardrails()`.
     pub guardrails: serde_json::Value,
+    /// What the reconciler last found about the subnets' way to the internet (see `ProfileEgress`).
+    pub egress: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -36,8 +38,8 @@ pub struct ProfileInput<'a> {
 }
 
 const COLUMNS: &str =
-    "name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name, namespace_id, guardrails, created_at, \
-     updated_at";
+    "name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name, namespace_id, guardrails, egress, \
+     created_at, updated_at";
 
 /// Creates or replaces a profile; returns it and whether it was new. A changed namespace name or VPC forgets
 /// the namespace id (the reconciler finds or creates the right one).
@@ -59,6 +61,10 @@ pub async fn upsert(
                    region = excluded.region, vpc_id = excluded.vpc_id, subnet_ids = excluded.subnet_ids,
                    role_arn = excluded.role_arn, ami_id = excluded.ami_id, namespace_name = excluded.namespace_name,
                    guardrails = excluded.guardrails,
+                   egress = CASE WHEN cloud_profiles.vpc_id = excluded.vpc_id
+                                  AND cloud_profiles.subnet_ids = excluded.subnet_ids
+                                  AND cloud_profiles.region = excluded.region
+                             THEN cloud_profiles.egress END,
                    namespace_id = CASE
                        WHEN cloud_profiles.namespace_name = excluded.namespace_name
                         AND cloud_profiles.vpc_id = excluded.vpc_id
@@ -85,7 +91,34 @@ pub async fn upsert(
     Ok((profile, inserted))
 }
 
+/// Whether the profile's subnets reach the internet, as last checked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileEgress {
+    pub ok: bool,
+    /// Subnet by subnet, what its default route leads to.
+    pub detail: String,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// Records what the reconciler found about the profile's egress.
+pub async fn set_egress(db: &impl ConnectionTrait, name: &str, egress: &ProfileEgress) -> Result<(), StoreError> {
+    let value = serde_json::to_value(egress).map_err(StoreError::Corrupt)?;
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE cloud_profiles SET egress = $2 WHERE name = $1",
+        [name.into(), value.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 impl ProfileRow {
+    /// The last egress check, if any (and readable).
+    pub fn egress(&self) -> Option<ProfileEgress> {
+        self.egress.clone().and_then(|value| serde_json::from_value(value).ok())
+    }
+
     /// The guard rails, Butler's defaults filling in what the profile leaves out. A stored value that no longer
     /// parses falls back to the defaults (the strictest reading), never to "anything goes".
     pub fn guardrails(&self) -> Guardrails {

@@ -58,6 +58,9 @@ struct ProfileView {
     #[serde(skip_serializing_if = "Option::is_none")]
     namespace_id: Option<String>,
     guardrails: Guardrails,
+    /// Whether the subnets reach the internet, once the reconciler has looked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    egress: Option<cloud_profiles::ProfileEgress>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -65,6 +68,7 @@ struct ProfileView {
 fn view(row: ProfileRow) -> ProfileView {
     ProfileView {
         guardrails: row.guardrails(),
+        egress: row.egress(),
         name: row.name,
         region: row.region,
         vpc_id: row.vpc_id,

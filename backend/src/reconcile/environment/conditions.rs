@@ -11,13 +11,15 @@ pub const STORAGE_READY: &str = "StorageReady";
 pub const DISCOVERY_READY: &str = "DiscoveryReady";
 /// ASG and capacity provider.
 pub const CAPACITY_READY: &str = "CapacityReady";
+/// The profile's subnets reach the internet (the controller downloads its plugins at start).
+pub const EGRESS_READY: &str = "EgressReady";
 /// The controller service.
 pub const CONTROLLER_READY: &str = "ControllerReady";
 /// All of the above.
 pub const READY: &str = "Ready";
 
 /// The part conditions `Ready` is derived from.
-pub const PARTS: [&str; 4] = [STORAGE_READY, DISCOVERY_READY, CAPACITY_READY, CONTROLLER_READY];
+pub const PARTS: [&str; 5] = [STORAGE_READY, DISCOVERY_READY, CAPACITY_READY, EGRESS_READY, CONTROLLER_READY];
 
 /// Sets a condition, keeping `lastTransitionTime` unless the status flips.
 pub fn set(
@@ -68,7 +70,7 @@ pub fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i64, dele
         (
             ConditionStatus::True,
             "AllPartsReady".to_owned(),
-            "storage, discovery, capacity and controller are ready".to_owned(),
+            "storage, discovery, capacity, egress and controller are ready".to_owned(),
         )
     } else if let Some(first) = pending.first() {
         (

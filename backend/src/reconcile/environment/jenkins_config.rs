@@ -230,6 +230,7 @@ mod tests {
             namespace_name: "jenkins.local".into(),
             namespace_id: None,
             guardrails: json!({}),
+            egress: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         }

@@ -11,6 +11,7 @@ pub mod capacity;
 pub mod conditions;
 pub mod controller;
 mod discovery;
+mod egress;
 pub mod jenkins_config;
 pub mod names;
 mod ownership;
@@ -135,11 +136,12 @@ impl EnvironmentReconciler {
         let storage = storage::ensure(pass).await?;
         let discovery = discovery::ensure(pass, &self.db).await?;
         let capacity = capacity::ensure(pass).await?;
-        // The controller needs all three: its volume, its DNS registry and somewhere to run.
-        let controller = if [&storage, &discovery, &capacity].iter().all(|part| **part == Progress::Done) {
+        let egress = egress::ensure(pass, &self.db).await?;
+        // The controller needs all four: its volume, its DNS registry, somewhere to run and a way to its plugins.
+        let controller = if [&storage, &discovery, &capacity, &egress].iter().all(|part| **part == Progress::Done) {
             controller::ensure(pass).await?
         } else {
-            Progress::Waiting("storage, discovery and capacity first".to_owned())
+            Progress::Waiting("storage, discovery, capacity and egress first".to_owned())
         };
         let generation = pass.object.metadata.generation;
         conditions::derive_ready(&mut pass.status, generation, false, pass.now);

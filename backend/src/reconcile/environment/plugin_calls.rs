@@ -146,6 +146,7 @@ fn the_same_calls_on_another_environment_are_denied() {
         call("ecs:TagResource", their_revision, &[("ecs:CreateAction", "RegisterTaskDefinition".into())]),
         call("ecs:TagResource", their_task, &[("ecs:CreateAction", "RunTask".into())]),
         call("ecs:DescribeContainerInstances", "*", &[("ecs:cluster", their_cluster)]),
+        call("ecs:ListTagsForResource", ecs(&format!("task-definition/{}:1", theirs.agent_family("default"))), &[]),
         call("iam:PassRole", format!("arn:aws:iam::{ACCOUNT}:role/{}", theirs.agent_role()), &[]),
         call("iam:PassRole", format!("arn:aws:iam::{ACCOUNT}:role/{}", mine.controller_role()), &[]),
         // Tagging anything else at will (tags drive cost allocation and ownership).

@@ -34,12 +34,19 @@ pub fn controller_task_policy(names: &Names, region: &str) -> Value {
                 // These ECS calls take no resource ARN (AWS documents them as "*" only).
                 "Sid": "PluginDiscovery",
                 "Effect": "Allow",
+                // (The Service Authorization Reference lists no resource type for these: "*" is all AWS allows.)
                 "Action": [
                     "ecs:ListClusters", "ecs:ListTaskDefinitions",
-                    "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:RegisterTaskDefinition",
-                    "ecs:ListTagsForResource"
+                    "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:RegisterTaskDefinition"
                 ],
                 "Resource": "*"
+            },
+            {
+                // The plugin reads the tags of its own agent task definitions only.
+                "Sid": "OwnAgentDefinitionTags",
+                "Effect": "Allow",
+                "Action": "ecs:ListTagsForResource",
+                "Resource": format!("arn:aws:ecs:{region}:*:task-definition/{}-*", names.agent_family_prefix())
             },
             {
                 // Container instances of its own cluster only (the plugin checks free capacity before RunTask).
