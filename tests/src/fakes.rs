@@ -54,6 +54,10 @@ pub struct FakeState {
     pub spot_prices: HashMap<(String, String), f64>,
     /// The profile's subnets have no default route (no egress).
     pub no_egress: bool,
+    /// The controller task stops as soon as it starts, for this reason.
+    pub controller_crash: Option<butler::aws::ecs::StoppedTask>,
+    /// The controller task runs but Jenkins never answers its health check.
+    pub jenkins_unhealthy: bool,
     /// The region publishes no ECS-optimised AMI parameter (a permanent error unless the profile names an AMI).
     pub no_ecs_ami: bool,
     /// How many describes a new service shows its task pending before it runs.

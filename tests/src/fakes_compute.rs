@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use butler::aws::autoscaling::{AutoScalingApi, Group, GroupInstance, GroupSpec};
 use butler::aws::ecs::{
-    CapacityProvider, Cluster, ControllerService, ControllerTask, EcsApi, Service, TaskDefinitionRevision,
+    CapacityProvider, Cluster, ControllerService, ControllerTask, EcsApi, Service, StoppedTask, TaskDefinitionRevision,
 };
 use butler::aws::ssm::SsmApi;
 use butler::aws::tags::UID;
@@ -151,14 +151,25 @@ impl EcsApi for FakeAws {
     async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<Service>, AwsError> {
         let mut state = self.state();
         let start_after = state.service_start_after;
+        let (state_crash, unhealthy) = (state.controller_crash.clone(), state.jenkins_unhealthy);
         let mut found = Vec::new();
         for name in names {
             if let Some((service, looks)) = state.ecs_services.get_mut(&(cluster.to_owned(), name.clone())) {
                 *looks += 1;
-                // The scheduler: pending for a while, then running = desired.
-                if *looks > start_after {
+                // The scheduler: pending for a while, then running = desired; the deployment completes once the
+                // container's health check passes (never, while Jenkins does not answer). A crash-looping task
+                // never stays running and counts up the deployment's failed tasks.
+                if state_crash.is_some() {
+                    service.running = 0;
+                    service.pending = service.desired;
+                    service.failed_tasks += 1;
+                    service.rollout_state = Some("IN_PROGRESS".into());
+                } else if *looks > start_after {
                     service.running = service.desired;
                     service.pending = 0;
+                    let healthy = !unhealthy;
+                    service.rollout_state = Some(if healthy { "COMPLETED" } else { "IN_PROGRESS" }.into());
+                    service.rollout_reason = (!healthy).then(|| "waiting for the task to pass its health check".into());
                 } else {
                     service.pending = service.desired - service.running;
                 }
@@ -182,6 +193,9 @@ impl EcsApi for FakeAws {
             running: 0,
             pending: 1,
             task_definition: service.task_definition.clone(),
+            rollout_state: Some("IN_PROGRESS".into()),
+            rollout_reason: None,
+            failed_tasks: 0,
         };
         state.ecs_services.insert((service.cluster.clone(), service.name.clone()), (created.clone(), 0));
         state.created("ecs:CreateService");
@@ -204,6 +218,7 @@ impl EcsApi for FakeAws {
         service.running = service.running.min(desired);
         if let Some(definition) = task_definition {
             service.task_definition = definition.to_owned();
+            service.rollout_state = Some("IN_PROGRESS".into()); // a new deployment
         }
         *looks = 0;
         Ok(())
@@ -217,6 +232,9 @@ impl EcsApi for FakeAws {
     }
     async fn list_tasks(&self, _cluster: &str) -> Result<Vec<String>, AwsError> {
         Ok(Vec::new())
+    }
+    async fn stopped_tasks(&self, _cluster: &str, _service: &str) -> Result<Vec<StoppedTask>, AwsError> {
+        Ok(self.state().controller_crash.clone().into_iter().collect())
     }
     async fn stop_task(&self, _cluster: &str, _task: &str) -> Result<(), AwsError> {
         Ok(())

@@ -48,6 +48,7 @@ async fn clusters_are_described_in_batches_and_the_controller_runs_as_one_servic
             "/butler/payments/ci/admin-password".to_owned(),
         )]),
         entry_point: vec!["/bin/sh".into(), "-c".into(), "exec /usr/local/bin/jenkins.sh".into()],
+        health_check: vec!["CMD-SHELL".into(), "curl -fsS http://localhost:8080/login || exit 1".into()],
     };
     let mut tagged = tags.clone();
     tagged.insert("butler:definition-hash".into(), "abc123".into());
@@ -56,6 +57,13 @@ async fn clusters_are_described_in_batches_and_the_controller_runs_as_one_servic
     let latest = ecs.latest_task_definition("butler-payments-ci-controller").await.expect("latest").expect("found");
     assert_eq!(latest.arn, definition);
     assert_eq!(latest.tags.get("butler:definition-hash").map(String::as_str), Some("abc123"), "tags come back");
+    // The container health check (Jenkins answering) is part of what was registered.
+    let sdk = aws_sdk_ecs::Client::new(&account.config);
+    let described = sdk.describe_task_definition().task_definition(&definition).send().await.expect("describe");
+    let container = described.task_definition().expect("definition").container_definitions()[0].clone();
+    let health = container.health_check().expect("a health check");
+    assert_eq!(health.command(), task.health_check.as_slice());
+    assert_eq!((health.start_period(), health.retries()), (Some(300), Some(3)));
     assert!(ecs.latest_task_definition("butler-payments-ci-absent").await.expect("latest").is_none());
     assert_eq!(
         ecs.task_definition_revisions("butler-payments-ci-controller").await.expect("revisions"),

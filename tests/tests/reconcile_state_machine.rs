@@ -200,7 +200,7 @@ async fn the_controller_is_pending_then_running_and_only_then_ready() {
         assert_ne!(object["status"]["phase"], "Ready", "not Ready while the controller is pending");
     }
     assert!(controller_reasons.iter().any(|r| r == "False/ControllerStarting"), "{controller_reasons:?}");
-    assert_eq!(controller_reasons.last().map(String::as_str), Some("True/Running"));
+    assert_eq!(controller_reasons.last().map(String::as_str), Some("True/Healthy"));
     assert_eq!(fake.state().creates.get("ecs:CreateService"), Some(&1), "never a second service while it starts");
 }
 
@@ -303,4 +303,46 @@ async fn a_profile_without_egress_holds_the_controller_back_and_says_why_instead
     let object = app.get(&environment_path("payments", "ci")).await.json();
     assert_eq!(condition(&object, "EgressReady")["status"], "True");
     assert_eq!(object["status"]["phase"], "Ready", "{object}");
+}
+
+#[tokio::test]
+async fn a_crash_looping_controller_is_not_ready_and_says_why_with_its_exit_code() {
+    let (app, reconciler, fake) = setup(0).await;
+    let crash = butler::aws::ecs::StoppedTask {
+        reason: "Essential container in task exited".into(),
+        exit_code: Some(1),
+    };
+    fake.state().controller_crash = Some(crash);
+    for _ in 0..8 {
+        reconciler.reconcile_once("payments", "ci").await.expect("pass");
+    }
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    let controller = condition(&object, "ControllerReady");
+    assert_eq!((controller["status"].as_str(), controller["reason"].as_str()), (Some("False"), Some("ControllerStopped")));
+    let message = controller["message"].as_str().expect("message");
+    assert!(message.contains("Essential container in task exited (exit code 1)"), "{message}");
+    assert_ne!(object["status"]["phase"], "Ready");
+
+    fake.state().controller_crash = None;
+    converge(&reconciler).await;
+    assert_eq!(app.get(&environment_path("payments", "ci")).await.json()["status"]["phase"], "Ready");
+}
+
+#[tokio::test]
+async fn a_running_task_is_not_ready_until_jenkins_answers_its_health_check() {
+    let (app, reconciler, fake) = setup(0).await;
+    fake.state().jenkins_unhealthy = true;
+    for _ in 0..8 {
+        reconciler.reconcile_once("payments", "ci").await.expect("pass");
+    }
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    let controller = condition(&object, "ControllerReady");
+    assert_eq!((controller["status"].as_str(), controller["reason"].as_str()), (Some("False"), Some("JenkinsStarting")));
+    assert_ne!(object["status"]["phase"], "Ready", "a task that runs is not a Jenkins that answers");
+
+    fake.state().jenkins_unhealthy = false;
+    converge(&reconciler).await;
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    assert_eq!(condition(&object, "ControllerReady")["reason"], "Healthy");
+    assert_eq!(object["status"]["phase"], "Ready");
 }

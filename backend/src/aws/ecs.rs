@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AutoScalingGroupProvider, AwsVpcConfiguration, CapacityProviderField, ClusterField, CapacityProviderStrategyItem, ContainerDefinition,
+    AutoScalingGroupProvider, AwsVpcConfiguration, CapacityProviderField, ClusterField, DesiredStatus, HealthCheck, CapacityProviderStrategyItem, ContainerDefinition,
     DeploymentConfiguration, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
     EfsVolumeConfiguration, KeyValuePair, LogConfiguration, LogDriver, ManagedDraining, ManagedScaling,
     ManagedScalingStatus, ManagedTerminationProtection, MountPoint, NetworkConfiguration, NetworkMode,
@@ -69,6 +69,18 @@ pub struct Service {
     pub running: i32,
     pub pending: i32,
     pub task_definition: String,
+    /// The primary deployment's rollout: `COMPLETED` once its tasks run and pass their health checks.
+    pub rollout_state: Option<String>,
+    pub rollout_reason: Option<String>,
+    /// Tasks of the primary deployment that stopped (a crash loop counts up here).
+    pub failed_tasks: i32,
+}
+
+/// A controller task that stopped: why, and how its container exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedTask {
+    pub reason: String,
+    pub exit_code: Option<i32>,
 }
 
 /// The controller's task definition, in Butler's terms.
@@ -89,6 +101,8 @@ pub struct ControllerTask {
     pub secrets: BTreeMap<String, String>,
     /// Replaces the image's entry point (the wrapper that writes the generated configuration, then starts Jenkins).
     pub entry_point: Vec<String>,
+    /// The container health check's command (`CMD-SHELL`, …): Jenkins itself answering, not only a process.
+    pub health_check: Vec<String>,
 }
 
 /// The controller's service, in Butler's terms.
@@ -137,6 +151,8 @@ pub trait EcsApi: Send + Sync {
     async fn list_tasks(&self, cluster: &str) -> Result<Vec<String>, AwsError>;
     /// Stops a task; gone is fine.
     async fn stop_task(&self, cluster: &str, task: &str) -> Result<(), AwsError>;
+    /// The service's recently stopped tasks (ECS keeps them about an hour): why each stopped, its exit code.
+    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<StoppedTask>, AwsError>;
     /// Registers a revision of the controller's task definition; returns its ARN.
     async fn register_controller_task(
         &self,
@@ -191,6 +207,7 @@ fn invalid(operation: &'static str, error: impl std::fmt::Display) -> AwsError {
 }
 
 fn service_of(service: &aws_sdk_ecs::types::Service) -> Service {
+    let primary = service.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
     Service {
         name: service.service_name().unwrap_or_default().to_owned(),
         arn: service.service_arn().unwrap_or_default().to_owned(),
@@ -199,6 +216,9 @@ fn service_of(service: &aws_sdk_ecs::types::Service) -> Service {
         running: service.running_count(),
         pending: service.pending_count(),
         task_definition: service.task_definition().unwrap_or_default().to_owned(),
+        rollout_state: primary.and_then(|d| d.rollout_state()).map(|s| s.as_str().to_owned()),
+        rollout_reason: primary.and_then(|d| d.rollout_state_reason()).map(str::to_owned),
+        failed_tasks: primary.map_or(0, |d| d.failed_tasks()),
     }
 }
 
@@ -292,6 +312,22 @@ impl EcsApi for SdkEcs {
                     .map_err(|e| invalid(operation, e))?,
             ))
             .set_entry_point((!task.entry_point.is_empty()).then(|| task.entry_point.clone()))
+            .set_health_check(
+                (!task.health_check.is_empty())
+                    .then(|| {
+                        // 5 minutes to start (plugins download first: AWS's maximum start period), then a failing
+                        // answer three times 30 s apart marks the task unhealthy and ECS replaces it.
+                        HealthCheck::builder()
+                            .set_command(Some(task.health_check.clone()))
+                            .interval(30)
+                            .timeout(5)
+                            .retries(3)
+                            .start_period(300)
+                            .build()
+                            .map_err(|e| invalid(operation, e))
+                    })
+                    .transpose()?,
+            )
             .log_configuration(logs)
             .build();
         let request = self
@@ -531,6 +567,35 @@ impl EcsApi for SdkEcs {
             Err(error) if error.kind == AwsErrorKind::NotFound => Ok(Vec::new()),
             Err(error) => Err(error),
         }
+    }
+
+    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<StoppedTask>, AwsError> {
+        let request = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(DesiredStatus::Stopped)
+            .max_results(10)
+            .send();
+        let arns = match self.account.call("ecs:ListTasks", ApiFamily::EcsRead, request).await {
+            Ok(output) => output.task_arns().to_vec(),
+            Err(error) if error.kind == AwsErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request = self.client.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send();
+        let output = self.account.call("ecs:DescribeTasks", ApiFamily::EcsRead, request).await?;
+        Ok(output
+            .tasks()
+            .iter()
+            .map(|task| StoppedTask {
+                reason: task.stopped_reason().unwrap_or("stopped").to_owned(),
+                exit_code: task.containers().iter().find_map(|c| c.exit_code()),
+            })
+            .collect())
     }
 
     async fn stop_task(&self, cluster: &str, task: &str) -> Result<(), AwsError> {

@@ -93,6 +93,12 @@ pub fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
         environment,
         secrets: BTreeMap::from([(ADMIN_PASSWORD_VARIABLE.to_owned(), pass.names.admin_password_parameter())]),
         entry_point: vec!["/bin/sh".to_owned(), "-c".to_owned(), ENTRY_POINT_SCRIPT.to_owned()],
+        // Every jenkins/jenkins variant (Debian, alpine, rhel) carries curl. /login answers 200 once Jenkins is up
+        // (and its configuration applied), whatever the security realm.
+        health_check: vec![
+            "CMD-SHELL".to_owned(),
+            "curl -fsS -o /dev/null --max-time 4 http://localhost:8080/login || exit 1".to_owned(),
+        ],
     })
 }
 
@@ -191,19 +197,42 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     };
     pass.status.outputs.service_arn = Some(service.arn.clone());
     if service.running < 1 {
+        // Not running: starting, or stopping over and over. ECS's own words say which.
+        if service.failed_tasks > 0 {
+            let stopped = pass.aws.ecs.stopped_tasks(&cluster, &name).await?;
+            let why = stopped.first().map_or_else(
+                || "no stopped task is left to say why".to_owned(),
+                |task| match task.exit_code {
+                    Some(code) => format!("{} (exit code {code})", task.reason),
+                    None => task.reason.clone(),
+                },
+            );
+            let message = format!(
+                "the controller stopped {} time(s): {why}; ECS starts it again (see the log group {})",
+                service.failed_tasks,
+                pass.names.controller_log_group()
+            );
+            return Ok(waiting(pass, "ControllerStopped", message));
+        }
         return Ok(waiting(
             pass,
             "ControllerStarting",
             format!("waiting for the controller task ({} pending)", service.pending),
         ));
     }
+    // Running is not answering: Ready waits for the deployment to finish, which takes the container's health check
+    // (Jenkins serving /login) to pass.
+    if service.rollout_state.as_deref() != Some("COMPLETED") {
+        let state = service.rollout_reason.clone().unwrap_or_else(|| "in progress".to_owned());
+        return Ok(waiting(pass, "JenkinsStarting", format!("the controller task runs; Jenkins is not answering yet ({state})")));
+    }
     let generation = pass.object.metadata.generation;
     conditions::set(
         &mut pass.status,
         CONTROLLER_READY,
         ConditionStatus::True,
-        "Running",
-        &format!("the controller task runs {task_definition}"),
+        "Healthy",
+        &format!("Jenkins answers its health check (task definition {task_definition})"),
         generation,
         pass.now,
     );

@@ -20,8 +20,12 @@ pub async fn converged(pass: &mut Pass) -> Result<bool, AwsError> {
     let cluster = pass.names.cluster();
     let service_name = pass.names.controller_service();
     let services = pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&service_name)).await?;
-    let service_ok =
-        services.first().is_some_and(|s| s.desired == 1 && s.running >= 1 && s.task_definition == task_definition);
+    let service_ok = services.first().is_some_and(|s| {
+        s.desired == 1
+            && s.running >= 1
+            && s.task_definition == task_definition
+            && s.rollout_state.as_deref() == Some("COMPLETED")
+    });
     if !service_ok {
         return Ok(false);
     }
