@@ -89,7 +89,11 @@ impl Config {
         Ok(Self {
             database_url: SecretString::from(database_url),
             database_max_connections: parsed(&lookup, "BUTLER_DATABASE_MAX_CONNECTIONS", 20)?,
-            database_acquire_timeout: Duration::from_secs(parsed(&lookup, "BUTLER_DATABASE_ACQUIRE_TIMEOUT_SECONDS", 3)?),
+            database_acquire_timeout: Duration::from_secs(parsed(
+                &lookup,
+                "BUTLER_DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                3,
+            )?),
             listen: parsed(&lookup, "BUTLER_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             watch_history: Duration::from_secs(parsed(&lookup, "BUTLER_WATCH_HISTORY_SECONDS", 3600)?),
             log_format,

@@ -230,6 +230,11 @@ impl World {
         } else {
             check(false, "a security group is missing".into());
         }
+        let providers = ecs.describe_capacity_providers(&[names.capacity_provider()]).await.expect("providers");
+        check(
+            providers.first().is_some_and(|p| p.settings == butler::aws::ecs::PROVIDER_SETTINGS),
+            format!("capacity provider settings {providers:?}"),
+        );
         let clusters = ecs.describe_clusters(&[names.cluster()]).await.expect("clusters");
         check(
             clusters.first().is_some_and(|c| c.capacity_providers == vec![names.capacity_provider()]),
@@ -252,11 +257,8 @@ impl World {
                 format!("access points {points:?}"),
             );
             if let Some(point) = points.first() {
-                let wanted = butler::reconcile::environment::policies::file_system_policy(
-                    &names,
-                    &file_system.arn,
-                    &point.arn,
-                );
+                let wanted =
+                    butler::reconcile::environment::policies::file_system_policy(&names, &file_system.arn, &point.arn);
                 let policy = efs.file_system_policy(&file_system.id).await.expect("policy");
                 check(wanted.is_some() && policy == wanted, format!("file system policy {policy:?}"));
             }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use butler::aws::autoscaling::Group;
 use butler::aws::discovery::{DiscoveryApi, OperationState, Resource};
-use butler::aws::ec2::{Ec2Api, FoundGroup, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo, TaggedInstance};
+use butler::aws::ec2::{
+    Ec2Api, FoundGroup, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo, TaggedInstance,
+};
 use butler::aws::ecs::{CapacityProvider, Cluster, Service};
 use butler::aws::efs::{AccessPoint, EfsApi, FileSystem, Lifecycle, MountTarget, Throughput};
 use butler::aws::iam::{policy_document, IamApi, Role, RoleContent};
@@ -396,14 +398,13 @@ impl EfsApi for FakeAws {
     ) -> Result<AccessPoint, AwsError> {
         let mut state = self.state();
         let point_id = state.id("fsap");
-        let point =
-            AccessPoint {
-                arn: format!("arn:aws:elasticfilesystem:eu-west-1:000000000000:access-point/{point_id}"),
-                id: point_id,
-                root_path: root.to_owned(),
-                uid: Some(1000),
-                lifecycle: Lifecycle::Available,
-            };
+        let point = AccessPoint {
+            arn: format!("arn:aws:elasticfilesystem:eu-west-1:000000000000:access-point/{point_id}"),
+            id: point_id,
+            root_path: root.to_owned(),
+            uid: Some(1000),
+            lifecycle: Lifecycle::Available,
+        };
         state.access_points.entry(id.to_owned()).or_default().push(point.clone());
         state.created("efs:CreateAccessPoint");
         Ok(point)
@@ -519,7 +520,12 @@ impl IamApi for FakeAws {
     async fn put_role_policy(&self, role: &str, name: &str, document: &str) -> Result<(), AwsError> {
         let mut state = self.state();
         state.mutated("iam:PutRolePolicy");
-        state.role_content.entry(role.to_owned()).or_default().inline.insert(name.to_owned(), policy_document(document));
+        state
+            .role_content
+            .entry(role.to_owned())
+            .or_default()
+            .inline
+            .insert(name.to_owned(), policy_document(document));
         Ok(())
     }
     async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), AwsError> {

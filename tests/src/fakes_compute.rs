@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use butler::aws::autoscaling::{AutoScalingApi, Group, GroupInstance, GroupSpec};
 use butler::aws::ecs::{
-    CapacityProvider, Cluster, ControllerService, ControllerTask, EcsApi, Service, StoppedTask, TaskDefinitionRevision,
+    CapacityProvider, Cluster, ControllerService, ControllerTask, EcsApi, ProviderSettings, Service, StoppedTask,
+    TaskDefinitionRevision, PROVIDER_SETTINGS,
 };
 use butler::aws::ssm::SsmApi;
 use butler::aws::tags::UID;
@@ -84,10 +85,19 @@ impl EcsApi for FakeAws {
             auto_scaling_group_arn: auto_scaling_group_arn.to_owned(),
             update_status: None,
             owner: t.get(UID).cloned(),
+            settings: PROVIDER_SETTINGS,
         };
         state.capacity_providers.insert(name.to_owned(), provider.clone());
         state.created("ecs:CreateCapacityProvider");
         Ok(provider)
+    }
+    async fn update_capacity_provider(&self, name: &str, settings: &ProviderSettings) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("ecs:UpdateCapacityProvider");
+        if let Some(provider) = state.capacity_providers.get_mut(name) {
+            provider.settings = *settings;
+        }
+        Ok(())
     }
     async fn put_cluster_capacity_providers(&self, cluster: &str, providers: &[String]) -> Result<(), AwsError> {
         let mut state = self.state();

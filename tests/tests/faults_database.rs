@@ -39,9 +39,11 @@ async fn a_database_outage_is_503_with_retry_after_and_butler_recovers_by_itself
     let (ready, _, took) = timed(&app, app.anonymous(Method::GET, "/readyz")).await;
     assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE, "readiness stays green while the database is gone");
     assert!(took < BOUND, "readiness took {took:?}");
-    let (created, retry_after, took) =
-        timed(&app, app.request(Method::POST, "/api/v1/tenants/payments/jenkinsenvironments").json(&manifest("during")))
-            .await;
+    let (created, retry_after, took) = timed(
+        &app,
+        app.request(Method::POST, "/api/v1/tenants/payments/jenkinsenvironments").json(&manifest("during")),
+    )
+    .await;
     assert_eq!(created, StatusCode::SERVICE_UNAVAILABLE);
     assert!(retry_after.is_some_and(|s| s.parse::<u64>().is_ok()), "no Retry-After");
     assert!(took < BOUND, "a write took {took:?}");

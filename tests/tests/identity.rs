@@ -317,7 +317,10 @@ async fn members_are_managed_by_tenant_admins() {
     assert_eq!(mine["items"][0]["tenant"], "payments", "{mine}");
     let accepted = app.send(as_newcomer(Method::POST, "/api/v1/me/invitations/payments")).await;
     assert_eq!(accepted.status, StatusCode::OK);
-    assert_eq!(app.send(as_newcomer(Method::POST, "/api/v1/me/invitations/payments")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.send(as_newcomer(Method::POST, "/api/v1/me/invitations/payments")).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.send(as_newcomer(Method::GET, &environments_path("payments"))).await.status, StatusCode::OK);
     assert_eq!(
         app.send(as_newcomer(Method::POST, &environments_path("payments")).json(&manifest("x"))).await.status,

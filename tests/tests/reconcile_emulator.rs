@@ -243,7 +243,8 @@ async fn a_role_without_its_policies_and_a_group_without_its_rules_are_put_back_
     let ec2 = SdkEc2::new(&world.account);
     let controller = ec2.find_security_group(&world.vpc, &names.controller_security_group()).await.expect("sg");
     let controller = controller.expect("controller group");
-    let agents = ec2.find_security_group(&world.vpc, &names.agents_security_group()).await.expect("sg").expect("agents");
+    let agents =
+        ec2.find_security_group(&world.vpc, &names.agents_security_group()).await.expect("sg").expect("agents");
     let sdk = aws_sdk_ec2::Client::new(&world.account.config);
     let rule = aws_sdk_ec2::types::IpPermission::builder()
         .ip_protocol("tcp")
@@ -259,6 +260,10 @@ async fn a_role_without_its_policies_and_a_group_without_its_rules_are_put_back_
     let open = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "AWS": "*" },
         "Action": "elasticfilesystem:*", "Resource": file_system.arn }] });
     efs.put_file_system_policy(&file_system.id, &open.to_string()).await.expect("open it");
+    // And the capacity provider back at the old one-instance-per-step scaling.
+    let old =
+        butler::aws::ecs::ProviderSettings { max_step: 1, warmup_seconds: 300, ..butler::aws::ecs::PROVIDER_SETTINGS };
+    SdkEcs::new(&world.account).update_capacity_provider(&names.capacity_provider(), &old).await.expect("scale");
 
     // The next full pass (here after a spec change) puts both back to what the spec says.
     world.app.merge_patch("payments", "ci", &json!({ "spec": { "agents": { "maxAgents": 7 } } })).await;

@@ -308,17 +308,18 @@ async fn a_profile_without_egress_holds_the_controller_back_and_says_why_instead
 #[tokio::test]
 async fn a_crash_looping_controller_is_not_ready_and_says_why_with_its_exit_code() {
     let (app, reconciler, fake) = setup(0).await;
-    let crash = butler::aws::ecs::StoppedTask {
-        reason: "Essential container in task exited".into(),
-        exit_code: Some(1),
-    };
+    let crash =
+        butler::aws::ecs::StoppedTask { reason: "Essential container in task exited".into(), exit_code: Some(1) };
     fake.state().controller_crash = Some(crash);
     for _ in 0..8 {
         reconciler.reconcile_once("payments", "ci").await.expect("pass");
     }
     let object = app.get(&environment_path("payments", "ci")).await.json();
     let controller = condition(&object, "ControllerReady");
-    assert_eq!((controller["status"].as_str(), controller["reason"].as_str()), (Some("False"), Some("ControllerStopped")));
+    assert_eq!(
+        (controller["status"].as_str(), controller["reason"].as_str()),
+        (Some("False"), Some("ControllerStopped"))
+    );
     let message = controller["message"].as_str().expect("message");
     assert!(message.contains("Essential container in task exited (exit code 1)"), "{message}");
     assert_ne!(object["status"]["phase"], "Ready");
@@ -337,7 +338,10 @@ async fn a_running_task_is_not_ready_until_jenkins_answers_its_health_check() {
     }
     let object = app.get(&environment_path("payments", "ci")).await.json();
     let controller = condition(&object, "ControllerReady");
-    assert_eq!((controller["status"].as_str(), controller["reason"].as_str()), (Some("False"), Some("JenkinsStarting")));
+    assert_eq!(
+        (controller["status"].as_str(), controller["reason"].as_str()),
+        (Some("False"), Some("JenkinsStarting"))
+    );
     assert_ne!(object["status"]["phase"], "Ready", "a task that runs is not a Jenkins that answers");
 
     fake.state().jenkins_unhealthy = false;

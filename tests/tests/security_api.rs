@@ -34,7 +34,9 @@ async fn finding_2_an_editor_cannot_run_code_in_the_controller_through_java_opts
     for spec in attacks {
         let mut body = manifest("ci");
         body["spec"] = spec.clone();
-        let response = app.send(app.request_as(Who::PaymentsEditor, Method::POST, &environments_path("payments")).json(&body)).await;
+        let response = app
+            .send(app.request_as(Who::PaymentsEditor, Method::POST, &environments_path("payments")).json(&body))
+            .await;
         assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{spec}");
         let errors = fields(&response);
         assert!(
@@ -55,7 +57,10 @@ async fn finding_4_an_api_token_never_carries_more_than_its_creator_has_now() {
     let app = TestApp::spawn().await;
     let creator = app.user("lead@payments.test", Some(("payments", "admin"))).await;
     let session = app
-        .send(app.anonymous(Method::POST, "/api/v1/auth/token").json(&json!({"email": "lead@payments.test", "password": PASSWORD})))
+        .send(
+            app.anonymous(Method::POST, "/api/v1/auth/token")
+                .json(&json!({"email": "lead@payments.test", "password": PASSWORD})),
+        )
         .await;
     let jwt = session.json()["token"].as_str().expect("jwt").to_owned();
     let created = app
@@ -80,7 +85,10 @@ async fn finding_4_an_api_token_never_carries_more_than_its_creator_has_now() {
 
     // Removed from the tenant: the token is dead.
     assert_eq!(app.send(app.request(Method::DELETE, &path)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.send(with_token(Method::GET, &environments_path("payments"))).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.send(with_token(Method::GET, &environments_path("payments"))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Back as admin (invited, then accepted), then disabled: dead again; and the JWT issued before the disabling
     // stays dead after it.
@@ -90,9 +98,15 @@ async fn finding_4_an_api_token_never_carries_more_than_its_creator_has_now() {
     assert_eq!(app.send(accept).await.status, StatusCode::OK);
     assert_eq!(app.send(with_token(Method::GET, members)).await.status, StatusCode::OK);
     let user_path = format!("/api/v1/users/{creator}");
-    assert_eq!(app.send(app.request(Method::PATCH, &user_path).json(&json!({"disabled": true}))).await.status, StatusCode::OK);
+    assert_eq!(
+        app.send(app.request(Method::PATCH, &user_path).json(&json!({"disabled": true}))).await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.send(with_token(Method::GET, members)).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.send(app.request(Method::PATCH, &user_path).json(&json!({"disabled": false}))).await.status, StatusCode::OK);
+    assert_eq!(
+        app.send(app.request(Method::PATCH, &user_path).json(&json!({"disabled": false}))).await.status,
+        StatusCode::OK
+    );
     let old_jwt = app.send(app.anonymous(Method::GET, "/api/v1/me").bearer_auth(&jwt)).await;
     assert_eq!(old_jwt.status, StatusCode::UNAUTHORIZED, "a JWT from before the disabling still works");
 }
@@ -109,13 +123,19 @@ async fn finding_8_a_password_reset_ends_sessions_and_jwts_issued_before_it() {
     let session = app.send(app.anonymous(Method::POST, "/api/v1/auth/session").json(&login)).await;
     let cookie = session.header("set-cookie").expect("cookie");
     let cookie = cookie.split(';').next().expect("pair").to_owned();
-    assert_eq!(app.send(app.anonymous(Method::GET, "/api/v1/me").header("cookie", &cookie)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.send(app.anonymous(Method::GET, "/api/v1/me").header("cookie", &cookie)).await.status,
+        StatusCode::OK
+    );
     // Issued in an earlier second than the reset (JWT times are whole seconds).
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let reset = json!({ "password": "an entirely new passphrase" });
     let path = format!("/api/v1/users/{user}");
     assert_eq!(app.send(app.request(Method::PATCH, &path).json(&reset)).await.status, StatusCode::OK);
-    assert_eq!(app.send(app.anonymous(Method::GET, "/api/v1/me").bearer_auth(&jwt)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.send(app.anonymous(Method::GET, "/api/v1/me").bearer_auth(&jwt)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let by_cookie = app.send(app.anonymous(Method::GET, "/api/v1/me").header("cookie", &cookie)).await;
     assert_eq!(by_cookie.status, StatusCode::UNAUTHORIZED);
     // The new password works at once.
@@ -126,7 +146,9 @@ async fn finding_8_a_password_reset_ends_sessions_and_jwts_issued_before_it() {
 #[tokio::test]
 async fn finding_5_sign_in_never_sends_anyone_off_the_site() {
     let app = TestApp::spawn().await;
-    for attack in ["/\\evil.example", "/%09/evil.example", "//evil.example", "https://evil.example/", "/%0a/evil.example"] {
+    for attack in
+        ["/\\evil.example", "/%09/evil.example", "//evil.example", "https://evil.example/", "/%0a/evil.example"]
+    {
         let page = app.anonymous(Method::GET, &format!("/login?next={attack}")).send().await.expect("login page");
         let html = page.text().await.expect("html");
         let next = html.split("data-next=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("data-next");
@@ -166,11 +188,18 @@ async fn finding_7_costs_are_bounded_by_the_profile() {
         "capacity": { "instanceTypes": ["p5.48xlarge"], "max": 20, "onDemandBase": 20, "onDemandPercentAboveBase": 100 },
         "storage": { "throughputMode": "provisioned", "provisionedThroughputMibps": 3414 }
     });
-    let response = app.send(app.request_as(Who::PaymentsEditor, Method::POST, &environments_path("payments")).json(&body)).await;
+    let response =
+        app.send(app.request_as(Who::PaymentsEditor, Method::POST, &environments_path("payments")).json(&body)).await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     let errors = fields(&response);
-    assert!(errors.iter().any(|(f, m)| f == "spec.capacity.instanceTypes[0]" && m.contains("not allowed")), "{errors:?}");
-    assert!(errors.iter().any(|(f, m)| f == "spec.storage.provisionedThroughputMibps" && m.contains("cap")), "{errors:?}");
+    assert!(
+        errors.iter().any(|(f, m)| f == "spec.capacity.instanceTypes[0]" && m.contains("not allowed")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|(f, m)| f == "spec.storage.provisionedThroughputMibps" && m.contains("cap")),
+        "{errors:?}"
+    );
     // A type the profile allows but Butler has no price for is refused, not estimated at zero.
     let open = json!({
         "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0",
@@ -179,7 +208,8 @@ async fn finding_7_costs_are_bounded_by_the_profile() {
     });
     assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &open).await.status, StatusCode::OK);
     body["spec"]["storage"] = json!({});
-    let response = app.send(app.request_as(Who::PaymentsEditor, Method::POST, &environments_path("payments")).json(&body)).await;
+    let response =
+        app.send(app.request_as(Who::PaymentsEditor, Method::POST, &environments_path("payments")).json(&body)).await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     let errors = fields(&response);
     assert!(errors.iter().any(|(f, m)| f == "spec.capacity.instanceTypes[0]" && m.contains("no price")), "{errors:?}");
@@ -218,12 +248,14 @@ async fn finding_8_trivial_passwords_metrics_and_labels() {
     }
     // /metrics is not public, nor for tenant users.
     assert_eq!(app.send(app.anonymous(Method::GET, "/metrics")).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.send(app.request_as(Who::PaymentsAdmin, Method::GET, "/metrics")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.send(app.request_as(Who::PaymentsAdmin, Method::GET, "/metrics")).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(app.send(app.request(Method::GET, "/metrics")).await.status, StatusCode::OK);
     // Labels are bounded in number.
     let mut body = manifest("labels");
-    let labels: serde_json::Map<String, serde_json::Value> =
-        (0..100).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let labels: serde_json::Map<String, serde_json::Value> = (0..100).map(|i| (format!("k{i}"), json!("v"))).collect();
     body["metadata"]["labels"] = serde_json::Value::Object(labels);
     let response = app.create("payments", &body).await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -242,7 +274,8 @@ async fn finding_7_a_budget_refuses_changes_projected_beyond_it_and_lets_a_tenan
     assert_eq!(app.send_json(Method::PUT, "/api/v1/tenants/payments/budget", &budget).await.status, StatusCode::OK);
     // Nothing running costs nothing: within any budget.
     let mut idle = manifest("ci");
-    idle["spec"] = json!({ "capacity": { "instanceTypes": ["m5.large", "m6i.large", "m7i.large"], "min": 0, "max": 4 } });
+    idle["spec"] =
+        json!({ "capacity": { "instanceTypes": ["m5.large", "m6i.large", "m7i.large"], "min": 0, "max": 4 } });
     assert_eq!(app.create("payments", &idle).await.status, StatusCode::CREATED);
     // One on-demand m5.large for the rest of the month is far beyond 0.01 USD (unless the month ends within
     // minutes: then the projection is honestly small and the refusal is not expected).
@@ -250,7 +283,12 @@ async fn finding_7_a_budget_refuses_changes_projected_beyond_it_and_lets_a_tenan
     let next_month = {
         use chrono::Datelike;
         let first = chrono::NaiveDate::from_ymd_opt(now.year(), now.month(), 1).expect("date");
-        first.checked_add_months(chrono::Months::new(1)).expect("next").and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+        first
+            .checked_add_months(chrono::Months::new(1))
+            .expect("next")
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
     };
     let grow = json!({ "spec": { "capacity": { "min": 1 } } });
     let response = app.merge_patch("payments", "ci", &grow).await;
@@ -287,7 +325,8 @@ async fn finding_8_a_tenant_cannot_redeploy_its_controllers_without_bound() {
     assert_eq!(accepted, 10, "{statuses:?}");
     assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
     // Another tenant is not held back by this one.
-    let other = app.send(app.request_as(Who::OtherAdmin, Method::POST, &environments_path("other")).json(&manifest("x"))).await;
+    let other =
+        app.send(app.request_as(Who::OtherAdmin, Method::POST, &environments_path("other")).json(&manifest("x"))).await;
     assert_eq!(other.status, StatusCode::CREATED);
 }
 
@@ -300,7 +339,8 @@ async fn finding_8_looking_into_another_tenant_is_audited_without_telling_that_t
     assert_eq!(missing.json()["detail"], json!("tenant \"nosuchtenant\" not found"), "a probe and a miss look alike");
     assert_eq!(probe.json()["detail"], json!("tenant \"payments\" not found"));
     let entries = app.audit(None).await;
-    let probes: Vec<_> = entries.iter().filter(|e| e.status_code == 404 && e.actor == "user:admin@other.test").collect();
+    let probes: Vec<_> =
+        entries.iter().filter(|e| e.status_code == 404 && e.actor == "user:admin@other.test").collect();
     assert_eq!(probes.len(), 2, "{entries:?}");
     assert!(probes.iter().all(|e| e.tenant.is_none() && e.outcome == "denied"));
     assert!(probes.iter().any(|e| e.detail.as_deref() == Some("not a member of tenant \"payments\"")));

@@ -73,7 +73,9 @@ mod tests {
 
     #[test]
     fn trivial_and_whitespace_passwords_are_refused() {
-        for weak in ["            ", "   short   pw  ", "aaaaaaaaaaaaaaa", "abababababababab", "password1234", "Jenkins12345"] {
+        for weak in
+            ["            ", "   short   pw  ", "aaaaaaaaaaaaaaa", "abababababababab", "password1234", "Jenkins12345"]
+        {
             assert!(check_strength(weak).is_err(), "{weak:?} accepted");
         }
         check_strength("correct horse battery staple").expect("a passphrase");

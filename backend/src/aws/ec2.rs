@@ -11,6 +11,8 @@ use aws_sdk_ec2::types::{
 use base64::Engine;
 
 use super::context::AwsAccount;
+pub use super::ec2_rules::FoundGroup;
+use super::ec2_rules::{found_group, owner_of};
 use super::error::{AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
@@ -49,50 +51,6 @@ pub struct LaunchTemplate {
     pub data: LaunchTemplateData,
     /// The template's `butler:uid` tag: whose it is.
     pub owner: Option<String>,
-}
-
-/// A security group found by name, with its `butler:uid` tag and its inbound rules.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FoundGroup {
-    pub id: String,
-    pub owner: Option<String>,
-    /// The inbound rules Butler's shape can express (TCP, one port, from a group), sorted.
-    pub ingress: Vec<IngressRule>,
-    /// Whether it also has inbound rules of any other shape (a CIDR, a port range, another protocol).
-    pub other_ingress: bool,
-}
-
-/// The inbound rules of a group, split into Butler's shape and "anything else".
-fn ingress_of(group: &aws_sdk_ec2::types::SecurityGroup) -> (Vec<IngressRule>, bool) {
-    let mut rules = Vec::new();
-    let mut other = false;
-    for permission in group.ip_permissions() {
-        let single_tcp_port = permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();
-        let ranges = !permission.ip_ranges().is_empty()
-            || !permission.ipv6_ranges().is_empty()
-            || !permission.prefix_list_ids().is_empty();
-        if !single_tcp_port || ranges {
-            other = true;
-        }
-        if single_tcp_port {
-            for pair in permission.user_id_group_pairs() {
-                if let (Some(port), Some(group_id)) = (permission.from_port(), pair.group_id()) {
-                    rules.push(IngressRule { port, source_group_id: group_id.to_owned() });
-                }
-            }
-        }
-    }
-    rules.sort();
-    (rules, other)
-}
-
-fn found_group(group: &aws_sdk_ec2::types::SecurityGroup) -> Option<FoundGroup> {
-    let (ingress, other_ingress) = ingress_of(group);
-    Some(FoundGroup { id: group.group_id()?.to_owned(), owner: owner_of(group.tags()), ingress, other_ingress })
-}
-
-fn owner_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
-    tags.iter().find(|tag| tag.key() == Some(super::tags::UID)).and_then(|tag| tag.value()).map(str::to_owned)
 }
 
 /// A running instance carrying a Butler environment's uid tag (the cost meter's view).
@@ -191,8 +149,8 @@ pub trait Ec2Api: Send + Sync {
 
 /// The SDK-backed EC2 adapter.
 pub struct SdkEc2 {
-    account: AwsAccount,
-    client: aws_sdk_ec2::Client,
+    pub(super) account: AwsAccount,
+    pub(super) client: aws_sdk_ec2::Client,
 }
 
 impl SdkEc2 {
@@ -334,69 +292,7 @@ impl Ec2Api for SdkEc2 {
     }
 
     async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError> {
-        let request = self.client.describe_security_groups().group_ids(group_id).send();
-        let output = self.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
-        let Some(group) = output.security_groups().first() else {
-            return Err(AwsError { kind: AwsErrorKind::NotFound, operation: "ec2:DescribeSecurityGroups", code: "InvalidGroup.NotFound".into(), message: group_id.to_owned() });
-        };
-        let mut changes = Vec::new();
-        let mut present = Vec::new();
-        let mut revoke = Vec::new();
-        for permission in group.ip_permissions() {
-            let single_tcp_port =
-                permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();
-            // Split a permission into its sources; keep each one Butler wants, revoke the rest exactly as listed.
-            let mut unwanted_pairs = Vec::new();
-            let mut any_unwanted = !permission.ip_ranges().is_empty()
-                || !permission.ipv6_ranges().is_empty()
-                || !permission.prefix_list_ids().is_empty();
-            for pair in permission.user_id_group_pairs() {
-                let rule = match (single_tcp_port, permission.from_port(), pair.group_id()) {
-                    (true, Some(port), Some(source)) => Some(IngressRule { port, source_group_id: source.to_owned() }),
-                    _ => None,
-                };
-                match rule {
-                    Some(rule) if desired.contains(&rule) => present.push(rule),
-                    _ => {
-                        unwanted_pairs.push(pair.clone());
-                        any_unwanted = true;
-                    }
-                }
-            }
-            if any_unwanted {
-                changes.push(format!(
-                    "revoked {} {:?}-{:?}",
-                    permission.ip_protocol().unwrap_or("?"),
-                    permission.from_port(),
-                    permission.to_port()
-                ));
-                let ranges = |v: &[_]| (!v.is_empty()).then(|| v.to_vec());
-                revoke.push(
-                    IpPermission::builder()
-                        .set_ip_protocol(permission.ip_protocol().map(str::to_owned))
-                        .set_from_port(permission.from_port())
-                        .set_to_port(permission.to_port())
-                        .set_ip_ranges(ranges(permission.ip_ranges()))
-                        .set_ipv6_ranges((!permission.ipv6_ranges().is_empty()).then(|| permission.ipv6_ranges().to_vec()))
-                        .set_prefix_list_ids(
-                            (!permission.prefix_list_ids().is_empty()).then(|| permission.prefix_list_ids().to_vec()),
-                        )
-                        .set_user_id_group_pairs((!unwanted_pairs.is_empty()).then_some(unwanted_pairs))
-                        .build(),
-                );
-            }
-        }
-        if !revoke.is_empty() {
-            let request =
-                self.client.revoke_security_group_ingress().group_id(group_id).set_ip_permissions(Some(revoke)).send();
-            self.account.call("ec2:RevokeSecurityGroupIngress", ApiFamily::Ec2Write, request).await?;
-        }
-        let missing: Vec<IngressRule> = desired.iter().filter(|rule| !present.contains(rule)).cloned().collect();
-        if !missing.is_empty() {
-            self.authorize_ingress(group_id, &missing).await?;
-            changes.extend(missing.iter().map(|rule| format!("allowed {} from {}", rule.port, rule.source_group_id)));
-        }
-        Ok(changes)
+        super::ec2_rules::converge_ingress(self, group_id, desired).await
     }
 
     async fn default_routes(
@@ -404,33 +300,7 @@ impl Ec2Api for SdkEc2 {
         vpc_id: &str,
         subnet_ids: &[String],
     ) -> Result<BTreeMap<String, Option<String>>, AwsError> {
-        let request = self.client.describe_route_tables().filters(filter("vpc-id", vpc_id)).send();
-        let output = self.account.call("ec2:DescribeRouteTables", ApiFamily::Ec2Read, request).await?;
-        let target = |table: &aws_sdk_ec2::types::RouteTable| {
-            table.routes().iter().filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).find_map(|route| {
-                let blackhole = route.state().is_some_and(|s| s.as_str() == "blackhole");
-                (!blackhole).then(|| {
-                    route
-                        .nat_gateway_id()
-                        .or(route.transit_gateway_id())
-                        .or(route.network_interface_id())
-                        .or(route.instance_id())
-                        .or(route.gateway_id())
-                        .map(str::to_owned)
-                })?
-            })
-        };
-        let tables = output.route_tables();
-        let main = tables.iter().find(|t| t.associations().iter().any(|a| a.main() == Some(true)));
-        Ok(subnet_ids
-            .iter()
-            .map(|subnet| {
-                let own = tables
-                    .iter()
-                    .find(|t| t.associations().iter().any(|a| a.subnet_id() == Some(subnet.as_str())));
-                (subnet.clone(), own.or(main).and_then(target))
-            })
-            .collect())
+        super::ec2_routes::default_routes(self, vpc_id, subnet_ids).await
     }
 
     async fn ensure_nat_route(
@@ -439,46 +309,7 @@ impl Ec2Api for SdkEc2 {
         public_subnet: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), AwsError> {
-        let routes = self.default_routes(vpc_id, &[public_subnet.to_owned()]).await?;
-        if routes.values().flatten().any(|target| target.starts_with("nat-")) {
-            return Ok(());
-        }
-        let request = self
-            .client
-            .create_internet_gateway()
-            .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
-            .send();
-        let gateway = self.account.call("ec2:CreateInternetGateway", ApiFamily::Ec2Write, request).await?;
-        let gateway_id = gateway.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default();
-        let request = self.client.attach_internet_gateway().internet_gateway_id(gateway_id).vpc_id(vpc_id).send();
-        self.account.call("ec2:AttachInternetGateway", ApiFamily::Ec2Write, request).await?;
-        let request = self.client.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send();
-        let address = self.account.call("ec2:AllocateAddress", ApiFamily::Ec2Write, request).await?;
-        let request = self
-            .client
-            .create_nat_gateway()
-            .subnet_id(public_subnet)
-            .set_allocation_id(address.allocation_id().map(str::to_owned))
-            .tag_specifications(tag_spec(ResourceType::Natgateway, tags))
-            .send();
-        let nat = self.account.call("ec2:CreateNatGateway", ApiFamily::Ec2Write, request).await?;
-        let nat_id = nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_owned();
-        let request = self
-            .client
-            .describe_route_tables()
-            .filters(filter("vpc-id", vpc_id))
-            .filters(filter("association.main", "true"))
-            .send();
-        let tables = self.account.call("ec2:DescribeRouteTables", ApiFamily::Ec2Read, request).await?;
-        let table = tables.route_tables().first().and_then(|t| t.route_table_id()).unwrap_or_default().to_owned();
-        let request = self
-            .client
-            .create_route()
-            .route_table_id(table)
-            .destination_cidr_block("0.0.0.0/0")
-            .nat_gateway_id(nat_id)
-            .send();
-        self.account.call("ec2:CreateRoute", ApiFamily::Ec2Write, request).await.map(|_| ())
+        super::ec2_routes::ensure_nat_route(self, vpc_id, public_subnet, tags).await
     }
 
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {
@@ -563,9 +394,11 @@ impl Ec2Api for SdkEc2 {
         let request =
             self.client.describe_launch_template_versions().launch_template_name(name).versions("$Latest").send();
         match self.account.call(operation, ApiFamily::Ec2Read, request).await {
-            Ok(output) => {
-                Ok(output.launch_template_versions().first().and_then(template_of).map(|t| LaunchTemplate { owner, ..t }))
-            }
+            Ok(output) => Ok(output
+                .launch_template_versions()
+                .first()
+                .and_then(template_of)
+                .map(|t| LaunchTemplate { owner, ..t })),
             Err(error) if error.kind == AwsErrorKind::NotFound => Ok(None),
             // EC2 answers a missing name with a validation error on some paths.
             Err(error) if error.code.contains("InvalidLaunchTemplateName") => Ok(None),

@@ -7,15 +7,16 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AutoScalingGroupProvider, AwsVpcConfiguration, CapacityProviderField, ClusterField, DesiredStatus, HealthCheck, CapacityProviderStrategyItem, ContainerDefinition,
-    DeploymentConfiguration, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
-    EfsVolumeConfiguration, KeyValuePair, LogConfiguration, LogDriver, ManagedDraining, ManagedScaling,
-    ManagedScalingStatus, ManagedTerminationProtection, MountPoint, NetworkConfiguration, NetworkMode,
-    PlacementConstraint, PlacementConstraintType, PortMapping, Secret, ServiceRegistry, Tag, TaskDefinitionField,
-    TransportProtocol, Volume,
+    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, AwsVpcConfiguration, CapacityProviderField,
+    CapacityProviderStrategyItem, ClusterField, ContainerDefinition, DeploymentConfiguration, DesiredStatus,
+    EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck,
+    KeyValuePair, LogConfiguration, LogDriver, MountPoint, NetworkConfiguration, NetworkMode, PlacementConstraint,
+    PlacementConstraintType, PortMapping, Secret, ServiceRegistry, Tag, TaskDefinitionField, TransportProtocol, Volume,
 };
 
 use super::context::AwsAccount;
+use super::ecs_providers::{draining, managed_scaling, settings_of, termination_protection};
+pub use super::ecs_providers::{ProviderSettings, PROVIDER_SETTINGS};
 use super::error::{gone_is_fine, AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
@@ -50,6 +51,8 @@ pub struct CapacityProvider {
     pub update_status: Option<String>,
     /// The provider's `butler:uid` tag: whose it is.
     pub owner: Option<String>,
+    /// How it scales and protects its group, as AWS reports it.
+    pub settings: ProviderSettings,
 }
 
 /// The newest active revision of a task definition family.
@@ -131,14 +134,15 @@ pub trait EcsApi: Send + Sync {
     async fn delete_cluster(&self, name: &str) -> Result<(), AwsError>;
     /// Capacity providers by name; absent or inactive ones are left out.
     async fn describe_capacity_providers(&self, names: &[String]) -> Result<Vec<CapacityProvider>, AwsError>;
-    /// Creates a capacity provider on an ASG: managed scaling (target 100 %, steps of 1), managed termination
-    /// protection and managed draining.
+    /// Creates a capacity provider on an ASG with `PROVIDER_SETTINGS`.
     async fn create_capacity_provider(
         &self,
         name: &str,
         auto_scaling_group_arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<CapacityProvider, AwsError>;
+    /// Puts a capacity provider's scaling and protection back to `settings`.
+    async fn update_capacity_provider(&self, name: &str, settings: &ProviderSettings) -> Result<(), AwsError>;
     /// Sets the cluster's capacity providers, the first one as the default strategy (empty: none).
     async fn put_cluster_capacity_providers(&self, cluster: &str, providers: &[String]) -> Result<(), AwsError>;
     /// Deletes a capacity provider; gone is fine.
@@ -452,20 +456,9 @@ impl EcsApi for SdkEcs {
         let operation = "ecs:CreateCapacityProvider";
         let provider = AutoScalingGroupProvider::builder()
             .auto_scaling_group_arn(auto_scaling_group_arn)
-            .managed_scaling(
-                ManagedScaling::builder()
-                    .status(ManagedScalingStatus::Enabled)
-                    .target_capacity(100)
-                    // A burst of builds must reach the group's max well within the plugin's 900 s agent timeout:
-                    // any step (the ECS default), and instances counted after 90 s, not the default 300 s.
-                    .minimum_scaling_step_size(1)
-                    .maximum_scaling_step_size(10_000)
-                    .instance_warmup_period(90)
-                    .build(),
-            )
-            // ECS keeps instances with running tasks (the controller, builds) from being scaled in.
-            .managed_termination_protection(ManagedTerminationProtection::Enabled)
-            .managed_draining(ManagedDraining::Enabled)
+            .managed_scaling(managed_scaling(&PROVIDER_SETTINGS))
+            .managed_termination_protection(termination_protection(PROVIDER_SETTINGS.termination_protection))
+            .managed_draining(draining(PROVIDER_SETTINGS.draining))
             .build()
             .map_err(|e| invalid(operation, e))?;
         let request = self
@@ -480,6 +473,17 @@ impl EcsApi for SdkEcs {
             .capacity_provider()
             .and_then(capacity_provider_of)
             .ok_or_else(|| AwsError::malformed(operation, "no CapacityProvider"))
+    }
+
+    async fn update_capacity_provider(&self, name: &str, settings: &ProviderSettings) -> Result<(), AwsError> {
+        let operation = "ecs:UpdateCapacityProvider";
+        let update = AutoScalingGroupProviderUpdate::builder()
+            .managed_scaling(managed_scaling(settings))
+            .managed_termination_protection(termination_protection(settings.termination_protection))
+            .managed_draining(draining(settings.draining))
+            .build();
+        let request = self.client.update_capacity_provider().name(name).auto_scaling_group_provider(update).send();
+        self.account.call(operation, ApiFamily::EcsWrite, request).await.map(|_| ())
     }
 
     async fn put_cluster_capacity_providers(&self, cluster: &str, providers: &[String]) -> Result<(), AwsError> {
@@ -619,5 +623,6 @@ fn capacity_provider_of(provider: &aws_sdk_ecs::types::CapacityProvider) -> Opti
             .unwrap_or_default(),
         update_status: provider.update_status().map(|s| s.as_str().to_owned()),
         owner: owner_of(provider.tags()),
+        settings: provider.auto_scaling_group_provider().map(settings_of).unwrap_or_default(),
     })
 }

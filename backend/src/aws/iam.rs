@@ -128,12 +128,13 @@ impl IamApi for SdkIam {
     }
 
     async fn role_content(&self, name: &str) -> Result<Option<RoleContent>, AwsError> {
-        let trust = match self.account.call("iam:GetRole", ApiFamily::Iam, self.client.get_role().role_name(name).send()).await
-        {
-            Ok(output) => output.role().and_then(|r| r.assume_role_policy_document()).map(policy_document),
-            Err(error) if error.kind == AwsErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error),
-        };
+        let trust =
+            match self.account.call("iam:GetRole", ApiFamily::Iam, self.client.get_role().role_name(name).send()).await
+            {
+                Ok(output) => output.role().and_then(|r| r.assume_role_policy_document()).map(policy_document),
+                Err(error) if error.kind == AwsErrorKind::NotFound => return Ok(None),
+                Err(error) => return Err(error),
+            };
         let request = self.client.list_role_policies().role_name(name).send();
         let names = self.account.call("iam:ListRolePolicies", ApiFamily::Iam, request).await?.policy_names().to_vec();
         let mut inline = BTreeMap::new();

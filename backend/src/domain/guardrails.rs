@@ -107,11 +107,16 @@ impl Guardrails {
         let mut errors = Vec::new();
         let mut error = |field: String, message: String| errors.push(FieldError { field, message });
         let allowed_images = || self.allowed_images.join(", ");
-        if current.is_none_or(|c| c.controller.image != spec.controller.image) && !self.allows_image(&spec.controller.image)
+        if current.is_none_or(|c| c.controller.image != spec.controller.image)
+            && !self.allows_image(&spec.controller.image)
         {
             error(
                 "spec.controller.image".into(),
-                format!("{} is not from a repository the cloud profile allows ({})", spec.controller.image, allowed_images()),
+                format!(
+                    "{} is not from a repository the cloud profile allows ({})",
+                    spec.controller.image,
+                    allowed_images()
+                ),
             );
         }
         for (index, template) in spec.agents.templates.iter().enumerate() {
@@ -119,7 +124,11 @@ impl Guardrails {
             if before.is_none_or(|b| b.image != template.image) && !self.allows_image(&template.image) {
                 error(
                     format!("spec.agents.templates[{index}].image"),
-                    format!("{} is not from a repository the cloud profile allows ({})", template.image, allowed_images()),
+                    format!(
+                        "{} is not from a repository the cloud profile allows ({})",
+                        template.image,
+                        allowed_images()
+                    ),
                 );
             }
         }

@@ -24,7 +24,9 @@ pub enum OperationError {
     QuotaExceeded { quota: &'static str, limit: i64, used: i64, requested: i64, actor: String, tenant: String },
     #[error("the manifest is invalid")]
     Invalid(Vec<FieldError>),
-    #[error("tenant {tenant:?} changed {limit} environment specs in the last minute; try again in {retry_after_seconds} s")]
+    #[error(
+        "tenant {tenant:?} changed {limit} environment specs in the last minute; try again in {retry_after_seconds} s"
+    )]
     TooManyChanges { tenant: String, limit: i64, retry_after_seconds: i64 },
     #[error(transparent)]
     Store(StoreError),

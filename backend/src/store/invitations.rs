@@ -47,9 +47,8 @@ pub async fn invite(
 
 /// A tenant's open invitations, by email.
 pub async fn of_tenant(db: &impl ConnectionTrait, tenant: &str) -> Result<Vec<InvitationRow>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM tenant_invitations WHERE tenant = $1 AND expires_at > now() ORDER BY email"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} FROM tenant_invitations WHERE tenant = $1 AND expires_at > now() ORDER BY email");
     Ok(InvitationRow::find_by_statement(statement(sql, vec![tenant.into()])).all(db).await?)
 }
 

@@ -127,7 +127,9 @@ async fn home(State(state): State<AppState>, PageCaller(caller): PageCaller) -> 
         None => match &caller.principal {
             Principal::User { email, .. } => match invitations::for_email(&state.db, email).await {
                 Ok(open) if !open.is_empty() => Redirect::to("/invitations").into_response(),
-                _ => error_response(StatusCode::OK, "No tenant yet", "Ask a tenant admin to invite you to their tenant."),
+                _ => {
+                    error_response(StatusCode::OK, "No tenant yet", "Ask a tenant admin to invite you to their tenant.")
+                }
             },
             Principal::Token { .. } => error_response(StatusCode::OK, "No tenant yet", "This token has no tenant."),
         },

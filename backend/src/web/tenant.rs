@@ -41,7 +41,12 @@ async fn members(
     if let Err(error) = caller.require(&tenant, Role::Admin) {
         return error_page(error);
     }
-    let loaded = async { Ok::<_, crate::store::StoreError>((users::members(&state.db, &tenant).await?, invitations::of_tenant(&state.db, &tenant).await?)) };
+    let loaded = async {
+        Ok::<_, crate::store::StoreError>((
+            users::members(&state.db, &tenant).await?,
+            invitations::of_tenant(&state.db, &tenant).await?,
+        ))
+    };
     match loaded.await {
         Ok((members, invitations)) => {
             let chrome = Chrome::new(&state, &caller, Some(&tenant), "members").await;

@@ -33,9 +33,8 @@ static ROLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@/_-]{1,512}$").expect("static regex")
 });
 static AMI: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^ami-[0-9a-f]{8,17}$").expect("static regex"));
-static IMAGE_RULE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9][a-z0-9.:-]*(/[a-z0-9][a-z0-9._-]*)+(/\*)?$").expect("static regex")
-});
+static IMAGE_RULE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9.:-]*(/[a-z0-9][a-z0-9._-]*)+(/\*)?$").expect("static regex"));
 static INSTANCE_TYPE_RULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]*\.([a-z0-9]+|\*)$").expect("static regex"));
 static DNS_NAME: LazyLock<Regex> = LazyLock::new(|| {

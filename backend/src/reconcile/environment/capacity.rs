@@ -6,7 +6,7 @@ use super::conditions::{self, CAPACITY_READY};
 use super::{ownership, Pass, Progress};
 use crate::aws::autoscaling::{Group, GroupSpec};
 use crate::aws::ec2::LaunchTemplateData;
-use crate::aws::ecs::Cluster;
+use crate::aws::ecs::{Cluster, PROVIDER_SETTINGS};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType, InstanceStatus};
 
@@ -265,6 +265,15 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     };
     if let Some(update) = provider.update_status.as_deref().filter(|s| s.ends_with("IN_PROGRESS")) {
         return Ok(waiting(pass, "CapacityProviderBusy", format!("{provider_name}: {update}")));
+    }
+    if provider.settings != PROVIDER_SETTINGS {
+        // Providers made before these settings, or changed out of band, scale the way Butler says again.
+        pass.aws.ecs.update_capacity_provider(&provider_name, &PROVIDER_SETTINGS).await?;
+        change_event(
+            pass,
+            "CapacityProviderUpdated",
+            format!("capacity provider {provider_name}: managed scaling, protection and draining set back"),
+        );
     }
     if !cluster.capacity_providers.contains(&provider_name) {
         pass.aws.ecs.put_cluster_capacity_providers(&cluster.name, std::slice::from_ref(&provider_name)).await?;

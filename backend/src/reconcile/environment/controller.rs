@@ -13,8 +13,8 @@ use super::jenkins_config::{self, ADMIN_PASSWORD_VARIABLE, CASC_PATH};
 use super::{ownership, Pass, Progress};
 use crate::aws::ecs::{ControllerService, ControllerTask};
 use crate::aws::{AwsError, AwsErrorKind};
-use crate::domain::object::{ConditionStatus, EventType};
 use crate::domain::java_opts::SETUP_WIZARD_OFF;
+use crate::domain::object::{ConditionStatus, EventType};
 use crate::domain::spec::ControllerPlacement;
 
 /// The tag carrying the hash of what a task definition revision says.
@@ -224,7 +224,11 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     // (Jenkins serving /login) to pass.
     if service.rollout_state.as_deref() != Some("COMPLETED") {
         let state = service.rollout_reason.clone().unwrap_or_else(|| "in progress".to_owned());
-        return Ok(waiting(pass, "JenkinsStarting", format!("the controller task runs; Jenkins is not answering yet ({state})")));
+        return Ok(waiting(
+            pass,
+            "JenkinsStarting",
+            format!("the controller task runs; Jenkins is not answering yet ({state})"),
+        ));
     }
     let generation = pass.object.metadata.generation;
     conditions::set(

@@ -21,7 +21,10 @@ fn is_egress(target: &str) -> bool {
 }
 
 /// The verdict on a profile's subnets from their default routes.
-pub fn judge(routes: &std::collections::BTreeMap<String, Option<String>>, now: chrono::DateTime<chrono::Utc>) -> ProfileEgress {
+pub fn judge(
+    routes: &std::collections::BTreeMap<String, Option<String>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ProfileEgress {
     let mut lines = Vec::new();
     let mut ok = !routes.is_empty();
     for (subnet, target) in routes {
@@ -59,7 +62,15 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
     };
     let generation = pass.object.metadata.generation;
     if egress.ok {
-        conditions::set(&mut pass.status, EGRESS_READY, ConditionStatus::True, "RouteToInternet", &egress.detail, generation, pass.now);
+        conditions::set(
+            &mut pass.status,
+            EGRESS_READY,
+            ConditionStatus::True,
+            "RouteToInternet",
+            &egress.detail,
+            generation,
+            pass.now,
+        );
         Ok(Progress::Done)
     } else {
         let message = format!(
@@ -69,7 +80,15 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
             pass.profile.name,
             RECHECK_AFTER.num_minutes()
         );
-        conditions::set(&mut pass.status, EGRESS_READY, ConditionStatus::False, "NoRouteToInternet", &message, generation, pass.now);
+        conditions::set(
+            &mut pass.status,
+            EGRESS_READY,
+            ConditionStatus::False,
+            "NoRouteToInternet",
+            &message,
+            generation,
+            pass.now,
+        );
         Ok(Progress::Waiting(message))
     }
 }

@@ -165,20 +165,72 @@ mod tests {
     use crate::domain::object::{JenkinsEnvironmentStatus, ObjectMeta};
 
     const ECS_CLOUD: &[&str] = &[
-        "name", "credentialsId", "assumedRoleArn", "cluster", "templates", "regionName", "tunnel", "allowedOverrides",
-        "slaveTimeoutInSeconds", "retainAgents", "retentionTimeout", "taskPollingIntervalInSeconds", "maxCpu",
-        "numExecutors", "maxMemory", "maxMemoryReservation", "maxAgents", "jenkinsUrl",
+        "name",
+        "credentialsId",
+        "assumedRoleArn",
+        "cluster",
+        "templates",
+        "regionName",
+        "tunnel",
+        "allowedOverrides",
+        "slaveTimeoutInSeconds",
+        "retainAgents",
+        "retentionTimeout",
+        "taskPollingIntervalInSeconds",
+        "maxCpu",
+        "numExecutors",
+        "maxMemory",
+        "maxMemoryReservation",
+        "maxAgents",
+        "jenkinsUrl",
     ];
     const ECS_TASK_TEMPLATE: &[&str] = &[
-        "templateName", "label", "agentContainerName", "taskDefinitionOverride", "dynamicTaskDefinitionOverride",
-        "image", "repositoryCredentials", "launchType", "operatingSystemFamily", "cpuArchitecture",
-        "defaultCapacityProvider", "capacityProviderStrategies", "networkMode", "remoteFSRoot", "uniqueRemoteFSRoot",
-        "platformVersion", "memory", "memoryReservation", "cpu", "ephemeralStorageSizeInGiB", "subnets",
-        "securityGroups", "assignPublicIp", "privileged", "containerUser", "kernelCapabilities", "logDriverOptions",
-        "tags", "environments", "extraHosts", "mountPoints", "efsMountPoints", "portMappings", "ulimits",
-        "executionRole", "placementStrategies", "taskrole", "inheritFrom", "sharedMemorySize", "enableExecuteCommand",
+        "templateName",
+        "label",
+        "agentContainerName",
+        "taskDefinitionOverride",
+        "dynamicTaskDefinitionOverride",
+        "image",
+        "repositoryCredentials",
+        "launchType",
+        "operatingSystemFamily",
+        "cpuArchitecture",
+        "defaultCapacityProvider",
+        "capacityProviderStrategies",
+        "networkMode",
+        "remoteFSRoot",
+        "uniqueRemoteFSRoot",
+        "platformVersion",
+        "memory",
+        "memoryReservation",
+        "cpu",
+        "ephemeralStorageSizeInGiB",
+        "subnets",
+        "securityGroups",
+        "assignPublicIp",
+        "privileged",
+        "containerUser",
+        "kernelCapabilities",
+        "logDriverOptions",
+        "tags",
+        "environments",
+        "extraHosts",
+        "mountPoints",
+        "efsMountPoints",
+        "portMappings",
+        "ulimits",
+        "executionRole",
+        "placementStrategies",
+        "taskrole",
+        "inheritFrom",
+        "sharedMemorySize",
+        "enableExecuteCommand",
         // setters
-        "dynamicTaskDefinition", "entrypoint", "jvmArgs", "logDriver", "dnsSearchDomains",
+        "dynamicTaskDefinition",
+        "entrypoint",
+        "jvmArgs",
+        "logDriver",
+        "dnsSearchDomains",
     ];
     const CAPACITY_PROVIDER_ENTRY: &[&str] = &["provider", "base", "weight"];
     const LOG_DRIVER_OPTION: &[&str] = &["name", "value"];
@@ -241,7 +293,8 @@ mod tests {
         let mut object = environment();
         // Even a spec that dropped matrix-auth gets it: the document uses globalMatrix.
         object.spec.controller.plugins.retain(|p| p != "matrix-auth");
-        let config = render(&object, &profile(), Some("arn:aws:ecs:eu-west-1:1:cluster/x"), Some("sg-1")).expect("yaml");
+        let config =
+            render(&object, &profile(), Some("arn:aws:ecs:eu-west-1:1:cluster/x"), Some("sg-1")).expect("yaml");
         let document: Value = serde_yaml_ng::from_str(&config.casc).expect("parses");
         assert_within("the document", &document, &["jenkins", "unclassified"]);
         let jenkins = &document["jenkins"];

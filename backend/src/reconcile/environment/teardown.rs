@@ -12,8 +12,8 @@ use sea_orm::DatabaseConnection;
 
 use super::conditions::{self, READY};
 use super::{ownership, Pass};
-use crate::aws::tags::UID;
 use crate::aws::efs::Lifecycle;
+use crate::aws::tags::UID;
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType, Phase};
 use crate::domain::spec::DeletionPolicy;
@@ -55,7 +55,8 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
     if let Some(namespace_id) = namespace_id {
         let name = pass.names.discovery_service();
         let found = pass.aws.discovery.find_service(&namespace_id, &name).await?;
-        let found = found.filter(|s| !ownership::foreign(pass, "Cloud Map service", &name, s.creator_request_id.as_deref()));
+        let found =
+            found.filter(|s| !ownership::foreign(pass, "Cloud Map service", &name, s.creator_request_id.as_deref()));
         if let Some(service) = found {
             for instance in pass.aws.discovery.instances(&service.id).await? {
                 pass.aws.discovery.deregister_instance(&service.id, &instance).await?;
@@ -208,7 +209,8 @@ async fn capacity(pass: &mut Pass) -> Result<Option<Action>, AwsError> {
         }
     }
     let found = pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider)).await?.pop();
-    if let Some(found) = found.filter(|p| !ownership::foreign(pass, "capacity provider", &provider, p.owner.as_deref())) {
+    if let Some(found) = found.filter(|p| !ownership::foreign(pass, "capacity provider", &provider, p.owner.as_deref()))
+    {
         if found.update_status.as_deref() != Some("DELETE_IN_PROGRESS") {
             match pass.aws.ecs.delete_capacity_provider(&provider).await {
                 Ok(()) => pass.event(EventType::Normal, "CapacityProviderDeleted", format!("deleted {provider}")),

@@ -1,0 +1,126 @@
+//! Security group rules in Butler's terms: a group found by name with its owner and inbound rules, and the
+//! convergence of those rules to exactly what Butler wants (the `Ec2Api` methods delegate here).
+
+use aws_sdk_ec2::types::IpPermission;
+
+use super::ec2::{Ec2Api, IngressRule, SdkEc2};
+use super::limits::ApiFamily;
+use super::{AwsError, AwsErrorKind};
+
+/// A security group found by name, with its `butler:uid` tag and its inbound rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FoundGroup {
+    pub id: String,
+    pub owner: Option<String>,
+    /// The inbound rules Butler's shape can express (TCP, one port, from a group), sorted.
+    pub ingress: Vec<IngressRule>,
+    /// Whether it also has inbound rules of any other shape (a CIDR, a port range, another protocol).
+    pub other_ingress: bool,
+}
+
+/// The inbound rules of a group, split into Butler's shape and "anything else".
+pub(super) fn ingress_of(group: &aws_sdk_ec2::types::SecurityGroup) -> (Vec<IngressRule>, bool) {
+    let mut rules = Vec::new();
+    let mut other = false;
+    for permission in group.ip_permissions() {
+        let single_tcp_port = permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();
+        let ranges = !permission.ip_ranges().is_empty()
+            || !permission.ipv6_ranges().is_empty()
+            || !permission.prefix_list_ids().is_empty();
+        if !single_tcp_port || ranges {
+            other = true;
+        }
+        if single_tcp_port {
+            for pair in permission.user_id_group_pairs() {
+                if let (Some(port), Some(group_id)) = (permission.from_port(), pair.group_id()) {
+                    rules.push(IngressRule { port, source_group_id: group_id.to_owned() });
+                }
+            }
+        }
+    }
+    rules.sort();
+    (rules, other)
+}
+
+pub(super) fn found_group(group: &aws_sdk_ec2::types::SecurityGroup) -> Option<FoundGroup> {
+    let (ingress, other_ingress) = ingress_of(group);
+    Some(FoundGroup { id: group.group_id()?.to_owned(), owner: owner_of(group.tags()), ingress, other_ingress })
+}
+
+pub(super) fn owner_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
+    tags.iter().find(|tag| tag.key() == Some(super::tags::UID)).and_then(|tag| tag.value()).map(str::to_owned)
+}
+
+pub(super) async fn converge_ingress(
+    ec2: &SdkEc2,
+    group_id: &str,
+    desired: &[IngressRule],
+) -> Result<Vec<String>, AwsError> {
+    let request = ec2.client.describe_security_groups().group_ids(group_id).send();
+    let output = ec2.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
+    let Some(group) = output.security_groups().first() else {
+        return Err(AwsError {
+            kind: AwsErrorKind::NotFound,
+            operation: "ec2:DescribeSecurityGroups",
+            code: "InvalidGroup.NotFound".into(),
+            message: group_id.to_owned(),
+        });
+    };
+    let mut changes = Vec::new();
+    let mut present = Vec::new();
+    let mut revoke = Vec::new();
+    for permission in group.ip_permissions() {
+        let single_tcp_port = permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();
+        // Split a permission into its sources; keep each one Butler wants, revoke the rest exactly as listed.
+        let mut unwanted_pairs = Vec::new();
+        let mut any_unwanted = !permission.ip_ranges().is_empty()
+            || !permission.ipv6_ranges().is_empty()
+            || !permission.prefix_list_ids().is_empty();
+        for pair in permission.user_id_group_pairs() {
+            let rule = match (single_tcp_port, permission.from_port(), pair.group_id()) {
+                (true, Some(port), Some(source)) => Some(IngressRule { port, source_group_id: source.to_owned() }),
+                _ => None,
+            };
+            match rule {
+                Some(rule) if desired.contains(&rule) => present.push(rule),
+                _ => {
+                    unwanted_pairs.push(pair.clone());
+                    any_unwanted = true;
+                }
+            }
+        }
+        if any_unwanted {
+            changes.push(format!(
+                "revoked {} {:?}-{:?}",
+                permission.ip_protocol().unwrap_or("?"),
+                permission.from_port(),
+                permission.to_port()
+            ));
+            let ranges = |v: &[_]| (!v.is_empty()).then(|| v.to_vec());
+            revoke.push(
+                IpPermission::builder()
+                    .set_ip_protocol(permission.ip_protocol().map(str::to_owned))
+                    .set_from_port(permission.from_port())
+                    .set_to_port(permission.to_port())
+                    .set_ip_ranges(ranges(permission.ip_ranges()))
+                    .set_ipv6_ranges((!permission.ipv6_ranges().is_empty()).then(|| permission.ipv6_ranges().to_vec()))
+                    .set_prefix_list_ids(
+                        (!permission.prefix_list_ids().is_empty()).then(|| permission.prefix_list_ids().to_vec()),
+                    )
+                    .set_user_id_group_pairs((!unwanted_pairs.is_empty()).then_some(unwanted_pairs))
+                    .build(),
+            );
+        }
+    }
+    if !revoke.is_empty() {
+        let request =
+            ec2.client.revoke_security_group_ingress().group_id(group_id).set_ip_permissions(Some(revoke)).send();
+        ec2.account.call("ec2:RevokeSecurityGroupIngress", ApiFamily::Ec2Write, request).await?;
+    }
+    let missing: Vec<IngressRule> = desired.iter().filter(|rule| !present.contains(rule)).cloned().collect();
+    if !missing.is_empty() {
+        ec2.authorize_ingress(group_id, &missing).await?;
+        changes.extend(missing.iter().map(|rule| format!("allowed {} from {}", rule.port, rule.source_group_id)));
+    }
+    Ok(changes)
+}
