@@ -113,7 +113,9 @@ async fn legacy_names_that_collide_are_refused_never_adopted_changed_or_deleted(
     assert_eq!(condition(&attacker, "Ready")["status"], "False");
     assert_eq!(condition(&attacker, "Ready")["reason"], "ResourceNotOwned", "{attacker}");
     let message = condition(&attacker, "Ready")["message"].as_str().unwrap_or_default().to_owned();
-    assert!(message.contains("another environment") && !message.contains(victim["metadata"]["uid"].as_str().unwrap()));
+    assert!(
+        message.contains("another environment") && !message.contains(victim["metadata"]["uid"].as_str().expect("uid"))
+    );
     assert_eq!(victim_state(&world, "red-prod", "ci").await, before, "the victim changed");
 
     delete_until_gone(&world, "red", "prod-ci").await;
