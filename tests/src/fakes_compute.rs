@@ -243,8 +243,16 @@ impl EcsApi for FakeAws {
     async fn list_tasks(&self, _cluster: &str) -> Result<Vec<String>, AwsError> {
         Ok(Vec::new())
     }
-    async fn stopped_tasks(&self, _cluster: &str, _service: &str) -> Result<Vec<StoppedTask>, AwsError> {
-        Ok(self.state().controller_crash.clone().into_iter().collect())
+    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<StoppedTask>, AwsError> {
+        let state = self.state();
+        let running =
+            state.ecs_services.get(&(cluster.to_owned(), service.to_owned())).map(|(s, _)| s.task_definition.clone());
+        Ok(state
+            .controller_crash
+            .clone()
+            .map(|crash| StoppedTask { task_definition: running.unwrap_or_default(), ..crash })
+            .into_iter()
+            .collect())
     }
     async fn stop_task(&self, _cluster: &str, _task: &str) -> Result<(), AwsError> {
         Ok(())

@@ -308,8 +308,11 @@ async fn a_profile_without_egress_holds_the_controller_back_and_says_why_instead
 #[tokio::test]
 async fn a_crash_looping_controller_is_not_ready_and_says_why_with_its_exit_code() {
     let (app, reconciler, fake) = setup(0).await;
-    let crash =
-        butler::aws::ecs::StoppedTask { reason: "Essential container in task exited".into(), exit_code: Some(1) };
+    let crash = butler::aws::ecs::StoppedTask {
+        reason: "Essential container in task exited".into(),
+        exit_code: Some(1),
+        task_definition: String::new(), // the fake fills in the revision the service runs
+    };
     fake.state().controller_crash = Some(crash);
     for _ in 0..8 {
         reconciler.reconcile_once("payments", "ci").await.expect("pass");

@@ -84,6 +84,8 @@ pub struct Service {
 pub struct StoppedTask {
     pub reason: String,
     pub exit_code: Option<i32>,
+    /// The revision it ran (a task stopped by a deployment ran the previous one).
+    pub task_definition: String,
 }
 
 /// The controller's task definition, in Butler's terms.
@@ -598,6 +600,7 @@ impl EcsApi for SdkEcs {
             .map(|task| StoppedTask {
                 reason: task.stopped_reason().unwrap_or("stopped").to_owned(),
                 exit_code: task.containers().iter().find_map(|c| c.exit_code()),
+                task_definition: task.task_definition_arn().unwrap_or_default().to_owned(),
             })
             .collect())
     }

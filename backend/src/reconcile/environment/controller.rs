@@ -197,19 +197,21 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     };
     pass.status.outputs.service_arn = Some(service.arn.clone());
     if service.running < 1 {
-        // Not running: starting, or stopping over and over. ECS's own words say which.
-        if service.failed_tasks > 0 {
-            let stopped = pass.aws.ecs.stopped_tasks(&cluster, &name).await?;
-            let why = stopped.first().map_or_else(
-                || "no stopped task is left to say why".to_owned(),
-                |task| match task.exit_code {
-                    Some(code) => format!("{} (exit code {code})", task.reason),
-                    None => task.reason.clone(),
-                },
-            );
+        // Not running: starting, or stopping over and over. ECS's own words (its recently stopped tasks) say
+        // which. The deployment's failedTasks is no guide here: ECS stops counting once a deployment has had one
+        // task running (API reference, Deployment.failedTasks), so a controller that ran once and now crashes
+        // shows 0 there.
+        // Only tasks of the current revision: those a deployment stopped on purpose ran the previous one.
+        let mut stopped = pass.aws.ecs.stopped_tasks(&cluster, &name).await?;
+        stopped.retain(|task| task.task_definition == task_definition);
+        if let Some(task) = stopped.first() {
+            let why = match task.exit_code {
+                Some(code) => format!("{} (exit code {code})", task.reason),
+                None => task.reason.clone(),
+            };
             let message = format!(
-                "the controller stopped {} time(s): {why}; ECS starts it again (see the log group {})",
-                service.failed_tasks,
+                "the controller stopped{}: {why}; ECS starts it again (see the log group {})",
+                if stopped.len() > 1 { format!(" {} times lately", stopped.len()) } else { String::new() },
                 pass.names.controller_log_group()
             );
             return Ok(waiting(pass, "ControllerStopped", message));
