@@ -75,15 +75,13 @@ install_moto() {
   fi
 }
 
-# A moto of this test run's own, on a free loopback port, stopped when the run ends: a long-lived moto grows
-# by gigabytes across runs and slows until calls time out, and a run must not inherit another's state.
-start_test_moto() {
-  install_moto
-  MOTO_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-  log "starting a fresh moto for this run on 127.0.0.1:$MOTO_PORT (log: .dev/moto-test.log)"
-  MOTO_ECS_SERVICE_RUNNING=1 MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto-test.log" 2>&1 &
-  TEST_MOTO_PID=$!
-  trap 'kill "$TEST_MOTO_PID" 2>/dev/null || true' EXIT
+# Starts moto on $MOTO_PORT, logging to $1, and waits until it answers.
+start_moto() {
+  # AWS managed policies (AmazonECSTaskExecutionRolePolicy, …) exist only when moto is asked to load them.
+  # ECS services never start tasks in moto; with MOTO_ECS_SERVICE_RUNNING=1 a new service reports its one task
+  # running, as ECS would once the controller starts (the pending → running wait is tested on fakes).
+  MOTO_ECS_SERVICE_RUNNING=1 MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$1" 2>&1 &
+  MOTO_PID=$!
   for _ in $(seq 1 60); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
       export BUTLER_AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
@@ -91,7 +89,17 @@ start_test_moto() {
     fi
     sleep 0.5
   done
-  log "moto did not start; see .dev/moto-test.log"; return 1
+  log "moto did not start; see $1"; return 1
+}
+
+# A moto of this test run's own, on a free loopback port, stopped when the run ends: a long-lived moto grows
+# by gigabytes across runs and slows until calls time out, and a run must not inherit another's state.
+start_test_moto() {
+  install_moto
+  MOTO_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+  log "starting a fresh moto for this run on 127.0.0.1:$MOTO_PORT (log: .dev/moto-test.log)"
+  start_moto "$STATE_DIR/moto-test.log" || return 1
+  trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
 }
 
 ensure_moto() {
@@ -101,19 +109,8 @@ ensure_moto() {
   fi
   install_moto
   log "starting moto on 127.0.0.1:$MOTO_PORT (log: .dev/moto.log)"
-  # AWS managed policies (AmazonECSTaskExecutionRolePolicy, …) exist only when moto is asked to load them.
-  # ECS services never start tasks in moto; with MOTO_ECS_SERVICE_RUNNING=1 a new service reports its one task
-  # running, as ECS would once the controller starts (the pending → running wait is tested on fakes).
-  MOTO_ECS_SERVICE_RUNNING=1 MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
-  echo $! >"$STATE_DIR/moto.pid"
-  for _ in $(seq 1 60); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
-      export BUTLER_AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
-      return 0
-    fi
-    sleep 0.5
-  done
-  log "moto did not start; see .dev/moto.log"; return 1
+  start_moto "$STATE_DIR/moto.log" || return 1
+  echo "$MOTO_PID" >"$STATE_DIR/moto.pid"
 }
 
 # Debian's Chromium and its WebDriver, for the browser tests.

@@ -160,7 +160,7 @@ impl SdkEc2 {
     }
 }
 
-fn tag_spec(resource: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+pub(super) fn tag_spec(resource: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
     let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     TagSpecification::builder().resource_type(resource).set_tags(Some(tags)).build()
 }
@@ -197,7 +197,7 @@ fn template_of(version: &aws_sdk_ec2::types::LaunchTemplateVersion) -> Option<La
     })
 }
 
-fn filter(name: &str, value: &str) -> Filter {
+pub(super) fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 

@@ -3,20 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::ResourceType;
 
-use super::ec2::SdkEc2;
+use super::ec2::{filter, tag_spec, SdkEc2};
 use super::limits::ApiFamily;
 use super::AwsError;
-
-fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
-}
-
-fn tag_spec(resource: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
-    let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    TagSpecification::builder().resource_type(resource).set_tags(Some(tags)).build()
-}
 
 pub(super) async fn default_routes(
     ec2: &SdkEc2,

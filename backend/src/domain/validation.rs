@@ -64,8 +64,9 @@ static QUALIFIED_NAME: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Plugins Butler's generated configuration depends on.
 const REQUIRED_PLUGINS: [&str; 2] = ["configuration-as-code", "amazon-ecs"];
-/// The Cloud Map name `master-<tenant>-<env>` must fit one DNS label (63 characters).
-const CONTROLLER_DNS_PREFIX: &str = "master-";
+/// Tenant and environment names together: every AWS name Butler derives from them (`butler-<tenant>_<env>_…`,
+/// the Cloud Map name `<env>.<tenant>`) then stays within AWS's limits, as `aws_names` tests for the longest.
+const TENANT_AND_NAME_BUDGET: usize = 55;
 /// Labels an environment may carry.
 const MAX_LABELS: usize = 64;
 /// A launch template override list holds at most this many instance types.
@@ -85,7 +86,7 @@ pub fn review(meta: &MetaInput<'_>, spec: &JenkinsEnvironmentSpec) -> Review {
 }
 
 fn review_meta(meta: &MetaInput<'_>, review: &mut Review) {
-    let dns_budget = 63 - CONTROLLER_DNS_PREFIX.len() - 1 - meta.tenant.len();
+    let dns_budget = TENANT_AND_NAME_BUDGET.saturating_sub(meta.tenant.len());
     if meta.name.is_empty() {
         review.error("metadata.name", "is required");
     } else if !DNS_LABEL.is_match(meta.name) {
@@ -97,9 +98,9 @@ fn review_meta(meta: &MetaInput<'_>, review: &mut Review) {
         review.error(
             "metadata.name",
             format!(
-                "must be at most {dns_budget} characters in tenant {:?}, so the controller's DNS name \
-                 master-{}-<name> fits in one 63-character DNS label",
-                meta.tenant, meta.tenant
+                "must be at most {dns_budget} characters in tenant {:?}, so the names of the environment's AWS \
+                 resources stay within AWS's limits",
+                meta.tenant
             ),
         );
     }
@@ -350,11 +351,11 @@ mod tests {
     }
 
     #[test]
-    fn controller_dns_name_must_fit_one_label() {
+    fn tenant_and_name_must_fit_the_aws_name_budget() {
         let empty = BTreeMap::new();
         let long = "a".repeat(50);
         let review = review(&meta(&long, &empty), &JenkinsEnvironmentSpec::default());
         assert_eq!(fields(&review), vec!["metadata.name"]);
-        assert!(review.errors[0].message.contains("master-payments-"));
+        assert!(review.errors[0].message.contains("AWS's limits"), "{}", review.errors[0].message);
     }
 }

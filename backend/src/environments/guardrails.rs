@@ -6,7 +6,7 @@
 use sea_orm::DatabaseTransaction;
 
 use super::OperationError;
-use crate::cost::prices::FALLBACK_REGION;
+use crate::cost::prices::{PriceList, FALLBACK_REGION};
 use crate::domain::spec::JenkinsEnvironmentSpec;
 use crate::domain::validation::FieldError;
 use crate::store::cloud_profiles::{self, ProfileRow};
@@ -16,22 +16,19 @@ use crate::store::entity::tenant;
 /// what was spent so far plus, for the hours left, the steady cost of every environment of the tenant (its
 /// minimum capacity at current prices, as the dry-run estimate prices it) with this change applied. A change
 /// that does not raise the projection is always allowed, so a tenant over budget can still shrink.
-pub async fn check_budget(
+async fn check_budget(
     txn: &DatabaseTransaction,
     context_actor: &str,
     tenant: &tenant::Model,
     name: &str,
     spec: &JenkinsEnvironmentSpec,
     current: Option<&JenkinsEnvironmentSpec>,
+    (region, prices): (&str, &PriceList),
 ) -> Result<(), OperationError> {
     let Some(budget) = crate::cost::budget::budget_of(txn, &tenant.name).await? else { return Ok(()) };
-    let region = cloud_profiles::find(txn, &tenant.cloud_profile)
-        .await?
-        .map_or_else(|| FALLBACK_REGION.to_owned(), |p| p.region);
     let now = chrono::Utc::now();
-    let prices = crate::store::costs::price_list(txn).await?;
-    let spot = crate::store::costs::cached_spot_prices(txn, &region, now - chrono::Duration::days(1)).await?;
-    let hourly = |spec: &JenkinsEnvironmentSpec| crate::cost::estimate::hourly(&spec.capacity, &region, &prices, &spot);
+    let spot = crate::store::costs::cached_spot_prices(txn, region, now - chrono::Duration::days(1)).await?;
+    let hourly = |spec: &JenkinsEnvironmentSpec| crate::cost::estimate::hourly(&spec.capacity, region, prices, &spot);
     let others: f64 = crate::store::environments::specs_of(txn, &tenant.name)
         .await?
         .iter()
@@ -59,10 +56,13 @@ pub async fn check_budget(
     })
 }
 
-/// Checks what `spec` changes from `current` (None: a create) against the tenant's profile.
+/// Checks what `spec` changes from `current` (None: a create) against the tenant's profile, Butler's prices and
+/// the tenant's budget: the profile and the price list are read once for all three.
 pub async fn check(
     txn: &DatabaseTransaction,
+    actor: &str,
     tenant: &tenant::Model,
+    name: &str,
     spec: &JenkinsEnvironmentSpec,
     current: Option<&JenkinsEnvironmentSpec>,
 ) -> Result<(), OperationError> {
@@ -84,9 +84,8 @@ pub async fn check(
             });
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(OperationError::Invalid(errors))
+    if !errors.is_empty() {
+        return Err(OperationError::Invalid(errors));
     }
+    check_budget(txn, actor, tenant, name, spec, current, (&region, &prices)).await
 }

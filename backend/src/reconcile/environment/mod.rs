@@ -109,10 +109,11 @@ impl EnvironmentReconciler {
             return Err(ReconcileError::permanent("CloudProfileNotFound", message));
         };
         let aws = self.aws.services(&profile).await?;
+        // Recorded names; an environment made before names were recorded gets its legacy names recorded now.
+        let names = Names::of(&object);
         let mut pass = Pass {
-            // Recorded names; an environment made before names were recorded gets its legacy names recorded now.
-            names: Names::of(&object),
-            status: JenkinsEnvironmentStatus { aws_names: Some(Names::of(&object)), ..object.status.clone() },
+            status: JenkinsEnvironmentStatus { aws_names: Some(names.clone()), ..object.status.clone() },
+            names,
             object,
             profile,
             aws,
