@@ -39,6 +39,9 @@ pub struct Config {
     pub reconcile_concurrency: usize,
     /// Periodic resync of converged environments (drift detection), jittered ±5 %.
     pub resync: Duration,
+    /// How often a converged environment gets a full content check of every resource instead of the two-read
+    /// probe (`BUTLER_CONTENT_CHECK_SECONDS`, default an hour).
+    pub content_check: Duration,
     /// How often the cost meter samples every environment (`BUTLER_METER_SECONDS`, default 300).
     pub meter_interval: Duration,
     /// An AWS endpoint override (`BUTLER_AWS_ENDPOINT_URL`: the emulator); unset in production.
@@ -124,6 +127,7 @@ impl Config {
             reconcile: parsed(&lookup, "BUTLER_RECONCILE", true)?,
             reconcile_concurrency: parsed(&lookup, "BUTLER_RECONCILE_CONCURRENCY", 8)?,
             resync: Duration::from_secs(parsed(&lookup, "BUTLER_RESYNC_SECONDS", 600)?),
+            content_check: Duration::from_secs(parsed(&lookup, "BUTLER_CONTENT_CHECK_SECONDS", 3600)?),
             meter_interval: Duration::from_secs(parsed::<u64>(&lookup, "BUTLER_METER_SECONDS", 300)?.max(60)),
             aws_endpoint_url: optional(&lookup, "BUTLER_AWS_ENDPOINT_URL"),
         })

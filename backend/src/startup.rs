@@ -71,6 +71,7 @@ impl Application {
             jwt,
             identity: Arc::new(crate::auth::cache::IdentityCache::default()),
             aws,
+            accounts: crate::aws::context::Accounts::default(),
             login_limiter: LoginLimiter::default(),
             refusal_limiter: RefusalLimiter::default(),
             decoy_password_hash: password::decoy_hash().await,
@@ -180,7 +181,10 @@ async fn reconcile(state: AppState) {
     use crate::reconcile::environment::{EnvironmentReconciler, SdkProvider};
     use crate::reconcile::runner::{self, RunnerConfig};
     let provider = Arc::new(SdkProvider::new(state.aws.clone()));
-    let reconciler = Arc::new(EnvironmentReconciler::new(state.db.clone(), state.feed.clone(), provider));
+    let reconciler = Arc::new(
+        EnvironmentReconciler::new(state.db.clone(), state.feed.clone(), provider)
+            .with_content_check(state.config.content_check),
+    );
     let config = RunnerConfig {
         concurrency: state.config.reconcile_concurrency,
         resync: state.config.resync,

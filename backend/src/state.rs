@@ -32,6 +32,8 @@ pub struct Inner {
     pub refusal_limiter: RefusalLimiter,
     /// AWS endpoint, call counters and rate limits shared by every reconcile of this process.
     pub aws: AwsSettings,
+    /// AWS accounts the request handlers read from (the controller log tail).
+    pub accounts: crate::aws::context::Accounts,
     /// Verified against when a login names no account, so both failures take as long.
     pub decoy_password_hash: String,
 }

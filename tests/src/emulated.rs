@@ -30,6 +30,8 @@ pub struct World {
     pub settings: AwsSettings,
     pub account: AwsAccount,
     pub vpc: String,
+    /// The profile's subnets.
+    pub subnets: Vec<String>,
 }
 
 impl World {
@@ -44,7 +46,7 @@ impl World {
         assert_eq!(created.status, StatusCode::CREATED);
         let settings = AwsSettings::from_env();
         let reconciler = Self::reconciler_with(&app, &settings);
-        Self { app, reconciler, settings, account, vpc: network.vpc_id }
+        Self { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids }
     }
 
     /// A reconciler of this Butler calling AWS with `settings` (a restarted process gets new ones).
@@ -70,6 +72,13 @@ impl World {
     /// Passes until converged.
     pub async fn converge(&self, name: &str) {
         Self::converge_with(&self.reconciler, name).await;
+    }
+
+    /// Passes until converged by a reconciler whose content check is always due: every resource is read and
+    /// compared, as the hourly check does, without a spec change.
+    pub async fn content_check(&self, name: &str) {
+        let reconciler = Self::reconciler_with(&self.app, &self.settings).with_content_check(std::time::Duration::ZERO);
+        Self::converge_with(&reconciler, name).await;
     }
 
     /// The stored environment.
@@ -196,6 +205,36 @@ impl World {
                 storage.ingress == vec![rule(2049, &controller.id)] && !storage.other_ingress,
                 format!("storage group rules {storage:?}"),
             );
+            use butler::aws::ec2::Outbound;
+            check(agents.outbound == Outbound::Everything, format!("agents group outbound {:?}", agents.outbound));
+            check(
+                controller.outbound == Outbound::Everything,
+                format!("controller outbound {:?}", controller.outbound),
+            );
+            check(storage.outbound == Outbound::Nothing, format!("storage group outbound {:?}", storage.outbound));
+            let services = ecs.describe_services(&names.cluster(), &[names.controller_service()]).await.expect("svc");
+            let registry = object["status"]["outputs"]["discoveryServiceArn"].as_str().unwrap_or_default();
+            let mut subnets = self.subnets.clone();
+            subnets.sort();
+            let network = butler::aws::ecs::ServiceNetwork {
+                subnets: subnets.clone(),
+                security_groups: vec![controller.id.clone()],
+                public_ip: false,
+            };
+            check(
+                services.first().is_some_and(|s| s.network.as_ref() == Some(&network) && s.registries == [registry]),
+                format!("controller service network and registry {services:?}"),
+            );
+            if let Some(file_system) = efs.find_file_system(&uid).await.expect("efs") {
+                let targets = efs.mount_targets(&file_system.id).await.expect("targets");
+                let mut target_subnets: Vec<String> = targets.iter().map(|t| t.subnet_id.clone()).collect();
+                target_subnets.sort();
+                check(target_subnets == subnets, format!("mount targets in {target_subnets:?}"));
+                for target in &targets {
+                    let groups = efs.mount_target_security_groups(&target.id).await.expect("groups");
+                    check(groups == [storage.id.clone()], format!("mount target {} groups {groups:?}", target.id));
+                }
+            }
             match ec2.find_launch_template(&names.launch_template()).await.expect("lt") {
                 Some(template) => {
                     check(template.data.user_data == user_data(&names.cluster()), "launch template user data".into());
@@ -221,6 +260,8 @@ impl World {
                                 "ASG on-demand share".into(),
                             );
                             check(spec.capacity_rebalance == capacity["capacityRebalance"], "ASG rebalance".into());
+                            check(spec.launch_template_version == "$Latest", "ASG template version".into());
+                            check(spec.protected_from_scale_in, "ASG scale-in protection".into());
                         }
                         None => check(false, "ASG missing".into()),
                     }
@@ -237,8 +278,19 @@ impl World {
         );
         let clusters = ecs.describe_clusters(&[names.cluster()]).await.expect("clusters");
         check(
-            clusters.first().is_some_and(|c| c.capacity_providers == vec![names.capacity_provider()]),
-            format!("cluster capacity providers {clusters:?}"),
+            clusters.first().is_some_and(|c| {
+                c.capacity_providers == vec![names.capacity_provider()]
+                    && c.default_strategy == butler::aws::ecs::Cluster::wanted_strategy(&names.capacity_provider())
+                    && c.container_insights.as_deref() == Some(butler::aws::ecs::CONTAINER_INSIGHTS)
+            }),
+            format!("cluster capacity providers, strategy and settings {clusters:?}"),
+        );
+        let discovery = SdkDiscovery::new(account);
+        let namespace = object["status"]["outputs"]["namespaceId"].as_str().unwrap_or_default();
+        let service = discovery.find_service(namespace, &names.discovery_service()).await.expect("cloud map");
+        check(
+            service.as_ref().is_some_and(|s| s.dns_records == butler::aws::discovery::controller_records()),
+            format!("Cloud Map service {service:?}"),
         );
         let services = ecs.describe_services(&names.cluster(), &[names.controller_service()]).await.expect("svc");
         let task_definition = object["status"]["outputs"]["taskDefinitionArn"].as_str().unwrap_or_default();
@@ -253,7 +305,7 @@ impl World {
         if let Some(file_system) = efs.find_file_system(&uid).await.expect("efs") {
             let points = efs.access_points(&file_system.id).await.expect("ap");
             check(
-                points.len() == 1 && points[0].root_path == names.jenkins_home_root() && points[0].uid == Some(1000),
+                points.len() == 1 && points[0].root_path == names.jenkins_home_root() && points[0].is_jenkins(),
                 format!("access points {points:?}"),
             );
             if let Some(point) = points.first() {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use butler::aws::autoscaling::Group;
 use butler::aws::discovery::{DiscoveryApi, OperationState, Resource};
 use butler::aws::ec2::{
-    Ec2Api, FoundGroup, IngressRule, LaunchTemplate, LaunchTemplateData, SubnetInfo, TaggedInstance,
+    Ec2Api, FoundGroup, IngressRule, LaunchTemplate, LaunchTemplateData, Outbound, SubnetInfo, TaggedInstance,
 };
 use butler::aws::ecs::{CapacityProvider, Cluster, Service};
 use butler::aws::efs::{AccessPoint, EfsApi, FileSystem, Lifecycle, MountTarget, Throughput};
@@ -31,6 +31,8 @@ pub struct FakeState {
     pub security_groups: HashMap<String, FoundGroup>,
     pub file_systems: HashMap<String, (FileSystem, u32)>,
     pub mount_targets: HashMap<String, Vec<(MountTarget, u32)>>,
+    /// Security groups by mount target id.
+    pub mount_target_groups: HashMap<String, Vec<String>>,
     pub access_points: HashMap<String, Vec<AccessPoint>>,
     /// File system id → its resource policy.
     pub file_system_policies: HashMap<String, serde_json::Value>,
@@ -216,6 +218,14 @@ impl Ec2Api for FakeAws {
         group.other_ingress = false;
         Ok(if changed { vec!["rules set".to_owned()] } else { Vec::new() })
     }
+    async fn converge_egress(&self, group_id: &str, desired: Outbound) -> Result<Vec<String>, AwsError> {
+        let mut state = self.state();
+        state.mutated("ec2:RevokeSecurityGroupEgress");
+        let group = state.security_groups.values_mut().find(|g| g.id == group_id).expect("group");
+        let changed = group.outbound != desired;
+        group.outbound = desired;
+        Ok(if changed { vec!["outbound set".to_owned()] } else { Vec::new() })
+    }
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError> {
         self.state().security_groups.retain(|_, group| group.id != group_id);
         Ok(())
@@ -368,9 +378,10 @@ impl EfsApi for FakeAws {
         targets.retain(|(target, looks)| !(target.lifecycle == Lifecycle::Deleting && *looks > settle_after));
         Ok(targets.iter().map(|(target, _)| target.clone()).collect())
     }
-    async fn create_mount_target(&self, id: &str, subnet: &str, _sg: &str) -> Result<MountTarget, AwsError> {
+    async fn create_mount_target(&self, id: &str, subnet: &str, sg: &str) -> Result<MountTarget, AwsError> {
         let mut state = self.state();
         let target_id = state.id("fsmt");
+        state.mount_target_groups.insert(target_id.clone(), vec![sg.to_owned()]);
         let target = MountTarget { id: target_id, subnet_id: subnet.to_owned(), lifecycle: Lifecycle::Creating };
         state.mount_targets.entry(id.to_owned()).or_default().push((target.clone(), 0));
         state.created("efs:CreateMountTarget");
@@ -384,6 +395,16 @@ impl EfsApi for FakeAws {
                 *looks = 0;
             }
         }
+        Ok(())
+    }
+    async fn mount_target_security_groups(&self, target_id: &str) -> Result<Vec<String>, AwsError> {
+        let state = self.state();
+        Ok(state.mount_target_groups.get(target_id).cloned().unwrap_or_default())
+    }
+    async fn set_mount_target_security_groups(&self, target_id: &str, groups: &[String]) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("efs:ModifyMountTargetSecurityGroups");
+        state.mount_target_groups.insert(target_id.to_owned(), groups.to_vec());
         Ok(())
     }
     async fn access_points(&self, id: &str) -> Result<Vec<AccessPoint>, AwsError> {
@@ -403,6 +424,7 @@ impl EfsApi for FakeAws {
             id: point_id,
             root_path: root.to_owned(),
             uid: Some(1000),
+            gid: Some(1000),
             lifecycle: Lifecycle::Available,
         };
         state.access_points.entry(id.to_owned()).or_default().push(point.clone());
@@ -435,6 +457,7 @@ impl DiscoveryApi for FakeAws {
             arn: format!("arn:{id}"),
             name: name.to_owned(),
             creator_request_id: None,
+            dns_records: Vec::new(),
         }))
     }
     async fn create_namespace(
@@ -452,6 +475,14 @@ impl DiscoveryApi for FakeAws {
     }
     async fn operation(&self, _operation_id: &str) -> Result<OperationState, AwsError> {
         Ok(OperationState::Succeeded { namespace_id: None })
+    }
+    async fn set_controller_records(&self, service_id: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("servicediscovery:UpdateService");
+        for service in state.services.values_mut().filter(|s| s.id == service_id) {
+            service.dns_records = butler::aws::discovery::controller_records();
+        }
+        Ok(())
     }
     async fn find_service(&self, namespace_id: &str, name: &str) -> Result<Option<Resource>, AwsError> {
         Ok(self.state().services.get(&format!("{namespace_id}/{name}")).cloned())
@@ -471,6 +502,7 @@ impl DiscoveryApi for FakeAws {
             arn: format!("arn:{id}"),
             name: name.to_owned(),
             creator_request_id: Some(request.to_owned()),
+            dns_records: butler::aws::discovery::controller_records(),
         };
         state.services.insert(format!("{namespace_id}/{name}"), service.clone());
         state.created("servicediscovery:CreateService");
@@ -588,5 +620,8 @@ impl LogsApi for FakeAws {
     async fn delete_log_group(&self, name: &str) -> Result<(), AwsError> {
         self.state().log_groups.remove(name);
         Ok(())
+    }
+    async fn tail(&self, _name: &str, _lines: i32) -> Result<Vec<butler::aws::logs::LogLine>, AwsError> {
+        Ok(Vec::new())
     }
 }

@@ -50,6 +50,8 @@ impl EcsApi for FakeAws {
             status: "ACTIVE".into(),
             capacity_providers: Vec::new(),
             owner: t.get(UID).cloned(),
+            container_insights: Some(butler::aws::ecs::CONTAINER_INSIGHTS.to_owned()),
+            default_strategy: Vec::new(),
         };
         state.clusters.insert(name.to_owned(), cluster.clone());
         state.created("ecs:CreateCluster");
@@ -104,6 +106,7 @@ impl EcsApi for FakeAws {
         state.mutated("ecs:PutClusterCapacityProviders");
         if let Some(found) = state.clusters.get_mut(cluster) {
             found.capacity_providers = providers.to_vec();
+            found.default_strategy = providers.first().map(|p| Cluster::wanted_strategy(p)).unwrap_or_default();
         }
         Ok(())
     }
@@ -206,10 +209,29 @@ impl EcsApi for FakeAws {
             rollout_state: Some("IN_PROGRESS".into()),
             rollout_reason: None,
             failed_tasks: 0,
+            network: Some(service.network()),
+            registries: vec![service.registry_arn.clone()],
         };
         state.ecs_services.insert((service.cluster.clone(), service.name.clone()), (created.clone(), 0));
         state.created("ecs:CreateService");
         Ok(created)
+    }
+    async fn set_cluster_settings(&self, name: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("ecs:UpdateCluster");
+        if let Some(found) = state.clusters.get_mut(name) {
+            found.container_insights = Some(butler::aws::ecs::CONTAINER_INSIGHTS.to_owned());
+        }
+        Ok(())
+    }
+    async fn update_controller_service(&self, desired: &ControllerService) -> Result<(), AwsError> {
+        self.update_service(&desired.cluster, &desired.name, 1, Some(&desired.task_definition)).await?;
+        let mut state = self.state();
+        if let Some((service, _)) = state.ecs_services.get_mut(&(desired.cluster.clone(), desired.name.clone())) {
+            service.network = Some(desired.network());
+            service.registries = vec![desired.registry_arn.clone()];
+        }
+        Ok(())
     }
     async fn update_service(
         &self,

@@ -51,6 +51,8 @@ async fn launch_template_group_and_capacity_provider_round_trip() {
         capacity_rebalance: true,
         min: 1,
         max: 4,
+        launch_template_version: butler::aws::autoscaling::LATEST.into(),
+        protected_from_scale_in: true,
     };
     asg.create_group(&spec, &tags).await.expect("asg");
     let groups = asg.describe_groups(&[spec.name.clone(), "absent".into()]).await.expect("describe");

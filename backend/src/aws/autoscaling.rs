@@ -29,7 +29,15 @@ pub struct GroupSpec {
     pub capacity_rebalance: bool,
     pub min: i32,
     pub max: i32,
+    /// Which launch template version new instances use (Butler: `$Latest`).
+    pub launch_template_version: String,
+    /// Whether new instances start protected from scale-in (managed termination protection needs it).
+    pub protected_from_scale_in: bool,
 }
+
+/// The launch template version Butler's groups follow: a new version (a new AMI, new user data) reaches new
+/// instances without touching the group.
+pub const LATEST: &str = "$Latest";
 
 /// One instance of a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,8 +97,7 @@ impl SdkAutoScaling {
 fn mixed_instances_policy(spec: &GroupSpec) -> MixedInstancesPolicy {
     let template = LaunchTemplateSpecification::builder()
         .launch_template_id(&spec.launch_template_id)
-        // New versions (a new AMI) reach new instances without touching the group.
-        .version("$Latest")
+        .version(&spec.launch_template_version)
         .build();
     let overrides =
         spec.instance_types.iter().map(|t| LaunchTemplateOverrides::builder().instance_type(t).build()).collect();
@@ -145,6 +152,12 @@ fn group_of(group: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Group {
             capacity_rebalance: group.capacity_rebalance().unwrap_or(false),
             min: group.min_size().unwrap_or(0),
             max: group.max_size().unwrap_or(0),
+            launch_template_version: template
+                .and_then(|t| t.launch_template_specification())
+                .and_then(|s| s.version())
+                .unwrap_or_default()
+                .to_owned(),
+            protected_from_scale_in: group.new_instances_protected_from_scale_in().unwrap_or(false),
         },
         desired: group.desired_capacity().unwrap_or(0),
         instances: group
@@ -205,7 +218,7 @@ impl AutoScalingApi for SdkAutoScaling {
             .max_size(spec.max)
             .desired_capacity(spec.min)
             .capacity_rebalance(spec.capacity_rebalance)
-            .new_instances_protected_from_scale_in(true)
+            .new_instances_protected_from_scale_in(spec.protected_from_scale_in)
             .set_tags(Some(tags))
             .send();
         // AlreadyExists reaches the caller, which looks the group up: an earlier pass made it.
@@ -222,7 +235,7 @@ impl AutoScalingApi for SdkAutoScaling {
             .min_size(spec.min)
             .max_size(spec.max)
             .capacity_rebalance(spec.capacity_rebalance)
-            .new_instances_protected_from_scale_in(true)
+            .new_instances_protected_from_scale_in(spec.protected_from_scale_in)
             .send();
         self.account.call("autoscaling:UpdateAutoScalingGroup", ApiFamily::AutoScaling, request).await.map(|_| ())
     }

@@ -144,3 +144,21 @@ impl AwsAccount {
         Ok(output)
     }
 }
+
+/// Connected accounts by region and role, so a request handler that reads AWS (a log tail) assumes the role once,
+/// not on every request (the SDK's assume-role provider then refreshes the credentials by itself).
+#[derive(Default)]
+pub struct Accounts(dashmap::DashMap<(String, Option<String>), AwsAccount>);
+
+impl Accounts {
+    /// The account for `target`, connected on first use.
+    pub async fn get(&self, settings: &AwsSettings, target: &AccountTarget) -> AwsAccount {
+        let key = (target.region.clone(), target.role_arn.clone());
+        if let Some(account) = self.0.get(&key) {
+            return account.clone();
+        }
+        let account = AwsAccount::connect(settings, target).await;
+        self.0.insert(key, account.clone());
+        account
+    }
+}

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_servicediscovery::types::{
-    DnsConfig, DnsRecord, FilterCondition, HealthCheckCustomConfig, NamespaceFilter, NamespaceFilterName,
-    OperationStatus, RecordType, RoutingPolicy, ServiceFilter, ServiceFilterName, Tag,
+    DnsConfig, DnsConfigChange, DnsRecord, FilterCondition, HealthCheckCustomConfig, NamespaceFilter,
+    NamespaceFilterName, OperationStatus, RecordType, RoutingPolicy, ServiceChange, ServiceFilter, ServiceFilterName,
+    Tag,
 };
 
 use super::context::AwsAccount;
@@ -24,6 +25,13 @@ pub struct Resource {
     pub name: String,
     /// The creator request id it was made with (Butler uses the environment's uid for a service).
     pub creator_request_id: Option<String>,
+    /// A service's DNS records: type and TTL.
+    pub dns_records: Vec<(String, i64)>,
+}
+
+/// The records the controller's service answers with: one A record with a short TTL.
+pub fn controller_records() -> Vec<(String, i64)> {
+    vec![("A".to_owned(), RECORD_TTL_SECONDS)]
 }
 
 /// Where an asynchronous namespace creation is.
@@ -60,6 +68,9 @@ pub trait DiscoveryApi: Send + Sync {
         creator_request_id: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<Resource, AwsError>;
+    /// Sets a service's DNS records back to `controller_records` (UpdateService; the routing policy and health
+    /// check cannot change, and Butler never changes them).
+    async fn set_controller_records(&self, service_id: &str) -> Result<(), AwsError>;
     /// Instances registered in a service.
     async fn instances(&self, service_id: &str) -> Result<Vec<String>, AwsError>;
     /// Deregisters an instance; gone already is fine.
@@ -106,6 +117,7 @@ impl DiscoveryApi for SdkDiscovery {
                     arn: namespace.arn().unwrap_or_default().to_owned(),
                     name: name.to_owned(),
                     creator_request_id: None,
+                    dns_records: Vec::new(),
                 }));
             }
             match output.next_token() {
@@ -181,6 +193,16 @@ impl DiscoveryApi for SdkDiscovery {
                     arn: service.arn().unwrap_or_default().to_owned(),
                     name: name.to_owned(),
                     creator_request_id: found.service().and_then(|s| s.creator_request_id()).map(str::to_owned),
+                    dns_records: found
+                        .service()
+                        .and_then(|s| s.dns_config())
+                        .map(|dns| {
+                            dns.dns_records()
+                                .iter()
+                                .map(|record| (record.r#type().as_str().to_owned(), record.ttl()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 }));
             }
             match output.next_token() {
@@ -225,7 +247,28 @@ impl DiscoveryApi for SdkDiscovery {
             arn: service.arn().unwrap_or_default().to_owned(),
             name: name.to_owned(),
             creator_request_id: Some(creator_request_id.to_owned()),
+            dns_records: controller_records(),
         })
+    }
+
+    async fn set_controller_records(&self, service_id: &str) -> Result<(), AwsError> {
+        let operation = "servicediscovery:UpdateService";
+        let records = controller_records()
+            .into_iter()
+            .map(|(kind, ttl)| DnsRecord::builder().r#type(RecordType::from(kind.as_str())).ttl(ttl).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::malformed(operation, &e.to_string()))?;
+        let dns = DnsConfigChange::builder()
+            .set_dns_records(Some(records))
+            .build()
+            .map_err(|e| AwsError::malformed(operation, &e.to_string()))?;
+        let request = self
+            .client
+            .update_service()
+            .id(service_id)
+            .service(ServiceChange::builder().dns_config(dns).build())
+            .send();
+        self.account.call(operation, ApiFamily::ServiceDiscovery, request).await.map(|_| ())
     }
 
     async fn instances(&self, service_id: &str) -> Result<Vec<String>, AwsError> {

@@ -11,8 +11,8 @@ use aws_sdk_ec2::types::{
 use base64::Engine;
 
 use super::context::AwsAccount;
-pub use super::ec2_rules::FoundGroup;
 use super::ec2_rules::{found_group, owner_of};
+pub use super::ec2_rules::{FoundGroup, Outbound};
 use super::error::{AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
@@ -91,6 +91,8 @@ pub trait Ec2Api: Send + Sync {
     /// authorizes the missing ones (AuthorizeSecurityGroupIngress is all-or-nothing: a rule already present would
     /// fail the whole batch). Returns what it changed.
     async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError>;
+    /// Makes a group's outbound rules `desired` (everything, or nothing). Returns what it changed.
+    async fn converge_egress(&self, group_id: &str, desired: Outbound) -> Result<Vec<String>, AwsError>;
     /// Deletes a security group; already gone is fine.
     async fn delete_security_group(&self, group_id: &str) -> Result<(), AwsError>;
     /// For each subnet, where its `0.0.0.0/0` route leads (`nat-…`, `igw-…`, `tgw-…`, `eni-…`, `i-…`), from its
@@ -293,6 +295,10 @@ impl Ec2Api for SdkEc2 {
 
     async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError> {
         super::ec2_rules::converge_ingress(self, group_id, desired).await
+    }
+
+    async fn converge_egress(&self, group_id: &str, desired: Outbound) -> Result<Vec<String>, AwsError> {
+        super::ec2_rules::converge_egress(self, group_id, desired).await
     }
 
     async fn default_routes(

@@ -1,5 +1,5 @@
-//! Security group rules in Butler's terms: a group found by name with its owner and inbound rules, and the
-//! convergence of those rules to exactly what Butler wants (the `Ec2Api` methods delegate here).
+//! Security group rules in Butler's terms: a group found by name with its owner, inbound and outbound rules, and
+//! the convergence of those rules to exactly what Butler wants (the `Ec2Api` methods delegate here).
 
 use aws_sdk_ec2::types::IpPermission;
 
@@ -16,6 +16,40 @@ pub struct FoundGroup {
     pub ingress: Vec<IngressRule>,
     /// Whether it also has inbound rules of any other shape (a CIDR, a port range, another protocol).
     pub other_ingress: bool,
+    /// Its outbound rules, in the two shapes Butler uses.
+    pub outbound: Outbound,
+}
+
+/// A group's outbound rules as Butler sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outbound {
+    /// Exactly the rule a new group starts with: all traffic to `0.0.0.0/0`.
+    #[default]
+    Everything,
+    /// No outbound rule (security groups are stateful: answers to allowed inbound traffic still leave).
+    Nothing,
+    /// Anything else.
+    Other,
+}
+
+/// The all-traffic IPv4 destination of a new group's default outbound rule.
+const ANYWHERE: &str = "0.0.0.0/0";
+
+fn is_all_traffic_anywhere(permission: &IpPermission) -> bool {
+    permission.ip_protocol() == Some("-1")
+        && permission.ip_ranges().len() == 1
+        && permission.ip_ranges()[0].cidr_ip() == Some(ANYWHERE)
+        && permission.ipv6_ranges().is_empty()
+        && permission.prefix_list_ids().is_empty()
+        && permission.user_id_group_pairs().is_empty()
+}
+
+pub(super) fn outbound_of(group: &aws_sdk_ec2::types::SecurityGroup) -> Outbound {
+    match group.ip_permissions_egress() {
+        [] => Outbound::Nothing,
+        [only] if is_all_traffic_anywhere(only) => Outbound::Everything,
+        _ => Outbound::Other,
+    }
 }
 
 /// The inbound rules of a group, split into Butler's shape and "anything else".
@@ -44,11 +78,53 @@ pub(super) fn ingress_of(group: &aws_sdk_ec2::types::SecurityGroup) -> (Vec<Ingr
 
 pub(super) fn found_group(group: &aws_sdk_ec2::types::SecurityGroup) -> Option<FoundGroup> {
     let (ingress, other_ingress) = ingress_of(group);
-    Some(FoundGroup { id: group.group_id()?.to_owned(), owner: owner_of(group.tags()), ingress, other_ingress })
+    Some(FoundGroup {
+        id: group.group_id()?.to_owned(),
+        owner: owner_of(group.tags()),
+        ingress,
+        other_ingress,
+        outbound: outbound_of(group),
+    })
 }
 
 pub(super) fn owner_of(tags: &[aws_sdk_ec2::types::Tag]) -> Option<String> {
     tags.iter().find(|tag| tag.key() == Some(super::tags::UID)).and_then(|tag| tag.value()).map(str::to_owned)
+}
+
+/// Makes a group's outbound rules `desired` (`Everything` or `Nothing`): revokes every outbound permission that
+/// is not the wanted one, exactly as listed, then adds the all-traffic rule if it is wanted and missing.
+pub(super) async fn converge_egress(ec2: &SdkEc2, group_id: &str, desired: Outbound) -> Result<Vec<String>, AwsError> {
+    let group = describe(ec2, group_id).await?;
+    let keep = |permission: &IpPermission| desired == Outbound::Everything && is_all_traffic_anywhere(permission);
+    let revoke: Vec<IpPermission> = group.ip_permissions_egress().iter().filter(|p| !keep(p)).cloned().collect();
+    let mut changes = Vec::new();
+    if !revoke.is_empty() {
+        changes.push(format!("revoked {} outbound rule(s)", revoke.len()));
+        let request =
+            ec2.client.revoke_security_group_egress().group_id(group_id).set_ip_permissions(Some(revoke)).send();
+        ec2.account.call("ec2:RevokeSecurityGroupEgress", ApiFamily::Ec2Write, request).await?;
+    }
+    if desired == Outbound::Everything && !group.ip_permissions_egress().iter().any(is_all_traffic_anywhere) {
+        let everything = IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(ANYWHERE).build())
+            .build();
+        let request = ec2.client.authorize_security_group_egress().group_id(group_id).ip_permissions(everything).send();
+        ec2.account.call("ec2:AuthorizeSecurityGroupEgress", ApiFamily::Ec2Write, request).await?;
+        changes.push(format!("allowed all outbound traffic to {ANYWHERE}"));
+    }
+    Ok(changes)
+}
+
+async fn describe(ec2: &SdkEc2, group_id: &str) -> Result<aws_sdk_ec2::types::SecurityGroup, AwsError> {
+    let request = ec2.client.describe_security_groups().group_ids(group_id).send();
+    let output = ec2.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
+    output.security_groups().first().cloned().ok_or_else(|| AwsError {
+        kind: AwsErrorKind::NotFound,
+        operation: "ec2:DescribeSecurityGroups",
+        code: "InvalidGroup.NotFound".into(),
+        message: group_id.to_owned(),
+    })
 }
 
 pub(super) async fn converge_ingress(
@@ -56,16 +132,7 @@ pub(super) async fn converge_ingress(
     group_id: &str,
     desired: &[IngressRule],
 ) -> Result<Vec<String>, AwsError> {
-    let request = ec2.client.describe_security_groups().group_ids(group_id).send();
-    let output = ec2.account.call("ec2:DescribeSecurityGroups", ApiFamily::Ec2Read, request).await?;
-    let Some(group) = output.security_groups().first() else {
-        return Err(AwsError {
-            kind: AwsErrorKind::NotFound,
-            operation: "ec2:DescribeSecurityGroups",
-            code: "InvalidGroup.NotFound".into(),
-            message: group_id.to_owned(),
-        });
-    };
+    let group = describe(ec2, group_id).await?;
     let mut changes = Vec::new();
     let mut present = Vec::new();
     let mut revoke = Vec::new();

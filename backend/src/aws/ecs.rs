@@ -1,29 +1,27 @@
-//! ECS: clusters and services described in batches (100 clusters, 10 services a call), the capacity provider on
-//! the environment's ASG, the controller's task definition (EFS volume through the access point with transit
-//! encryption, ports 8080 and 50000, awslogs, the admin password as a secret) and its service (one task, max
-//! 100 % / min 0 % so two controllers never share JENKINS_HOME, Cloud Map registry, never on Spot).
+//! ECS: clusters (described 100 a call, with their settings and default strategy), the capacity provider on the
+//! environment's ASG, and the controller's task definition (EFS volume through the access point with transit
+//! encryption, ports 8080 and 50000, awslogs, the admin password as a secret). Services live in `ecs_services`.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, AwsVpcConfiguration, CapacityProviderField,
-    CapacityProviderStrategyItem, ClusterField, ContainerDefinition, DeploymentConfiguration, DesiredStatus,
-    EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck,
-    KeyValuePair, LogConfiguration, LogDriver, MountPoint, NetworkConfiguration, NetworkMode, PlacementConstraint,
-    PlacementConstraintType, PortMapping, Secret, ServiceRegistry, Tag, TaskDefinitionField, TransportProtocol, Volume,
+    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProviderField, CapacityProviderStrategyItem,
+    ClusterField, ClusterSetting, ClusterSettingName, ContainerDefinition, EfsAuthorizationConfig,
+    EfsAuthorizationConfigIam, EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck, KeyValuePair,
+    LogConfiguration, LogDriver, MountPoint, NetworkMode, PortMapping, Secret, Tag, TaskDefinitionField,
+    TransportProtocol, Volume,
 };
 
 use super::context::AwsAccount;
 use super::ecs_providers::{draining, managed_scaling, settings_of, termination_protection};
 pub use super::ecs_providers::{ProviderSettings, PROVIDER_SETTINGS};
+pub use super::ecs_services::{ControllerService, Service, ServiceNetwork, StoppedTask};
 use super::error::{gone_is_fine, AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
 /// DescribeClusters takes at most this many clusters a call.
 const CLUSTERS_PER_DESCRIBE: usize = 100;
-/// DescribeServices takes at most this many services a call.
-const SERVICES_PER_DESCRIBE: usize = 10;
 
 /// DescribeCapacityProviders takes at most this many names a call.
 const CAPACITY_PROVIDERS_PER_DESCRIBE: usize = 100;
@@ -38,6 +36,21 @@ pub struct Cluster {
     pub capacity_providers: Vec<String>,
     /// The cluster's `butler:uid` tag: whose it is.
     pub owner: Option<String>,
+    /// The `containerInsights` setting (`disabled`, `enabled`, `enhanced`).
+    pub container_insights: Option<String>,
+    /// The default capacity provider strategy: provider, weight, base.
+    pub default_strategy: Vec<(String, i32, i32)>,
+}
+
+/// Container Insights on every cluster would add CloudWatch metrics to each tenant's bill that the cost meter does
+/// not see: Butler's clusters say `disabled` explicitly (an account may default new clusters to enabled).
+pub const CONTAINER_INSIGHTS: &str = "disabled";
+
+impl Cluster {
+    /// The default strategy Butler sets: everything on the environment's one provider.
+    pub fn wanted_strategy(provider: &str) -> Vec<(String, i32, i32)> {
+        vec![(provider.to_owned(), 1, 0)]
+    }
 }
 
 /// A capacity provider as the reconciler sees it.
@@ -62,32 +75,6 @@ pub struct TaskDefinitionRevision {
     pub tags: BTreeMap<String, String>,
 }
 
-/// A service as the reconciler sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Service {
-    pub name: String,
-    pub arn: String,
-    pub status: String,
-    pub desired: i32,
-    pub running: i32,
-    pub pending: i32,
-    pub task_definition: String,
-    /// The primary deployment's rollout: `COMPLETED` once its tasks run and pass their health checks.
-    pub rollout_state: Option<String>,
-    pub rollout_reason: Option<String>,
-    /// Tasks of the primary deployment that stopped (a crash loop counts up here).
-    pub failed_tasks: i32,
-}
-
-/// A controller task that stopped: why, and how its container exited.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoppedTask {
-    pub reason: String,
-    pub exit_code: Option<i32>,
-    /// The revision it ran (a task stopped by a deployment ran the previous one).
-    pub task_definition: String,
-}
-
 /// The controller's task definition, in Butler's terms.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ControllerTask {
@@ -108,21 +95,6 @@ pub struct ControllerTask {
     pub entry_point: Vec<String>,
     /// The container health check's command (`CMD-SHELL`, …): Jenkins itself answering, not only a process.
     pub health_check: Vec<String>,
-}
-
-/// The controller's service, in Butler's terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControllerService {
-    pub cluster: String,
-    pub name: String,
-    pub task_definition: String,
-    pub subnets: Vec<String>,
-    pub security_groups: Vec<String>,
-    pub registry_arn: String,
-    /// Idempotency token (CreateService `clientToken`).
-    pub client_token: String,
-    /// Keep the controller off Spot (`attribute:lifecycle != spot`).
-    pub on_demand_only: bool,
 }
 
 /// What the reconciler needs of ECS.
@@ -167,6 +139,8 @@ pub trait EcsApi: Send + Sync {
     ) -> Result<String, AwsError>;
     /// Deregisters a task definition revision; gone is fine.
     async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError>;
+    /// Sets the cluster's `containerInsights` back to `CONTAINER_INSIGHTS`.
+    async fn set_cluster_settings(&self, name: &str) -> Result<(), AwsError>;
     /// Services of a cluster by name, ten a call; absent or deleted ones are left out.
     async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<Service>, AwsError>;
     /// Creates the controller's service.
@@ -175,6 +149,8 @@ pub trait EcsApi: Send + Sync {
         service: &ControllerService,
         tags: &BTreeMap<String, String>,
     ) -> Result<Service, AwsError>;
+    /// Puts every setting of the controller's service (count, revision, network, registry, placement) back.
+    async fn update_controller_service(&self, service: &ControllerService) -> Result<(), AwsError>;
     /// Sets a service's desired count (and task definition, when given).
     async fn update_service(
         &self,
@@ -189,8 +165,8 @@ pub trait EcsApi: Send + Sync {
 
 /// The SDK-backed ECS adapter.
 pub struct SdkEcs {
-    account: AwsAccount,
-    client: aws_sdk_ecs::Client,
+    pub(super) account: AwsAccount,
+    pub(super) client: aws_sdk_ecs::Client,
 }
 
 impl SdkEcs {
@@ -200,7 +176,7 @@ impl SdkEcs {
     }
 }
 
-fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+pub(super) fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
@@ -208,24 +184,33 @@ fn owner_of(tags: &[Tag]) -> Option<String> {
     tags.iter().find(|tag| tag.key() == Some(super::tags::UID)).and_then(|tag| tag.value()).map(str::to_owned)
 }
 
-fn invalid(operation: &'static str, error: impl std::fmt::Display) -> AwsError {
-    AwsError::malformed(operation, &error.to_string())
+fn insights() -> ClusterSetting {
+    ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(CONTAINER_INSIGHTS).build()
 }
 
-fn service_of(service: &aws_sdk_ecs::types::Service) -> Service {
-    let primary = service.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
-    Service {
-        name: service.service_name().unwrap_or_default().to_owned(),
-        arn: service.service_arn().unwrap_or_default().to_owned(),
-        status: service.status().unwrap_or_default().to_owned(),
-        desired: service.desired_count(),
-        running: service.running_count(),
-        pending: service.pending_count(),
-        task_definition: service.task_definition().unwrap_or_default().to_owned(),
-        rollout_state: primary.and_then(|d| d.rollout_state()).map(|s| s.as_str().to_owned()),
-        rollout_reason: primary.and_then(|d| d.rollout_state_reason()).map(str::to_owned),
-        failed_tasks: primary.map_or(0, |d| d.failed_tasks()),
+fn cluster_of(c: &aws_sdk_ecs::types::Cluster, owner: Option<String>) -> Cluster {
+    Cluster {
+        name: c.cluster_name().unwrap_or_default().to_owned(),
+        arn: c.cluster_arn().unwrap_or_default().to_owned(),
+        status: c.status().unwrap_or_default().to_owned(),
+        capacity_providers: c.capacity_providers().to_vec(),
+        owner,
+        container_insights: c
+            .settings()
+            .iter()
+            .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
+            .and_then(|s| s.value())
+            .map(str::to_owned),
+        default_strategy: c
+            .default_capacity_provider_strategy()
+            .iter()
+            .map(|item| (item.capacity_provider().to_owned(), item.weight(), item.base()))
+            .collect(),
     }
+}
+
+fn invalid(operation: &'static str, error: impl std::fmt::Display) -> AwsError {
+    AwsError::malformed(operation, &error.to_string())
 }
 
 /// The Jenkins web port and the agents' port.
@@ -238,31 +223,31 @@ impl EcsApi for SdkEcs {
     async fn describe_clusters(&self, names: &[String]) -> Result<Vec<Cluster>, AwsError> {
         let mut clusters = Vec::new();
         for chunk in names.chunks(CLUSTERS_PER_DESCRIBE) {
-            let request =
-                self.client.describe_clusters().set_clusters(Some(chunk.to_vec())).include(ClusterField::Tags).send();
+            let request = self
+                .client
+                .describe_clusters()
+                .set_clusters(Some(chunk.to_vec()))
+                .include(ClusterField::Tags)
+                .include(ClusterField::Settings)
+                .send();
             let output = self.account.call("ecs:DescribeClusters", ApiFamily::EcsRead, request).await?;
-            clusters.extend(output.clusters().iter().filter(|c| c.status() != Some("INACTIVE")).map(|c| Cluster {
-                name: c.cluster_name().unwrap_or_default().to_owned(),
-                arn: c.cluster_arn().unwrap_or_default().to_owned(),
-                status: c.status().unwrap_or_default().to_owned(),
-                capacity_providers: c.capacity_providers().to_vec(),
-                owner: owner_of(c.tags()),
-            }));
+            clusters.extend(
+                output
+                    .clusters()
+                    .iter()
+                    .filter(|c| c.status() != Some("INACTIVE"))
+                    .map(|c| cluster_of(c, owner_of(c.tags()))),
+            );
         }
         Ok(clusters)
     }
 
     async fn create_cluster(&self, name: &str, tag_set: &BTreeMap<String, String>) -> Result<Cluster, AwsError> {
-        let request = self.client.create_cluster().cluster_name(name).set_tags(Some(tags(tag_set))).send();
+        let request =
+            self.client.create_cluster().cluster_name(name).settings(insights()).set_tags(Some(tags(tag_set))).send();
         let output = self.account.call("ecs:CreateCluster", ApiFamily::EcsWrite, request).await?;
         let cluster = output.cluster().ok_or_else(|| AwsError::malformed("ecs:CreateCluster", "no Cluster"))?;
-        Ok(Cluster {
-            name: cluster.cluster_name().unwrap_or(name).to_owned(),
-            arn: cluster.cluster_arn().unwrap_or_default().to_owned(),
-            status: cluster.status().unwrap_or_default().to_owned(),
-            capacity_providers: cluster.capacity_providers().to_vec(),
-            owner: tag_set.get(super::tags::UID).cloned(),
-        })
+        Ok(cluster_of(cluster, tag_set.get(super::tags::UID).cloned()))
     }
 
     async fn delete_cluster(&self, name: &str) -> Result<(), AwsError> {
@@ -362,14 +347,13 @@ impl EcsApi for SdkEcs {
         gone_is_fine(self.account.call("ecs:DeregisterTaskDefinition", ApiFamily::EcsWrite, request).await.map(|_| ()))
     }
 
+    async fn set_cluster_settings(&self, name: &str) -> Result<(), AwsError> {
+        let request = self.client.update_cluster().cluster(name).settings(insights()).send();
+        self.account.call("ecs:UpdateCluster", ApiFamily::EcsWrite, request).await.map(|_| ())
+    }
+
     async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<Service>, AwsError> {
-        let mut services = Vec::new();
-        for chunk in names.chunks(SERVICES_PER_DESCRIBE) {
-            let request = self.client.describe_services().cluster(cluster).set_services(Some(chunk.to_vec())).send();
-            let output = self.account.call("ecs:DescribeServices", ApiFamily::EcsRead, request).await?;
-            services.extend(output.services().iter().filter(|s| s.status() != Some("INACTIVE")).map(service_of));
-        }
-        Ok(services)
+        super::ecs_services::describe_services(self, cluster, names).await
     }
 
     async fn create_controller_service(
@@ -377,38 +361,11 @@ impl EcsApi for SdkEcs {
         service: &ControllerService,
         tag_set: &BTreeMap<String, String>,
     ) -> Result<Service, AwsError> {
-        let operation = "ecs:CreateService";
-        let network = AwsVpcConfiguration::builder()
-            .set_subnets(Some(service.subnets.clone()))
-            .set_security_groups(Some(service.security_groups.clone()))
-            .build()
-            .map_err(|e| invalid(operation, e))?;
-        let request = self
-            .client
-            .create_service()
-            .cluster(&service.cluster)
-            .service_name(&service.name)
-            .task_definition(&service.task_definition)
-            .desired_count(1)
-            .client_token(&service.client_token)
-            // One controller per JENKINS_HOME, ever: stop the old task before starting the new one.
-            .deployment_configuration(
-                DeploymentConfiguration::builder().maximum_percent(100).minimum_healthy_percent(0).build(),
-            )
-            // The controller stays on the on-demand base: a Spot reclaim must not restart Jenkins.
-            .set_placement_constraints(service.on_demand_only.then(|| {
-                vec![PlacementConstraint::builder()
-                    .r#type(PlacementConstraintType::MemberOf)
-                    .expression("attribute:lifecycle != spot")
-                    .build()]
-            }))
-            .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build())
-            .service_registries(ServiceRegistry::builder().registry_arn(&service.registry_arn).build())
-            .health_check_grace_period_seconds(120)
-            .set_tags(Some(tags(tag_set)))
-            .send();
-        let output = self.account.call(operation, ApiFamily::EcsServiceWrite, request).await?;
-        output.service().map(service_of).ok_or_else(|| AwsError::malformed(operation, "no Service"))
+        super::ecs_services::create_controller_service(self, service, tag_set).await
+    }
+
+    async fn update_controller_service(&self, service: &ControllerService) -> Result<(), AwsError> {
+        super::ecs_services::update_controller_service(self, service).await
     }
 
     async fn update_service(
@@ -418,15 +375,11 @@ impl EcsApi for SdkEcs {
         desired: i32,
         task_definition: Option<&str>,
     ) -> Result<(), AwsError> {
-        let request = self
-            .client
-            .update_service()
-            .cluster(cluster)
-            .service(name)
-            .desired_count(desired)
-            .set_task_definition(task_definition.map(str::to_owned))
-            .send();
-        self.account.call("ecs:UpdateService", ApiFamily::EcsServiceWrite, request).await.map(|_| ())
+        super::ecs_services::update_service(self, cluster, name, desired, task_definition).await
+    }
+
+    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<StoppedTask>, AwsError> {
+        super::ecs_services::stopped_tasks(self, cluster, service).await
     }
 
     async fn delete_service(&self, cluster: &str, name: &str) -> Result<(), AwsError> {
@@ -573,36 +526,6 @@ impl EcsApi for SdkEcs {
             Err(error) if error.kind == AwsErrorKind::NotFound => Ok(Vec::new()),
             Err(error) => Err(error),
         }
-    }
-
-    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<StoppedTask>, AwsError> {
-        let request = self
-            .client
-            .list_tasks()
-            .cluster(cluster)
-            .service_name(service)
-            .desired_status(DesiredStatus::Stopped)
-            .max_results(10)
-            .send();
-        let arns = match self.account.call("ecs:ListTasks", ApiFamily::EcsRead, request).await {
-            Ok(output) => output.task_arns().to_vec(),
-            Err(error) if error.kind == AwsErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(error),
-        };
-        if arns.is_empty() {
-            return Ok(Vec::new());
-        }
-        let request = self.client.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send();
-        let output = self.account.call("ecs:DescribeTasks", ApiFamily::EcsRead, request).await?;
-        Ok(output
-            .tasks()
-            .iter()
-            .map(|task| StoppedTask {
-                reason: task.stopped_reason().unwrap_or("stopped").to_owned(),
-                exit_code: task.containers().iter().find_map(|c| c.exit_code()),
-                task_definition: task.task_definition_arn().unwrap_or_default().to_owned(),
-            })
-            .collect())
     }
 
     async fn stop_task(&self, cluster: &str, task: &str) -> Result<(), AwsError> {

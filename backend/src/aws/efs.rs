@@ -68,8 +68,17 @@ pub struct AccessPoint {
     pub id: String,
     pub arn: String,
     pub root_path: String,
+    /// The POSIX user every request through the access point is made as.
     pub uid: Option<i64>,
+    pub gid: Option<i64>,
     pub lifecycle: Lifecycle,
+}
+
+impl AccessPoint {
+    /// Whether requests through it are the jenkins user's (an access point cannot be changed, only replaced).
+    pub fn is_jenkins(&self) -> bool {
+        self.uid == Some(JENKINS_UID) && self.gid == Some(JENKINS_UID)
+    }
 }
 
 /// What the reconciler needs of EFS.
@@ -101,6 +110,10 @@ pub trait EfsApi: Send + Sync {
     ) -> Result<MountTarget, AwsError>;
     /// Deletes a mount target; gone already is fine.
     async fn delete_mount_target(&self, mount_target_id: &str) -> Result<(), AwsError>;
+    /// The security groups of a mount target.
+    async fn mount_target_security_groups(&self, mount_target_id: &str) -> Result<Vec<String>, AwsError>;
+    /// Replaces the security groups of a mount target.
+    async fn set_mount_target_security_groups(&self, mount_target_id: &str, groups: &[String]) -> Result<(), AwsError>;
     /// The file system's access points.
     async fn access_points(&self, file_system_id: &str) -> Result<Vec<AccessPoint>, AwsError>;
     /// Creates the access point for `root_path` owned by the jenkins user (idempotent through `client_token`).
@@ -269,6 +282,22 @@ impl EfsApi for SdkEfs {
         gone_is_fine(self.account.call("efs:DeleteMountTarget", ApiFamily::Efs, request).await.map(|_| ()))
     }
 
+    async fn mount_target_security_groups(&self, mount_target_id: &str) -> Result<Vec<String>, AwsError> {
+        let request = self.client.describe_mount_target_security_groups().mount_target_id(mount_target_id).send();
+        let output = self.account.call("efs:DescribeMountTargetSecurityGroups", ApiFamily::Efs, request).await?;
+        Ok(output.security_groups().to_vec())
+    }
+
+    async fn set_mount_target_security_groups(&self, mount_target_id: &str, groups: &[String]) -> Result<(), AwsError> {
+        let request = self
+            .client
+            .modify_mount_target_security_groups()
+            .mount_target_id(mount_target_id)
+            .set_security_groups(Some(groups.to_vec()))
+            .send();
+        self.account.call("efs:ModifyMountTargetSecurityGroups", ApiFamily::Efs, request).await.map(|_| ())
+    }
+
     async fn access_points(&self, file_system_id: &str) -> Result<Vec<AccessPoint>, AwsError> {
         let request = self.client.describe_access_points().file_system_id(file_system_id).send();
         let output = self.account.call("efs:DescribeAccessPoints", ApiFamily::Efs, request).await?;
@@ -281,6 +310,7 @@ impl EfsApi for SdkEfs {
                     arn: point.access_point_arn().unwrap_or_default().to_owned(),
                     root_path: point.root_directory().and_then(|root| root.path()).unwrap_or("/").to_owned(),
                     uid: point.posix_user().map(|user| user.uid()),
+                    gid: point.posix_user().map(|user| user.gid()),
                     lifecycle: point.life_cycle_state().map_or(Lifecycle::Available, lifecycle),
                 })
             })
@@ -325,6 +355,7 @@ impl EfsApi for SdkEfs {
             arn: output.access_point_arn().unwrap_or_default().to_owned(),
             root_path: root_path.to_owned(),
             uid: output.posix_user().map(|user| user.uid()),
+            gid: output.posix_user().map(|user| user.gid()),
             lifecycle: output.life_cycle_state().map_or(Lifecycle::Creating, lifecycle),
         })
     }

@@ -1,4 +1,5 @@
-//! CloudWatch Logs: the environment's log groups (controller, agents) with a retention, so logs never pile up.
+//! CloudWatch Logs: the environment's log groups (controller, agents) with a retention, so logs never pile up,
+//! and the last lines of a group's newest stream (what the controller said last, for the environment page).
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,17 @@ pub trait LogsApi: Send + Sync {
     async fn put_retention(&self, name: &str, days: i32) -> Result<(), AwsError>;
     /// Deletes a log group; gone is fine.
     async fn delete_log_group(&self, name: &str) -> Result<(), AwsError>;
+    /// The last `lines` events of the group's most recently written stream, oldest first (empty when the group
+    /// has no stream yet). Two calls.
+    async fn tail(&self, name: &str, lines: i32) -> Result<Vec<LogLine>, AwsError>;
+}
+
+/// One log event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    pub message: String,
 }
 
 /// The SDK-backed adapter.
@@ -83,5 +95,42 @@ impl LogsApi for SdkLogs {
             Err(error) if error.kind == AwsErrorKind::NotFound => Ok(()),
             other => other.map(|_| ()),
         }
+    }
+
+    async fn tail(&self, name: &str, lines: i32) -> Result<Vec<LogLine>, AwsError> {
+        let request = self
+            .client
+            .describe_log_streams()
+            .log_group_name(name)
+            .order_by(aws_sdk_cloudwatchlogs::types::OrderBy::LastEventTime)
+            .descending(true)
+            .limit(1)
+            .send();
+        let streams = match self.account.call("logs:DescribeLogStreams", ApiFamily::Logs, request).await {
+            Ok(output) => output.log_streams().to_vec(),
+            Err(error) if error.kind == AwsErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let Some(stream) = streams.first().and_then(|s| s.log_stream_name()) else {
+            return Ok(Vec::new());
+        };
+        // From the end: the newest `lines` events, which GetLogEvents still returns oldest first.
+        let request = self
+            .client
+            .get_log_events()
+            .log_group_name(name)
+            .log_stream_name(stream)
+            .start_from_head(false)
+            .limit(lines)
+            .send();
+        let output = self.account.call("logs:GetLogEvents", ApiFamily::Logs, request).await?;
+        Ok(output
+            .events()
+            .iter()
+            .map(|event| LogLine {
+                timestamp: event.timestamp().unwrap_or_default(),
+                message: event.message().unwrap_or_default().trim_end().to_owned(),
+            })
+            .collect())
     }
 }

@@ -10,6 +10,7 @@ mod ec2_routes;
 mod ec2_rules;
 pub mod ecs;
 mod ecs_providers;
+mod ecs_services;
 pub mod efs;
 pub mod emulator;
 pub mod error;

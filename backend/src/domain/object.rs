@@ -122,6 +122,9 @@ pub struct JenkinsEnvironmentStatus {
     /// The names of the environment's AWS resources, given when it was created and never changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_names: Option<super::aws_names::Names>,
+    /// When a full pass last read every resource's content and found it (or put it back) as the spec says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_content_check_time: Option<DateTime<Utc>>,
 }
 
 /// One container instance of the environment's Auto Scaling Group.

@@ -2,6 +2,7 @@
 //! preconditions) and the transactional writes that keep rows, the change log and events in step.
 
 pub mod admission;
+pub mod controller_log;
 mod guardrails;
 pub mod writes;
 

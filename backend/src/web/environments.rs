@@ -198,6 +198,8 @@ struct DetailPage {
     plugins: String,
     can_edit: bool,
     instances: Vec<crate::domain::object::InstanceStatus>,
+    /// The controller's last log lines (editors only; None for viewers).
+    controller_log: Option<String>,
 }
 
 async fn panel_of(state: &AppState, object: &JenkinsEnvironment, region: &str) -> Result<Panel, ApiError> {
@@ -271,6 +273,25 @@ async fn detail(
         };
         let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
         let can_edit = chrome.can_edit(&caller);
+        // What the controller said last: read live, for editors (as the API), never failing the page.
+        let controller_log = match (&profile, can_edit) {
+            (Some(profile), true) => Some(
+                match crate::environments::controller_log::tail(
+                    &state.accounts,
+                    &state.aws,
+                    profile,
+                    &object,
+                    crate::environments::controller_log::DEFAULT_LINES,
+                )
+                .await
+                {
+                    Ok(log) if log.lines.is_empty() => format!("({} has no lines yet)", log.log_group),
+                    Ok(log) => log.lines.iter().map(|line| line.message.as_str()).collect::<Vec<_>>().join("\n"),
+                    Err(error) => format!("(the controller log could not be read: {error})"),
+                },
+            ),
+            _ => None,
+        };
         let panel_html = panel.render().map_err(|e| ApiError::Internal(e.into()))?;
         Ok::<_, ApiError>(DetailPage {
             chrome,
@@ -282,6 +303,7 @@ async fn detail(
             plugins,
             can_edit,
             instances: object.status.instances.clone(),
+            controller_log,
         })
     }
     .await;

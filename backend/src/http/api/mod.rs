@@ -3,6 +3,7 @@
 mod audit_log;
 mod auth;
 mod cloud_profiles;
+mod controller_log;
 mod costs;
 mod environments;
 mod health;
@@ -38,6 +39,7 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/status", environments::get_environment)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/events", environments::list_environment_events)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/jenkins-config", jenkins_config::get_jenkins_config)
+        .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/controller-log", controller_log::get_controller_log)
         .post("/api/v1/auth/token", auth::create_token)
         .post("/api/v1/auth/session", auth::create_session)
         .delete("/api/v1/auth/session", auth::delete_session)

@@ -6,7 +6,7 @@ use super::conditions::{self, CAPACITY_READY};
 use super::{ownership, Pass, Progress};
 use crate::aws::autoscaling::{Group, GroupSpec};
 use crate::aws::ec2::LaunchTemplateData;
-use crate::aws::ecs::{Cluster, PROVIDER_SETTINGS};
+use crate::aws::ecs::{Cluster, CONTAINER_INSIGHTS, PROVIDER_SETTINGS};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType, InstanceStatus};
 
@@ -52,6 +52,9 @@ pub fn desired_group(pass: &Pass, launch_template_id: &str) -> GroupSpec {
         capacity_rebalance: capacity.capacity_rebalance,
         min: to_i32(capacity.min),
         max: to_i32(capacity.max),
+        launch_template_version: crate::aws::autoscaling::LATEST.to_owned(),
+        // The capacity provider's managed termination protection, not the ASG, decides which instance goes.
+        protected_from_scale_in: true,
     }
 }
 
@@ -80,6 +83,14 @@ async fn cluster(pass: &mut Pass) -> Result<Cluster, AwsError> {
     let name = pass.names.cluster();
     if let Some(found) = pass.aws.ecs.describe_clusters(std::slice::from_ref(&name)).await?.into_iter().next() {
         ownership::require(pass, "ECS cluster", &name, found.owner.as_deref())?;
+        if found.container_insights.as_deref() != Some(CONTAINER_INSIGHTS) {
+            pass.aws.ecs.set_cluster_settings(&name).await?;
+            let message = format!(
+                "ECS cluster {name}: containerInsights {:?} set back to {CONTAINER_INSIGHTS}",
+                found.container_insights
+            );
+            pass.event(EventType::Normal, "DriftRepaired", message);
+        }
         return Ok(found);
     }
     // CreateCluster answers an existing name with that cluster: no duplicate after a crash.
@@ -275,13 +286,21 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
             format!("capacity provider {provider_name}: managed scaling, protection and draining set back"),
         );
     }
-    if !cluster.capacity_providers.contains(&provider_name) {
+    // Exactly this provider, as the default strategy: another one (FARGATE_SPOT, say) added out of band would
+    // run the controller or builds where Butler neither meters nor protects them.
+    let strategy = Cluster::wanted_strategy(&provider_name);
+    if cluster.capacity_providers != [provider_name.clone()] || cluster.default_strategy != strategy {
         pass.aws.ecs.put_cluster_capacity_providers(&cluster.name, std::slice::from_ref(&provider_name)).await?;
-        pass.event(
-            EventType::Normal,
-            "CapacityProviderAssociated",
-            format!("{provider_name} is the default capacity of {}", cluster.name),
-        );
+        if cluster.capacity_providers.is_empty() {
+            let message = format!("{provider_name} is the default capacity of {}", cluster.name);
+            pass.event(EventType::Normal, "CapacityProviderAssociated", message);
+        } else {
+            let message = format!(
+                "ECS cluster {}: capacity providers {:?} and default strategy {:?} set back to {provider_name}",
+                cluster.name, cluster.capacity_providers, cluster.default_strategy
+            );
+            pass.event(EventType::Normal, "DriftRepaired", message);
+        }
     }
     let generation = pass.object.metadata.generation;
     let message = format!(

@@ -158,16 +158,26 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
 
     let cluster = pass.names.cluster();
     let name = pass.names.controller_service();
+    let Some(registry_arn) = pass.status.outputs.discovery_service_arn.clone() else {
+        return Ok(waiting(pass, "WaitingForDiscovery", "the Cloud Map service is not known yet".to_owned()));
+    };
+    let desired = ControllerService {
+        cluster: cluster.clone(),
+        name: name.clone(),
+        task_definition: task_definition.clone(),
+        subnets: super::storage::subnets(pass),
+        security_groups: vec![groups.controller.clone()],
+        registry_arn,
+        client_token: pass.object.metadata.uid.simple().to_string(),
+        on_demand_only: pass.object.spec.controller.placement == ControllerPlacement::OnDemand,
+    };
     let found = pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.into_iter().next();
     let service = match found {
         Some(service) => {
-            if service.task_definition != task_definition || service.desired != 1 {
-                pass.aws.ecs.update_service(&cluster, &name, 1, Some(&task_definition)).await?;
-                let message = if service.desired != 1 {
-                    format!("controller service desired count {} set back to 1", service.desired)
-                } else {
-                    format!("controller service moved to {task_definition}")
-                };
+            let differences = desired.differences(&service);
+            if !differences.is_empty() {
+                pass.aws.ecs.update_controller_service(&desired).await?;
+                let message = format!("controller service {name}: {}", differences.join(", "));
                 change_event(pass, "ControllerUpdated", message);
                 // The answer to the update is not the new state: look again on the next pass.
                 return Ok(waiting(pass, "ControllerUpdating", "the controller service is being updated".to_owned()));
@@ -175,19 +185,6 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
             service
         }
         None => {
-            let Some(registry_arn) = pass.status.outputs.discovery_service_arn.clone() else {
-                return Ok(waiting(pass, "WaitingForDiscovery", "the Cloud Map service is not known yet".to_owned()));
-            };
-            let desired = ControllerService {
-                cluster: cluster.clone(),
-                name: name.clone(),
-                task_definition: task_definition.clone(),
-                subnets: super::storage::subnets(pass),
-                security_groups: vec![groups.controller.clone()],
-                registry_arn,
-                client_token: pass.object.metadata.uid.simple().to_string(),
-                on_demand_only: pass.object.spec.controller.placement == ControllerPlacement::OnDemand,
-            };
             let created = pass.aws.ecs.create_controller_service(&desired, &pass.tags()).await?;
             let reason =
                 if pass.status.outputs.service_arn.is_some() { "DriftRepaired" } else { "ControllerServiceCreated" };

@@ -5,7 +5,7 @@ use sea_orm::DatabaseConnection;
 
 use super::conditions::{self, DISCOVERY_READY};
 use super::{ownership, Pass, Progress};
-use crate::aws::discovery::OperationState;
+use crate::aws::discovery::{controller_records, OperationState};
 use crate::aws::tags::profile_tags;
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType};
@@ -66,6 +66,15 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
     let service = match pass.aws.discovery.find_service(&namespace_id, &service_name).await? {
         Some(service) => {
             ownership::require(pass, "Cloud Map service", &service_name, service.creator_request_id.as_deref())?;
+            if service.dns_records != controller_records() {
+                pass.aws.discovery.set_controller_records(&service.id).await?;
+                let message = format!(
+                    "Cloud Map service {service_name} records {:?} set back to {:?}",
+                    service.dns_records,
+                    controller_records()
+                );
+                pass.event(EventType::Normal, "DriftRepaired", message);
+            }
             service
         }
         None => {

@@ -62,6 +62,12 @@ impl Pass {
         self.events.push((event_type, reason.to_owned(), message.into()));
     }
 
+    /// Whether the environment has never been fully converged: everything in AWS was made by Butler's own passes,
+    /// so content a create call sets atomically needs no read to be known.
+    pub fn first_provisioning(&self) -> bool {
+        self.object.status.last_content_check_time.is_none()
+    }
+
     /// The environment's tags.
     pub fn tags(&self) -> std::collections::BTreeMap<String, String> {
         crate::aws::tags::environment_tags(
@@ -79,17 +85,28 @@ pub enum Progress {
     Waiting(String),
 }
 
+/// How often a converged environment gets a full content check unless configured otherwise.
+pub const DEFAULT_CONTENT_CHECK: Duration = Duration::from_secs(3600);
+
 /// The reconciler.
 pub struct EnvironmentReconciler {
     db: DatabaseConnection,
     feed: Arc<Feed>,
     aws: Arc<dyn AwsProvider>,
+    content_check: Duration,
 }
 
 impl EnvironmentReconciler {
     /// A reconciler writing to `db`, announcing through `feed`, calling AWS through `aws`.
     pub fn new(db: DatabaseConnection, feed: Arc<Feed>, aws: Arc<dyn AwsProvider>) -> Self {
-        Self { db, feed, aws }
+        Self { db, feed, aws, content_check: DEFAULT_CONTENT_CHECK }
+    }
+
+    /// Sets how long a converged environment goes on the two-read probe before a full content check.
+    #[must_use]
+    pub fn with_content_check(mut self, interval: Duration) -> Self {
+        self.content_check = interval;
+        self
     }
 
     /// One pass over `tenant/name` (tests drive passes directly).
@@ -130,7 +147,13 @@ impl EnvironmentReconciler {
     }
 
     async fn provision(&self, pass: &mut Pass) -> Result<Action, AwsError> {
-        if probe::converged(pass).await? {
+        // The probe sees what stops Jenkins; what does not (an extra policy on a role, a rule on a group, a
+        // setting) waits for the full content check, which reads everything on its own, longer interval.
+        let content_due =
+            pass.object.status.last_content_check_time.is_none_or(|last| {
+                pass.now - last >= chrono::Duration::from_std(self.content_check).unwrap_or_default()
+            });
+        if !content_due && probe::converged(pass).await? {
             return Ok(Action::AwaitChange);
         }
         access::ensure(pass).await?;
@@ -147,7 +170,11 @@ impl EnvironmentReconciler {
         let generation = pass.object.metadata.generation;
         conditions::derive_ready(&mut pass.status, generation, false, pass.now);
         Ok(match controller {
-            Progress::Done => Action::AwaitChange,
+            Progress::Done => {
+                // Every step read its resource's content and left it as the spec says.
+                pass.status.last_content_check_time = Some(pass.now);
+                Action::AwaitChange
+            }
             Progress::Waiting(_) => Action::RequeueAfter(POLL_WHILE_WAITING),
         })
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::conditions::{self, STORAGE_READY};
 use super::{ownership, Pass, Progress};
-use crate::aws::ec2::{FoundGroup, IngressRule};
+use crate::aws::ec2::{FoundGroup, IngressRule, Outbound};
 use crate::aws::efs::{Lifecycle, Throughput};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType};
@@ -21,13 +21,20 @@ pub fn subnets(pass: &Pass) -> Vec<String> {
     serde_json::from_value(pass.profile.subnet_ids.clone()).unwrap_or_default()
 }
 
+/// What one of the environment's security groups lets in and out.
+struct GroupRules<'a> {
+    name: &'a str,
+    description: &'a str,
+    ingress: &'a [IngressRule],
+    outbound: Outbound,
+}
+
 async fn security_group(
     pass: &mut Pass,
     existing: &BTreeMap<String, FoundGroup>,
-    name: &str,
-    description: &str,
-    rules: &[IngressRule],
+    group: GroupRules<'_>,
 ) -> Result<String, AwsError> {
+    let GroupRules { name, description, ingress: rules, outbound } = group;
     let vpc = pass.profile.vpc_id.clone();
     if let Some(found) = existing.get(name) {
         ownership::require(pass, "security group", name, found.owner.as_deref())?;
@@ -35,15 +42,19 @@ async fn security_group(
         // back to exactly these rules (the read that found it says what it has: no extra call when it is right).
         let mut desired = rules.to_vec();
         desired.sort();
+        let mut changes = Vec::new();
         if found.ingress != desired || found.other_ingress {
-            let changes = pass.aws.ec2.converge_ingress(&found.id, &desired).await?;
-            if !changes.is_empty() {
-                pass.event(
-                    EventType::Normal,
-                    "DriftRepaired",
-                    format!("security group {name} ({}): {}", found.id, changes.join(", ")),
-                );
-            }
+            changes.extend(pass.aws.ec2.converge_ingress(&found.id, &desired).await?);
+        }
+        if found.outbound != outbound {
+            changes.extend(pass.aws.ec2.converge_egress(&found.id, outbound).await?);
+        }
+        if !changes.is_empty() {
+            pass.event(
+                EventType::Normal,
+                "DriftRepaired",
+                format!("security group {name} ({}): {}", found.id, changes.join(", ")),
+            );
         }
         return Ok(found.id.clone());
     }
@@ -61,6 +72,10 @@ async fn security_group(
     if !rules.is_empty() {
         pass.aws.ec2.authorize_ingress(&id, rules).await?;
     }
+    // A new group lets everything out; one that needs nothing out loses that rule.
+    if outbound != Outbound::Everything {
+        pass.aws.ec2.converge_egress(&id, outbound).await?;
+    }
     pass.event(EventType::Normal, "SecurityGroupCreated", format!("created security group {name} ({id})"));
     Ok(id)
 }
@@ -75,35 +90,39 @@ pub struct SecurityGroups {
 }
 
 /// Finds or creates the security groups: agents (egress only), controller (8080 and 50000 from the agents;
-/// never from the world), storage (NFS from the controller).
+/// never from the world), storage (NFS from the controller, nothing out: a file system starts no connection).
 pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError> {
     let names = pass.names.clone();
     let all = [names.agents_security_group(), names.controller_security_group(), names.storage_security_group()];
     // One lookup for the three; only missing ones are created.
     let existing = pass.aws.ec2.find_security_groups(&pass.profile.vpc_id, &all).await?;
-    let agents =
-        security_group(pass, &existing, &names.agents_security_group(), "Jenkins agents (egress only)", &[]).await?;
+    let agents_group = GroupRules {
+        name: &names.agents_security_group(),
+        description: "Jenkins agents (egress only)",
+        ingress: &[],
+        outbound: Outbound::Everything,
+    };
+    let agents = security_group(pass, &existing, agents_group).await?;
     let controller_rules = [
         IngressRule { port: JENKINS_HTTP_PORT, source_group_id: agents.clone() },
         IngressRule { port: JENKINS_AGENT_PORT, source_group_id: agents.clone() },
     ];
-    let controller = security_group(
-        pass,
-        &existing,
-        &names.controller_security_group(),
-        "Jenkins controller: 8080 and 50000 from agents",
-        &controller_rules,
-    )
-    .await?;
+    let controller_group = GroupRules {
+        name: &names.controller_security_group(),
+        description: "Jenkins controller: 8080 and 50000 from agents",
+        ingress: &controller_rules,
+        // Plugins, the update center, Git and ECS's API are all outside.
+        outbound: Outbound::Everything,
+    };
+    let controller = security_group(pass, &existing, controller_group).await?;
     let storage_rules = [IngressRule { port: NFS_PORT, source_group_id: controller.clone() }];
-    let storage = security_group(
-        pass,
-        &existing,
-        &names.storage_security_group(),
-        "JENKINS_HOME: NFS from the controller",
-        &storage_rules,
-    )
-    .await?;
+    let storage_group = GroupRules {
+        name: &names.storage_security_group(),
+        description: "JENKINS_HOME: NFS from the controller",
+        ingress: &storage_rules,
+        outbound: Outbound::Nothing,
+    };
+    let storage = security_group(pass, &existing, storage_group).await?;
     Ok(SecurityGroups { agents, controller, storage })
 }
 
@@ -116,6 +135,29 @@ fn desired_throughput(pass: &Pass) -> Throughput {
             Throughput::Provisioned(f64::from(storage.provisioned_throughput_mibps.unwrap_or(1)))
         }
     }
+}
+
+/// Puts each available mount target back behind the storage group alone. Skipped while the environment is
+/// first being made: CreateMountTarget sets the groups in the same call, so nothing can be half made, and the
+/// extra read per target would be paid by every new environment.
+async fn mount_target_groups(
+    pass: &mut Pass,
+    targets: &[crate::aws::efs::MountTarget],
+    storage_group: &str,
+) -> Result<(), AwsError> {
+    if pass.first_provisioning() {
+        return Ok(());
+    }
+    let wanted = vec![storage_group.to_owned()];
+    for target in targets.iter().filter(|t| t.lifecycle == Lifecycle::Available) {
+        let groups = pass.aws.efs.mount_target_security_groups(&target.id).await?;
+        if groups != wanted {
+            pass.aws.efs.set_mount_target_security_groups(&target.id, &wanted).await?;
+            let message = format!("mount target {} security groups {groups:?} set back to {storage_group}", target.id);
+            pass.event(EventType::Normal, "DriftRepaired", message);
+        }
+    }
+    Ok(())
 }
 
 fn waiting(pass: &mut Pass, reason: &str, message: String) -> Progress {
@@ -161,9 +203,21 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         );
     }
 
-    let targets = pass.aws.efs.mount_targets(&file_system.id).await?;
+    let mut targets = pass.aws.efs.mount_targets(&file_system.id).await?;
+    let wanted_subnets = subnets(pass);
+    // A target outside the profile's subnets (the profile moved, or one made out of band) goes.
+    for target in targets.iter().filter(|t| !wanted_subnets.contains(&t.subnet_id)) {
+        if !matches!(target.lifecycle, Lifecycle::Deleting | Lifecycle::Deleted) {
+            pass.aws.efs.delete_mount_target(&target.id).await?;
+            let message =
+                format!("mount target {} in {} is not in the profile's subnets: deleted", target.id, target.subnet_id);
+            pass.event(EventType::Normal, "DriftRepaired", message);
+        }
+    }
+    targets.retain(|t| wanted_subnets.contains(&t.subnet_id));
+    mount_target_groups(pass, &targets, &storage_group).await?;
     let mut pending = targets.iter().filter(|t| t.lifecycle != Lifecycle::Available).count();
-    for subnet in subnets(pass) {
+    for subnet in wanted_subnets {
         if !targets.iter().any(|target| target.subnet_id == subnet) {
             match pass.aws.efs.create_mount_target(&file_system.id, &subnet, &storage_group).await {
                 Ok(target) => {
@@ -193,10 +247,27 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     }
 
     let root = pass.names.jenkins_home_root();
-    let points = pass.aws.efs.access_points(&file_system.id).await?;
-    let point = match points.into_iter().find(|point| point.root_path == root) {
+    let mut points = pass.aws.efs.access_points(&file_system.id).await?;
+    // The file system serves JENKINS_HOME through one access point, as the jenkins user: any other (another root,
+    // another user) is a way around that, and an access point cannot be changed, only replaced.
+    for point in points.iter().filter(|point| point.root_path != root || !point.is_jenkins()) {
+        pass.aws.efs.delete_access_point(&point.id).await?;
+        let message = format!(
+            "access point {} ({} as uid {:?} gid {:?}) is not {root} as uid/gid 1000: deleted",
+            point.id, point.root_path, point.uid, point.gid
+        );
+        pass.event(EventType::Normal, "DriftRepaired", message);
+    }
+    points.retain(|point| point.root_path == root && point.is_jenkins());
+    let point = match points.into_iter().next() {
         Some(point) => point,
         None => {
+            // The client token makes a retried create the same access point; one replacing a deleted one needs
+            // a token of its own (EFS would answer a reused token with the deleted access point).
+            let token = match &pass.status.outputs.access_point_id {
+                Some(previous) => format!("{token}:{previous}"),
+                None => token.clone(),
+            };
             let created = pass.aws.efs.create_access_point(&file_system.id, &token, &root, &pass.tags()).await?;
             pass.event(
                 EventType::Normal,

@@ -1,0 +1,50 @@
+//! `GET …/jenkinsenvironments/{name}/controller-log?lines=N`: the last lines the controller wrote to its log group.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::respond;
+use crate::auth::caller::Caller;
+use crate::auth::Role;
+use crate::environments::controller_log::{self, DEFAULT_LINES, MAX_LINES};
+use crate::error::ApiError;
+use crate::http::extract::{ApiPath, ApiQuery};
+use crate::state::AppState;
+use crate::store::{cloud_profiles, environments, tenants};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogParams {
+    lines: Option<i32>,
+}
+
+/// The controller's last log lines. Editors and admins: Jenkins' own log may carry what a build or a plugin
+/// printed, which is more than a viewer sees of an environment.
+pub async fn get_controller_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((tenant, name)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<LogParams>,
+) -> Result<Response, ApiError> {
+    caller.require(&tenant, Role::Editor)?;
+    let lines = params.lines.unwrap_or(DEFAULT_LINES);
+    if !(1..=MAX_LINES).contains(&lines) {
+        return Err(ApiError::BadRequest(format!("query parameter lines: must be between 1 and {MAX_LINES}")));
+    }
+    let not_found = || ApiError::NotFound(format!("jenkinsenvironment {name:?} not found in tenant {tenant:?}"));
+    let row = environments::find(&state.db, &tenant, &name).await?.ok_or_else(not_found)?;
+    let object = environments::to_object(&row)?;
+    let tenant_row = tenants::find(&state.db, &tenant).await?.ok_or_else(not_found)?;
+    let profile = cloud_profiles::find(&state.db, &tenant_row.cloud_profile).await?.ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "tenant {tenant:?} uses cloud profile {:?}, which does not exist",
+            tenant_row.cloud_profile
+        ))
+    })?;
+    let log = controller_log::tail(&state.accounts, &state.aws, &profile, &object, lines)
+        .await
+        .map_err(|error| ApiError::Unavailable(format!("the controller log could not be read: {error}")))?;
+    respond::json(StatusCode::OK, &log)
+}
