@@ -12,6 +12,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/butler-target}"
 
 MOTO_VERSION="5.2.5"
 MOTO_PORT="${BUTLER_MOTO_PORT:-5055}"
+# moto accepts requests AWS refuses; dev/moto_validating.py refuses them as AWS would and records each refusal
+# here, one JSON line per violation, for tooling to read after a run.
+MOTO_VIOLATIONS="$STATE_DIR/moto-violations.jsonl"
 PG_HOST="127.0.0.1"
 PG_PORT="5432"
 # Trust auth ignores the password; a server this script installs gets exactly this one.
@@ -68,7 +71,7 @@ ensure_database() {
 
 # Installs moto (pinned) into a project-local venv and starts it on loopback.
 install_moto() {
-  if [ ! -x "$ROOT/.venv/bin/moto_server" ] || ! "$ROOT/.venv/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION$"; then
+  if [ ! -x "$ROOT/.venv/bin/moto_server" ] || ! "$ROOT/.venv/bin/pip" show moto 2>/dev/null | grep "^Version: $MOTO_VERSION$" >/dev/null; then
     log "installing the moto AWS emulator $MOTO_VERSION into .venv"
     python3 -m venv "$ROOT/.venv"
     "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
@@ -77,10 +80,15 @@ install_moto() {
 
 # Starts moto on $MOTO_PORT, logging to $1, and waits until it answers.
 start_moto() {
+  # A fresh moto starts with a fresh record of refusals: the file describes this moto's run only.
+  export BUTLER_MOTO_VIOLATIONS="$MOTO_VIOLATIONS"
+  : >"$BUTLER_MOTO_VIOLATIONS"
   # AWS managed policies (AmazonECSTaskExecutionRolePolicy, …) exist only when moto is asked to load them.
   # ECS services never start tasks in moto; with MOTO_ECS_SERVICE_RUNNING=1 a new service reports its one task
   # running, as ECS would once the controller starts (the pending → running wait is tested on fakes).
-  MOTO_ECS_SERVICE_RUNNING=1 MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$1" 2>&1 &
+  # moto_server itself, behind a front that checks each request against botocore's model of the service, so a
+  # request AWS would refuse (a name too long, a required member missing) fails here too, not first in AWS.
+  MOTO_ECS_SERVICE_RUNNING=1 MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$ROOT/.venv/bin/python" "$ROOT/dev/moto_validating.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$1" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 60); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
@@ -105,6 +113,8 @@ start_test_moto() {
 ensure_moto() {
   if curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
     export BUTLER_AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+    # A moto this script started earlier keeps writing its refusals to the same file.
+    export BUTLER_MOTO_VIOLATIONS="$MOTO_VIOLATIONS"
     return 0
   fi
   install_moto

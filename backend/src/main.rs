@@ -175,6 +175,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 ami_id: None,
                 namespace_name: "jenkins.local",
                 guardrails: &butler::domain::guardrails::Guardrails::default(),
+                proxy: None,
             };
             butler::store::cloud_profiles::upsert(&db, &name, &input).await?;
             println!("cloud profile {name}: {} with subnets {}", network.vpc_id, network.subnet_ids.join(", "));

@@ -58,6 +58,8 @@ pub struct FakeState {
     pub spot_prices: HashMap<(String, String), f64>,
     /// The profile's subnets have no default route (no egress).
     pub no_egress: bool,
+    /// The controller task definition registered last, as Butler sent it.
+    pub last_controller_task: Option<butler::aws::ecs::ControllerTask>,
     /// The controller task stops as soon as it starts, for this reason.
     pub controller_crash: Option<butler::aws::ecs::StoppedTask>,
     /// The controller task runs but Jenkins never answers its health check.

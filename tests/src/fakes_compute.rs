@@ -130,6 +130,7 @@ impl EcsApi for FakeAws {
         let revisions = state.task_definitions.entry(task.family.clone()).or_default();
         let arn = format!("arn:aws:ecs:eu-west-1:000000000000:task-definition/{}:{}", task.family, revisions.len() + 1);
         revisions.push((arn.clone(), tags.clone(), true));
+        state.last_controller_task = Some(task.clone());
         state.created("ecs:RegisterTaskDefinition");
         Ok(arn)
     }

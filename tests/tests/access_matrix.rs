@@ -188,6 +188,9 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/jenkins-config") => {
             (Rule::Tenant(Role::Viewer, 200), request(Method::GET, format!("{env}/jenkins-config"), None))
         }
+        ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/controller-log") => {
+            (Rule::Tenant(Role::Editor, 200), request(Method::GET, format!("{env}/controller-log"), None))
+        }
         ("GET", "/api/v1/tenants/{tenant}/members") => {
             (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments/members".into(), None))
         }

@@ -306,6 +306,48 @@ async fn a_profile_without_egress_holds_the_controller_back_and_says_why_instead
 }
 
 #[tokio::test]
+async fn a_profile_with_an_http_proxy_needs_no_route_and_the_controller_goes_out_through_it() {
+    let (app, reconciler, fake) = setup(0).await;
+    fake.state().no_egress = true;
+    let mut profile = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0",
+        "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] });
+    // A proxy Butler cannot pass on is refused, naming the field.
+    for (bad, field) in [
+        (json!({ "url": "http://user:secret@proxy.corp.example:3128" }), "httpProxy.url"),
+        (json!({ "url": "https://proxy.corp.example" }), "httpProxy.url"),
+        (json!({ "url": "http://proxy.corp.example:3128", "noProxy": ["not a host"] }), "httpProxy.noProxy[0]"),
+    ] {
+        profile["httpProxy"] = bad;
+        let refused = app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", refused.json());
+        assert!(refused.json()["detail"].as_str().expect("detail").contains(field), "{:?}", refused.json());
+        assert!(!refused.json().to_string().contains("secret"), "the refusal does not echo credentials");
+    }
+    profile["httpProxy"] = json!({ "url": "http://proxy.corp.example:3128", "noProxy": ["*.corp.example"] });
+    assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/cloudprofiles/default").await.json()["httpProxy"]["url"],
+        "http://proxy.corp.example:3128"
+    );
+
+    converge(&reconciler).await;
+    let object = app.get(&environment_path("payments", "ci")).await.json();
+    let egress = condition(&object, "EgressReady");
+    assert_eq!((egress["status"].as_str(), egress["reason"].as_str()), (Some("True"), Some("HttpProxy")), "{egress}");
+    assert_eq!(object["status"]["phase"], "Ready", "{object}");
+    let task = fake.state().last_controller_task.clone().expect("a controller task");
+    let java = &task.environment["JAVA_OPTS"];
+    for option in
+        ["-Dhttps.proxyHost=proxy.corp.example", "-Dhttps.proxyPort=3128", "-Djenkins.install.runSetupWizard=false"]
+    {
+        assert!(java.split(' ').any(|o| o == option), "{option} in {java}");
+    }
+    assert!(java.contains("169.254.170.2"), "the task role's credentials never go through the proxy: {java}");
+    assert_eq!(task.environment["HTTPS_PROXY"], "http://proxy.corp.example:3128");
+    assert!(task.environment["BUTLER_CASC_YAML"].contains("noProxyHost"), "Jenkins' own proxy setting");
+}
+
+#[tokio::test]
 async fn a_crash_looping_controller_is_not_ready_and_says_why_with_its_exit_code() {
     let (app, reconciler, fake) = setup(0).await;
     let crash = butler::aws::ecs::StoppedTask {

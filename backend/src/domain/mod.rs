@@ -7,6 +7,7 @@ pub mod java_opts;
 pub mod labels;
 pub mod manifest;
 pub mod object;
+pub mod proxy;
 pub mod spec;
 pub mod validation;
 

@@ -5,6 +5,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use super::StoreError;
 use crate::domain::guardrails::Guardrails;
+use crate::domain::proxy::HttpProxy;
 
 /// A stored profile.
 #[derive(Debug, Clone, FromQueryResult)]
@@ -21,6 +22,8 @@ pub struct ProfileRow {
     pub guardrails: serde_json::Value,
     /// What the reconciler last found about the subnets' way to the internet (see `ProfileEgress`).
     pub egress: Option<serde_json::Value>,
+    /// The HTTP proxy the controller goes out through, if the subnets have no NAT (see `proxy()`).
+    pub proxy: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -35,11 +38,12 @@ pub struct ProfileInput<'a> {
     pub ami_id: Option<&'a str>,
     pub namespace_name: &'a str,
     pub guardrails: &'a Guardrails,
+    pub proxy: Option<&'a HttpProxy>,
 }
 
 const COLUMNS: &str =
     "name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name, namespace_id, guardrails, egress, \
-     created_at, updated_at";
+     proxy, created_at, updated_at";
 
 /// Creates or replaces a profile; returns it and whether it was new. A changed namespace name or VPC forgets
 /// the namespace id (the reconciler finds or creates the right one).
@@ -55,12 +59,12 @@ pub async fn upsert(
     let sql = format!(
         r#"WITH upserted AS (
                INSERT INTO cloud_profiles (name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name,
-                                           guardrails)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                           guardrails, proxy)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                ON CONFLICT (name) DO UPDATE SET
                    region = excluded.region, vpc_id = excluded.vpc_id, subnet_ids = excluded.subnet_ids,
                    role_arn = excluded.role_arn, ami_id = excluded.ami_id, namespace_name = excluded.namespace_name,
-                   guardrails = excluded.guardrails,
+                   guardrails = excluded.guardrails, proxy = excluded.proxy,
                    egress = CASE WHEN cloud_profiles.vpc_id = excluded.vpc_id
                                   AND cloud_profiles.subnet_ids = excluded.subnet_ids
                                   AND cloud_profiles.region = excluded.region
@@ -83,6 +87,7 @@ pub async fn upsert(
         input.ami_id.map(str::to_owned).into(),
         input.namespace_name.into(),
         serde_json::to_value(input.guardrails).map_err(StoreError::Corrupt)?.into(),
+        input.proxy.map(serde_json::to_value).transpose().map_err(StoreError::Corrupt)?.into(),
     ];
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
     let row = db.query_one(statement).await?.ok_or(StoreError::NotFound)?;
@@ -114,6 +119,11 @@ pub async fn set_egress(db: &impl ConnectionTrait, name: &str, egress: &ProfileE
 }
 
 impl ProfileRow {
+    /// The profile's HTTP proxy, if it has one (and it is readable).
+    pub fn proxy(&self) -> Option<HttpProxy> {
+        self.proxy.clone().and_then(|value| serde_json::from_value(value).ok())
+    }
+
     /// The last egress check, if any (and readable).
     pub fn egress(&self) -> Option<ProfileEgress> {
         self.egress.clone().and_then(|value| serde_json::from_value(value).ok())

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::respond;
 use crate::auth::caller::Caller;
 use crate::domain::guardrails::Guardrails;
+use crate::domain::proxy::HttpProxy;
 use crate::domain::validation::FieldError;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
@@ -57,6 +58,8 @@ struct ProfileView {
     #[serde(skip_serializing_if = "Option::is_none")]
     namespace_id: Option<String>,
     guardrails: Guardrails,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_proxy: Option<HttpProxy>,
     /// Whether the subnets reach the internet, once the reconciler has looked.
     #[serde(skip_serializing_if = "Option::is_none")]
     egress: Option<cloud_profiles::ProfileEgress>,
@@ -68,6 +71,7 @@ fn view(row: ProfileRow) -> ProfileView {
     ProfileView {
         guardrails: row.guardrails(),
         egress: row.egress(),
+        http_proxy: row.proxy(),
         name: row.name,
         region: row.region,
         vpc_id: row.vpc_id,
@@ -94,6 +98,9 @@ pub struct ProfileBody {
     /// Left out: Butler's defaults.
     #[serde(default)]
     guardrails: Guardrails,
+    /// For subnets that reach the internet only through a proxy.
+    #[serde(default)]
+    http_proxy: Option<HttpProxy>,
 }
 
 fn validate(name: &str, body: &ProfileBody) -> Result<(), ApiError> {
@@ -143,6 +150,9 @@ fn validate(name: &str, body: &ProfileBody) -> Result<(), ApiError> {
         "guardrails.maxProvisionedThroughputMibps".into(),
         "must be between 1 and 3414 (EFS's ceiling)",
     );
+    for (field, message) in body.http_proxy.iter().flat_map(HttpProxy::problems) {
+        check(false, format!("httpProxy.{field}"), &message);
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -188,6 +198,7 @@ pub async fn put_cloud_profile(
         ami_id: body.ami_id.as_deref(),
         namespace_name: body.namespace_name.as_deref().unwrap_or("jenkins.local"),
         guardrails: &body.guardrails,
+        proxy: body.http_proxy.as_ref(),
     };
     let txn = state.db.begin().await.map_err(StoreError::from)?;
     let (row, created) = cloud_profiles::upsert(&txn, &name, &input).await?;

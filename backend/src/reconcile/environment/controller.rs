@@ -72,13 +72,21 @@ pub fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
     let config =
         jenkins_config::render(&pass.object, &pass.profile, pass.status.outputs.cluster_arn.as_deref(), agents_group)
             .map_err(config_error)?;
-    let environment = BTreeMap::from([
-        ("JAVA_OPTS".to_owned(), java_opts(&spec.java_opts)),
+    let proxy = pass.profile.proxy();
+    let namespace = &pass.profile.namespace_name;
+    let mut java = java_opts(&spec.java_opts);
+    for option in proxy.iter().flat_map(|proxy| proxy.java_options(namespace)) {
+        java = format!("{java} {option}");
+    }
+    let mut environment = BTreeMap::from([
+        ("JAVA_OPTS".to_owned(), java),
         ("TZ".to_owned(), spec.timezone.clone()),
         ("CASC_JENKINS_CONFIG".to_owned(), CASC_PATH.to_owned()),
         ("BUTLER_CASC_YAML".to_owned(), config.casc),
         ("BUTLER_PLUGINS".to_owned(), config.plugins.join(" ")),
     ]);
+    // git, curl and anything else the controller runs go out through the proxy too.
+    environment.extend(proxy.iter().flat_map(|proxy| proxy.environment(namespace)));
     Ok(ControllerTask {
         family: pass.names.controller_family(),
         image: spec.image.clone(),

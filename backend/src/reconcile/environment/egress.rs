@@ -47,6 +47,23 @@ pub fn judge(
 
 /// Checks (or reuses a recent check of) the profile's egress and sets `EgressReady`.
 pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress, AwsError> {
+    let generation = pass.object.metadata.generation;
+    if let Some(proxy) = pass.profile.proxy() {
+        // The controller goes out through the proxy (its JVM, Jenkins and git are told so): no route is needed.
+        // Whether the proxy itself lets the update center through is the proxy's business; a controller that
+        // cannot download its plugins shows ControllerStopped with its exit code and log.
+        let message = format!("the controller reaches the internet through the profile's proxy {}", proxy.url);
+        conditions::set(
+            &mut pass.status,
+            EGRESS_READY,
+            ConditionStatus::True,
+            "HttpProxy",
+            &message,
+            generation,
+            pass.now,
+        );
+        return Ok(Progress::Done);
+    }
     let recent = pass.profile.egress().filter(|e| pass.now - e.checked_at < RECHECK_AFTER);
     let egress = match recent {
         Some(egress) => egress,
@@ -60,7 +77,6 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
             egress
         }
     };
-    let generation = pass.object.metadata.generation;
     if egress.ok {
         conditions::set(
             &mut pass.status,
@@ -75,7 +91,7 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
     } else {
         let message = format!(
             "{}: the controller downloads its plugins at start and cannot; add a NAT gateway route to the cloud \
-             profile {:?}'s subnets (checked again every {} minutes)",
+             profile {:?}'s subnets, or set its httpProxy (checked again every {} minutes)",
             egress.detail,
             pass.profile.name,
             RECHECK_AFTER.num_minutes()

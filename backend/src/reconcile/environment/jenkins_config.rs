@@ -125,6 +125,16 @@ pub fn render(
         },
         "unclassified": { "location": { "url": format!("http://{dns}:8080/") } }
     });
+    let mut document = document;
+    if let Some((proxy, (host, port))) = profile.proxy().and_then(|proxy| proxy.endpoint().map(|end| (proxy, end))) {
+        // Jenkins' own proxy setting (hudson.ProxyConfiguration): the update center and the amazon-ecs plugin's
+        // AWS client use it; direct hosts one per line, as its form takes them.
+        document["jenkins"]["proxy"] = json!({
+            "name": host,
+            "port": port,
+            "noProxyHost": proxy.direct_hosts(&profile.namespace_name).join("\n"),
+        });
+    }
     Ok(JenkinsConfig { casc: serde_yaml_ng::to_string(&document)?, plugins: plugins(object), casc_path: CASC_PATH })
 }
 
@@ -234,8 +244,19 @@ mod tests {
     ];
     const CAPACITY_PROVIDER_ENTRY: &[&str] = &["provider", "base", "weight"];
     const LOG_DRIVER_OPTION: &[&str] = &["name", "value"];
-    const JENKINS_ROOT: &[&str] =
-        &["systemMessage", "numExecutors", "slaveAgentPort", "securityRealm", "authorizationStrategy", "clouds"];
+    const JENKINS_ROOT: &[&str] = &[
+        "systemMessage",
+        "numExecutors",
+        "slaveAgentPort",
+        "securityRealm",
+        "authorizationStrategy",
+        "clouds",
+        "proxy",
+    ];
+    /// hudson.ProxyConfiguration (jenkinsci/jenkins core): `@DataBoundConstructor ProxyConfiguration(String name,
+    /// int port)` and the setters of userName, secretPassword, noProxyHost, testUrl (also the JCasC demo
+    /// demos/proxy/README.md of configuration-as-code-plugin).
+    const PROXY_CONFIGURATION: &[&str] = &["name", "port", "userName", "secretPassword", "noProxyHost", "testUrl"];
 
     fn keys(value: &Value) -> BTreeSet<String> {
         value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
@@ -283,6 +304,7 @@ mod tests {
             namespace_id: None,
             guardrails: json!({}),
             egress: None,
+            proxy: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         }
@@ -293,12 +315,20 @@ mod tests {
         let mut object = environment();
         // Even a spec that dropped matrix-auth gets it: the document uses globalMatrix.
         object.spec.controller.plugins.retain(|p| p != "matrix-auth");
+        // A profile with a proxy, so Jenkins' proxy block is generated too.
+        let mut with_proxy = profile();
+        with_proxy.proxy = Some(json!({ "url": "http://proxy.corp.example:3128", "noProxy": ["*.corp.example"] }));
         let config =
-            render(&object, &profile(), Some("arn:aws:ecs:eu-west-1:1:cluster/x"), Some("sg-1")).expect("yaml");
+            render(&object, &with_proxy, Some("arn:aws:ecs:eu-west-1:1:cluster/x"), Some("sg-1")).expect("yaml");
         let document: Value = serde_yaml_ng::from_str(&config.casc).expect("parses");
         assert_within("the document", &document, &["jenkins", "unclassified"]);
         let jenkins = &document["jenkins"];
         assert_within("jenkins", jenkins, JENKINS_ROOT);
+        assert_within("proxy", &jenkins["proxy"], PROXY_CONFIGURATION);
+        assert_eq!(jenkins["proxy"]["name"], "proxy.corp.example");
+        assert_eq!(jenkins["proxy"]["port"], 3128);
+        let direct = jenkins["proxy"]["noProxyHost"].as_str().expect("direct hosts");
+        assert!(direct.lines().any(|h| h == "169.254.170.2") && direct.lines().any(|h| h == "*.corp.example"));
         assert_within("securityRealm", &jenkins["securityRealm"], &["local"]);
         assert_within("local", &jenkins["securityRealm"]["local"], &["allowsSignup", "users"]);
         for user in jenkins["securityRealm"]["local"]["users"].as_array().expect("users") {
