@@ -220,6 +220,9 @@ impl Ec2Api for FakeAws {
         group.other_ingress = false;
         Ok(if changed { vec!["rules set".to_owned()] } else { Vec::new() })
     }
+    async fn revoke_default_egress(&self, group_id: &str) -> Result<(), AwsError> {
+        self.converge_egress(group_id, Outbound::Nothing).await.map(|_| ())
+    }
     async fn converge_egress(&self, group_id: &str, desired: Outbound) -> Result<Vec<String>, AwsError> {
         let mut state = self.state();
         state.mutated("ec2:RevokeSecurityGroupEgress");
@@ -589,7 +592,7 @@ impl IamApi for FakeAws {
         state.role_content.remove(name);
         Ok(())
     }
-    async fn ensure_instance_profile(&self, name: &str, _role: &str) -> Result<String, AwsError> {
+    async fn ensure_instance_profile(&self, name: &str, _role: &str, _look: bool) -> Result<String, AwsError> {
         Ok(format!("arn:aws:iam::000000000000:instance-profile/{name}"))
     }
     async fn delete_instance_profile(&self, _name: &str) -> Result<(), AwsError> {

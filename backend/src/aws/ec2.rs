@@ -91,6 +91,8 @@ pub trait Ec2Api: Send + Sync {
     /// authorizes the missing ones (AuthorizeSecurityGroupIngress is all-or-nothing: a rule already present would
     /// fail the whole batch). Returns what it changed.
     async fn converge_ingress(&self, group_id: &str, desired: &[IngressRule]) -> Result<Vec<String>, AwsError>;
+    /// Revokes the all-traffic outbound rule every new group starts with (no read: a new group has exactly it).
+    async fn revoke_default_egress(&self, group_id: &str) -> Result<(), AwsError>;
     /// Makes a group's outbound rules `desired` (everything, or nothing). Returns what it changed.
     async fn converge_egress(&self, group_id: &str, desired: Outbound) -> Result<Vec<String>, AwsError>;
     /// Deletes a security group; already gone is fine.
@@ -299,6 +301,10 @@ impl Ec2Api for SdkEc2 {
 
     async fn converge_egress(&self, group_id: &str, desired: Outbound) -> Result<Vec<String>, AwsError> {
         super::ec2_rules::converge_egress(self, group_id, desired).await
+    }
+
+    async fn revoke_default_egress(&self, group_id: &str) -> Result<(), AwsError> {
+        super::ec2_rules::revoke_default_egress(self, group_id).await
     }
 
     async fn default_routes(

@@ -105,15 +105,33 @@ pub(super) async fn converge_egress(ec2: &SdkEc2, group_id: &str, desired: Outbo
         ec2.account.call("ec2:RevokeSecurityGroupEgress", ApiFamily::Ec2Write, request).await?;
     }
     if desired == Outbound::Everything && !group.ip_permissions_egress().iter().any(is_all_traffic_anywhere) {
-        let everything = IpPermission::builder()
-            .ip_protocol("-1")
-            .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(ANYWHERE).build())
-            .build();
-        let request = ec2.client.authorize_security_group_egress().group_id(group_id).ip_permissions(everything).send();
+        let request = ec2
+            .client
+            .authorize_security_group_egress()
+            .group_id(group_id)
+            .ip_permissions(all_traffic_anywhere())
+            .send();
         ec2.account.call("ec2:AuthorizeSecurityGroupEgress", ApiFamily::Ec2Write, request).await?;
         changes.push(format!("allowed all outbound traffic to {ANYWHERE}"));
     }
     Ok(changes)
+}
+
+pub(super) async fn revoke_default_egress(ec2: &SdkEc2, group_id: &str) -> Result<(), AwsError> {
+    let request =
+        ec2.client.revoke_security_group_egress().group_id(group_id).ip_permissions(all_traffic_anywhere()).send();
+    match ec2.account.call("ec2:RevokeSecurityGroupEgress", ApiFamily::Ec2Write, request).await {
+        // InvalidPermission.NotFound: gone already (a pass whose answer was lost).
+        Err(error) if error.kind == AwsErrorKind::NotFound => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+fn all_traffic_anywhere() -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("-1")
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(ANYWHERE).build())
+        .build()
 }
 
 async fn describe(ec2: &SdkEc2, group_id: &str) -> Result<aws_sdk_ec2::types::SecurityGroup, AwsError> {

@@ -423,7 +423,13 @@ impl EcsApi for SdkEcs {
             .auto_scaling_group_provider(provider)
             .set_tags(Some(tags(tag_set)))
             .send();
-        let output = self.account.call(operation, ApiFamily::EcsWrite, request).await?;
+        let output = match self.account.call(operation, ApiFamily::EcsWrite, request).await {
+            // ECS says "The specified capacity provider already exists" as a ClientException.
+            Err(error) if error.message.contains("already exists") => {
+                return Err(AwsError { kind: AwsErrorKind::AlreadyExists, ..error });
+            }
+            other => other?,
+        };
         output
             .capacity_provider()
             .and_then(capacity_provider_of)

@@ -77,7 +77,7 @@ pub trait IamApi: Send + Sync {
     /// Deletes a role after removing its inline and managed policies and instance profiles; gone is fine.
     async fn delete_role(&self, name: &str) -> Result<(), AwsError>;
     /// The instance profile's ARN, creating it around `role` if needed.
-    async fn ensure_instance_profile(&self, name: &str, role: &str) -> Result<String, AwsError>;
+    async fn ensure_instance_profile(&self, name: &str, role: &str, look_first: bool) -> Result<String, AwsError>;
     /// Deletes an instance profile (after removing its roles); gone is fine.
     async fn delete_instance_profile(&self, name: &str) -> Result<(), AwsError>;
 }
@@ -92,6 +92,17 @@ impl SdkIam {
     /// An adapter for `account`.
     pub fn new(account: &AwsAccount) -> Self {
         Self { account: account.clone(), client: aws_sdk_iam::Client::new(&account.config) }
+    }
+}
+
+impl SdkIam {
+    async fn instance_profile(&self, name: &str) -> Result<Option<aws_sdk_iam::types::InstanceProfile>, AwsError> {
+        let request = self.client.get_instance_profile().instance_profile_name(name).send();
+        match self.account.call("iam:GetInstanceProfile", ApiFamily::Iam, request).await {
+            Ok(output) => Ok(output.instance_profile().cloned()),
+            Err(error) if error.kind == AwsErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 }
 
@@ -215,29 +226,23 @@ impl IamApi for SdkIam {
         )
     }
 
-    async fn ensure_instance_profile(&self, name: &str, role: &str) -> Result<String, AwsError> {
-        let existing = self
-            .account
-            .call(
-                "iam:GetInstanceProfile",
-                ApiFamily::Iam,
-                self.client.get_instance_profile().instance_profile_name(name).send(),
-            )
-            .await;
-        let profile = match existing {
-            Ok(output) => output.instance_profile().cloned(),
-            Err(error) if error.kind == AwsErrorKind::NotFound => None,
-            Err(error) => return Err(error),
-        };
+    async fn ensure_instance_profile(&self, name: &str, role: &str, look_first: bool) -> Result<String, AwsError> {
+        let profile = if look_first { self.instance_profile(name).await? } else { None };
         let profile = match profile {
             Some(profile) => profile,
             None => {
                 let request = self.client.create_instance_profile().instance_profile_name(name).send();
-                let output = self.account.call("iam:CreateInstanceProfile", ApiFamily::Iam, request).await?;
-                output
-                    .instance_profile()
-                    .cloned()
-                    .ok_or_else(|| AwsError::malformed("iam:CreateInstanceProfile", "no profile"))?
+                match self.account.call("iam:CreateInstanceProfile", ApiFamily::Iam, request).await {
+                    Ok(output) => output
+                        .instance_profile()
+                        .cloned()
+                        .ok_or_else(|| AwsError::malformed("iam:CreateInstanceProfile", "no profile"))?,
+                    // Made by a pass whose answer was lost: read what it holds.
+                    Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
+                        self.instance_profile(name).await?.ok_or(error)?
+                    }
+                    Err(error) => return Err(error),
+                }
             }
         };
         if !profile.roles().iter().any(|r| r.role_name() == role) {

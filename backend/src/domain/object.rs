@@ -125,6 +125,20 @@ pub struct JenkinsEnvironmentStatus {
     /// When a full pass last read every resource's content and found it (or put it back) as the spec says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_content_check_time: Option<DateTime<Utc>>,
+    /// While the environment is first provisioned: what earlier passes made, so later ones neither look it up
+    /// nor make it again. Dropped once it has converged (from then on passes read what they compare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<ProvisioningRecord>,
+}
+
+/// What the first provisioning of an environment has made so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisioningRecord {
+    /// The generation being provisioned: a spec change meanwhile voids the record.
+    pub generation: i64,
+    /// What was made (`role/<name>`, `securityGroup/agents`, …) and its id.
+    pub made: std::collections::BTreeMap<String, String>,
 }
 
 /// One container instance of the environment's Auto Scaling Group.

@@ -25,12 +25,15 @@ struct Args {
     environments: usize,
 }
 
-/// The calls one environment cannot do without, per the inventory: every create, and one read per wait
-/// (file system available, mount targets available, ASG ARN, controller running) plus the AMI lookup. The
-/// profile's namespace is made once per profile and left out.
-const MINIMUM: [(&str, u64); 30] = [
+/// The calls one environment cannot do without, per the inventory: every create (and the call that sets what a
+/// create cannot: a role's policies, a group's rules, a log group's retention, the file system policy), and one
+/// read per wait (file system available, mount targets available, ASG ARN, controller running) plus the AMI
+/// lookup. The profile's namespace is made once per profile and left out.
+const MINIMUM: [(&str, u64); 32] = [
     ("ec2:CreateSecurityGroup", 3),
     ("ec2:AuthorizeSecurityGroupIngress", 2),
+    ("ec2:RevokeSecurityGroupEgress", 1),
+    ("efs:PutFileSystemPolicy", 1),
     ("iam:CreateRole", 4),
     ("iam:PutRolePolicy", 2),
     ("iam:AttachRolePolicy", 2),
@@ -163,6 +166,15 @@ async fn main() {
         reconciler.reconcile_once("payments", name).await.expect("resync");
     }
     let resync = delta(&before_resync, &settings.calls.snapshot());
+    // The full content check (every BUTLER_CONTENT_CHECK_SECONDS): one pass per environment reading everything.
+    let checker =
+        EnvironmentReconciler::new(app.db(), app.state.feed.clone(), Arc::new(SdkProvider::new(settings.clone())))
+            .with_content_check(Duration::ZERO);
+    let before_check = settings.calls.snapshot();
+    for name in &names {
+        checker.reconcile_once("payments", name).await.expect("content check");
+    }
+    let content_check = delta(&before_check, &settings.calls.snapshot());
     let latency = median_call_latency(&account).await;
 
     let per_env = |n: u64| n as f64 / count as f64;
@@ -223,6 +235,14 @@ async fn main() {
         to_ready.as_secs_f64() / floor.as_secs_f64(),
         rate_floor.as_secs_f64(),
         families,
+    );
+    let check_total: u64 = content_check.values().sum();
+    let check_mutating: u64 = content_check.iter().filter(|(op, _)| is_mutating(op)).map(|(_, n)| n).sum();
+    println!(
+        "content check per env: {:.2} reads, {:.2} writes {:?}",
+        per_env(check_total - check_mutating),
+        per_env(check_mutating),
+        content_check
     );
     if !errors.is_empty() {
         println!("errors during creation: {errors:?}");

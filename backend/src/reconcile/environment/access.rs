@@ -23,17 +23,25 @@ struct Grant {
 /// managed policy and no other. The same path creates a role, finishes one a crash left without its policies and
 /// repairs one changed out of band (an extra policy is privilege nobody granted: it goes).
 async fn role(pass: &mut Pass, name: &str, trust: serde_json::Value, grant: Grant) -> Result<(), AwsError> {
-    let (content, created) = match pass.aws.iam.role_content(name).await? {
+    let key = format!("role/{name}");
+    if pass.made(&key).is_some() {
+        return Ok(());
+    }
+    // A first provisioning creates without looking: nothing of the environment exists yet.
+    let found = if pass.fresh { None } else { pass.aws.iam.role_content(name).await? };
+    let (content, created) = match found {
         Some(content) => (content, false),
-        None => {
-            match pass.aws.iam.create_role(name, &trust.to_string(), &pass.tags()).await {
-                Ok(_) => pass.event(EventType::Normal, "RoleCreated", format!("created IAM role {name}")),
-                // Made by a pass whose answer was lost: converge it like any other.
-                Err(error) if error.kind == AwsErrorKind::AlreadyExists => {}
-                Err(error) => return Err(error),
+        None => match pass.aws.iam.create_role(name, &trust.to_string(), &pass.tags()).await {
+            Ok(_) => {
+                pass.event(EventType::Normal, "RoleCreated", format!("created IAM role {name}"));
+                (RoleContent { trust: trust.clone(), ..RoleContent::default() }, true)
             }
-            (RoleContent { trust: trust.clone(), ..RoleContent::default() }, true)
-        }
+            // Made by a pass whose answer was lost: read it and converge it like any other.
+            Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
+                (pass.aws.iam.role_content(name).await?.ok_or(error)?, false)
+            }
+            Err(error) => return Err(error),
+        },
     };
     let mut repaired = Vec::new();
     if content.trust != trust {
@@ -65,6 +73,7 @@ async fn role(pass: &mut Pass, name: &str, trust: serde_json::Value, grant: Gran
     if !created && !repaired.is_empty() {
         pass.event(EventType::Normal, "DriftRepaired", format!("IAM role {name}: {}", repaired.join(", ")));
     }
+    pass.record(&key, name);
     Ok(())
 }
 
@@ -82,9 +91,19 @@ pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
     role(pass, &names.execution_role(), policies::ecs_tasks_trust(), execution).await?;
     let instance = Grant { inline: None, managed: Some(INSTANCE_MANAGED_POLICY) };
     role(pass, &names.instance_role(), policies::ec2_trust(), instance).await?;
-    pass.aws.iam.ensure_instance_profile(&names.instance_role(), &names.instance_role()).await?;
-
-    let existing = pass.aws.logs.log_groups_with_prefix(&names.log_group_prefix()).await?;
+    if pass.made("instanceProfile").is_none() {
+        let look_first = !pass.fresh;
+        pass.aws.iam.ensure_instance_profile(&names.instance_role(), &names.instance_role(), look_first).await?;
+        pass.record("instanceProfile", names.instance_role());
+    }
+    if pass.made("logGroups").is_some() {
+        return Ok(());
+    }
+    let existing = if pass.fresh {
+        std::collections::BTreeMap::new()
+    } else {
+        pass.aws.logs.log_groups_with_prefix(&names.log_group_prefix()).await?
+    };
     for group in [names.controller_log_group(), names.agents_log_group()] {
         match existing.get(&group).copied() {
             None => {
@@ -103,6 +122,7 @@ pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
             Some(_) => {}
         }
     }
+    pass.record("logGroups", names.log_group_prefix());
     Ok(())
 }
 

@@ -81,7 +81,14 @@ pub fn change_event(pass: &mut Pass, updated_reason: &str, message: String) {
 
 async fn cluster(pass: &mut Pass) -> Result<Cluster, AwsError> {
     let name = pass.names.cluster();
-    if let Some(found) = pass.aws.ecs.describe_clusters(std::slice::from_ref(&name)).await?.into_iter().next() {
+    // A first provisioning creates without looking: CreateCluster answers a taken name with that cluster, and
+    // with current (injective) names a taken name can only be this environment's own.
+    let found = if pass.fresh {
+        None
+    } else {
+        pass.aws.ecs.describe_clusters(std::slice::from_ref(&name)).await?.into_iter().next()
+    };
+    if let Some(found) = found {
         ownership::require(pass, "ECS cluster", &name, found.owner.as_deref())?;
         if found.container_insights.as_deref() != Some(CONTAINER_INSIGHTS) {
             pass.aws.ecs.set_cluster_settings(&name).await?;
@@ -124,7 +131,8 @@ async fn launch_template(pass: &mut Pass, agents_group: &str) -> Result<String, 
         security_group_ids: vec![agents_group.to_owned()],
         user_data: user_data(&pass.names.cluster()),
     };
-    match pass.aws.ec2.find_launch_template(&name).await? {
+    let found = if pass.fresh { None } else { pass.aws.ec2.find_launch_template(&name).await? };
+    match found {
         Some(template) => {
             ownership::require(pass, "launch template", &name, template.owner.as_deref())?;
             // The AMI moves only when the profile names one: a new "recommended" AMI never rolls instances by itself.
@@ -163,7 +171,7 @@ async fn launch_template(pass: &mut Pass, agents_group: &str) -> Result<String, 
 
 async fn group(pass: &mut Pass, desired: &GroupSpec) -> Result<Option<Group>, AwsError> {
     let names = [desired.name.clone()];
-    let found = pass.aws.autoscaling.describe_groups(&names).await?.into_iter().next();
+    let found = if pass.fresh { None } else { pass.aws.autoscaling.describe_groups(&names).await?.into_iter().next() };
     if let Some(found) = &found {
         ownership::require(pass, "Auto Scaling group", &desired.name, found.owner.as_deref())?;
     }
@@ -245,6 +253,10 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     let Some(groups) = pass.security_groups.clone() else {
         return Ok(waiting(pass, "WaitingForNetwork", "security groups are not known yet".to_owned()));
     };
+    // Made by an earlier pass of this first provisioning (outputs and CapacityReady say so already).
+    if pass.made("capacity").is_some() {
+        return Ok(Progress::Done);
+    }
     let cluster = cluster(pass).await?;
     pass.status.outputs.cluster_arn = Some(cluster.arn.clone());
     let template_id = launch_template(pass, &groups.agents).await?;
@@ -259,20 +271,34 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     observe_instances(pass, &group);
 
     let provider_name = pass.names.capacity_provider();
-    let provider = match pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider_name)).await?.pop() {
+    let found = if pass.fresh {
+        None
+    } else {
+        pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider_name)).await?.pop()
+    };
+    let provider = match found {
         Some(provider) => {
             ownership::require(pass, "capacity provider", &provider_name, provider.owner.as_deref())?;
             provider
         }
-        None => {
-            let created = pass.aws.ecs.create_capacity_provider(&provider_name, &group.arn, &pass.tags()).await?;
-            pass.event(
-                EventType::Normal,
-                "CapacityProviderCreated",
-                format!("created capacity provider {provider_name} on {}", desired.name),
-            );
-            created
-        }
+        None => match pass.aws.ecs.create_capacity_provider(&provider_name, &group.arn, &pass.tags()).await {
+            Ok(created) => {
+                pass.event(
+                    EventType::Normal,
+                    "CapacityProviderCreated",
+                    format!("created capacity provider {provider_name} on {}", desired.name),
+                );
+                created
+            }
+            // Made by a pass whose answer was lost: look at it.
+            Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
+                let found = pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider_name)).await?.pop();
+                let found = found.ok_or(error)?;
+                ownership::require(pass, "capacity provider", &provider_name, found.owner.as_deref())?;
+                found
+            }
+            Err(error) => return Err(error),
+        },
     };
     if let Some(update) = provider.update_status.as_deref().filter(|s| s.ends_with("IN_PROGRESS")) {
         return Ok(waiting(pass, "CapacityProviderBusy", format!("{provider_name}: {update}")));
@@ -319,5 +345,6 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         generation,
         pass.now,
     );
+    pass.record("capacity", cluster.arn);
     Ok(Progress::Done)
 }

@@ -119,7 +119,11 @@ pub fn definition_hash(task: &ControllerTask) -> String {
 
 async fn admin_password(pass: &mut Pass) -> Result<(), AwsError> {
     let parameter = pass.names.admin_password_parameter();
-    if pass.aws.ssm.parameter_exists(&parameter).await? {
+    if pass.made("adminPassword").is_some() {
+        return Ok(());
+    }
+    // A first provisioning creates without looking (PutParameter without overwrite keeps a password that exists).
+    if !pass.fresh && pass.aws.ssm.parameter_exists(&parameter).await? {
         return Ok(());
     }
     let password = Alphanumeric.sample_string(&mut rand::rng(), ADMIN_PASSWORD_LENGTH);
@@ -130,21 +134,27 @@ async fn admin_password(pass: &mut Pass) -> Result<(), AwsError> {
                 "AdminPasswordCreated",
                 format!("generated the Jenkins admin password in SSM parameter {parameter}"),
             );
-            Ok(())
         }
         // An earlier pass made it: that password stays (Jenkins may already use it).
-        Err(error) if error.kind == AwsErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(error),
+        Err(error) if error.kind == AwsErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
     }
+    pass.record("adminPassword", parameter);
+    Ok(())
 }
 
 async fn task_definition(pass: &mut Pass) -> Result<String, AwsError> {
+    // Registered by an earlier pass of this first provisioning, from the same spec and outputs.
+    if let Some(arn) = pass.made("taskDefinition") {
+        return Ok(arn);
+    }
     let task = desired_task(pass)?;
     let hash = definition_hash(&task);
     if let Some(latest) = pass.aws.ecs.latest_task_definition(&task.family).await? {
         let owner = latest.tags.get(crate::aws::tags::UID).map(String::as_str);
         ownership::require(pass, "task definition family", &task.family, owner)?;
         if latest.tags.get(DEFINITION_HASH_TAG) == Some(&hash) {
+            pass.record("taskDefinition", latest.arn.clone());
             return Ok(latest.arn);
         }
     }
@@ -152,6 +162,7 @@ async fn task_definition(pass: &mut Pass) -> Result<String, AwsError> {
     tags.insert(DEFINITION_HASH_TAG.to_owned(), hash);
     let arn = pass.aws.ecs.register_controller_task(&task, &tags).await?;
     pass.event(EventType::Normal, "TaskDefinitionRegistered", format!("registered {arn}"));
+    pass.record("taskDefinition", arn.clone());
     Ok(arn)
 }
 
@@ -179,7 +190,14 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         client_token: pass.object.metadata.uid.simple().to_string(),
         on_demand_only: pass.object.spec.controller.placement == ControllerPlacement::OnDemand,
     };
-    let found = pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.into_iter().next();
+    // A first provisioning creates the service without looking (its client token makes a retried create the same
+    // service); once made, the look is the wait for its task.
+    let known_absent = pass.fresh && pass.status.outputs.service_arn.is_none();
+    let found = if known_absent {
+        None
+    } else {
+        pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.into_iter().next()
+    };
     let service = match found {
         Some(service) => {
             let differences = desired.differences(&service);

@@ -61,6 +61,10 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
         return Ok(waiting(pass, "NamespaceCreating", format!("the namespace {name} is being created")));
     };
     pass.status.outputs.namespace_id = Some(namespace_id.clone());
+    // Made by an earlier pass of this first provisioning (its outputs and DiscoveryReady say so already).
+    if pass.made("discoveryService").is_some() {
+        return Ok(Progress::Done);
+    }
     let service_name = pass.names.discovery_service();
     let request_id = pass.object.metadata.uid.to_string();
     let service = match pass.aws.discovery.find_service(&namespace_id, &service_name).await? {
@@ -104,5 +108,6 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
         generation,
         pass.now,
     );
+    pass.record("discoveryService", service.id);
     Ok(Progress::Done)
 }

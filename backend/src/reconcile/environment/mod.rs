@@ -33,7 +33,9 @@ pub use provider::{AwsProvider, AwsServices, SdkProvider};
 use self::names::Names;
 use super::{Action, Claim, Reconcile, ReconcileError};
 use crate::aws::AwsError;
-use crate::domain::object::{ConditionStatus, EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, Phase};
+use crate::domain::object::{
+    ConditionStatus, EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, Phase, ProvisioningRecord,
+};
 use crate::environments::writes;
 use crate::feed::Feed;
 use crate::store::cloud_profiles::{self, ProfileRow};
@@ -54,6 +56,10 @@ pub struct Pass {
     /// Events to record at the end of the pass.
     pub events: Vec<(EventType, String, String)>,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The environment is being made for the first time: nothing of it existed before Butler's own passes, so
+    /// a step creates without looking first (a create that finds the name taken falls back to the lookup) and
+    /// skips what `status.provisioning` says an earlier pass made. Once converged, passes read before they act.
+    pub fresh: bool,
 }
 
 impl Pass {
@@ -62,10 +68,19 @@ impl Pass {
         self.events.push((event_type, reason.to_owned(), message.into()));
     }
 
-    /// Whether the environment has never been fully converged: everything in AWS was made by Butler's own passes,
-    /// so content a create call sets atomically needs no read to be known.
-    pub fn first_provisioning(&self) -> bool {
-        self.object.status.last_content_check_time.is_none()
+    /// What an earlier pass of this first provisioning made under `key` (None in any other pass).
+    pub fn made(&self, key: &str) -> Option<String> {
+        if !self.fresh {
+            return None;
+        }
+        self.status.provisioning.as_ref().and_then(|record| record.made.get(key).cloned())
+    }
+
+    /// Notes that `key` is made (and its id), so later passes of a first provisioning skip it.
+    pub fn record(&mut self, key: &str, id: impl Into<String>) {
+        if let Some(record) = self.status.provisioning.as_mut().filter(|_| self.fresh) {
+            record.made.insert(key.to_owned(), id.into());
+        }
     }
 
     /// The environment's tags.
@@ -128,8 +143,16 @@ impl EnvironmentReconciler {
         let aws = self.aws.services(&profile).await?;
         // Recorded names; an environment made before names were recorded gets its legacy names recorded now.
         let names = Names::of(&object);
+        let fresh = is_fresh(&object, &names);
+        let provisioning = fresh.then(|| {
+            object.status.provisioning.clone().unwrap_or_else(|| ProvisioningRecord {
+                generation: object.metadata.generation,
+                ..ProvisioningRecord::default()
+            })
+        });
         let mut pass = Pass {
-            status: JenkinsEnvironmentStatus { aws_names: Some(names.clone()), ..object.status.clone() },
+            status: JenkinsEnvironmentStatus { aws_names: Some(names.clone()), provisioning, ..object.status.clone() },
+            fresh,
             names,
             object,
             profile,
@@ -171,8 +194,10 @@ impl EnvironmentReconciler {
         conditions::derive_ready(&mut pass.status, generation, false, pass.now);
         Ok(match controller {
             Progress::Done => {
-                // Every step read its resource's content and left it as the spec says.
+                // Every step read its resource's content (or made it with that content) and left it as the spec
+                // says; from now on passes read before they act.
                 pass.status.last_content_check_time = Some(pass.now);
+                pass.status.provisioning = None;
                 Action::AwaitChange
             }
             Progress::Waiting(_) => Action::RequeueAfter(POLL_WHILE_WAITING),
@@ -286,6 +311,22 @@ impl EnvironmentReconciler {
         self.feed.publish(&outcome);
         Ok(())
     }
+}
+
+/// Whether a pass over `object` is part of its first provisioning: it has never converged, and either nothing
+/// of it is known yet (a new environment) or the record of what earlier passes made is for the current spec.
+///
+/// Only current names qualify: they are injective, so a name found taken during a first provisioning can only be
+/// this environment's own (a pass that crashed after the create). Legacy names may collide with another
+/// tenant's, so those environments always look first.
+fn is_fresh(object: &JenkinsEnvironment, names: &Names) -> bool {
+    let status = &object.status;
+    names.scheme == crate::domain::aws_names::CURRENT_SCHEME
+        && status.last_content_check_time.is_none()
+        && match &status.provisioning {
+            Some(record) => record.generation == object.metadata.generation,
+            None => status.outputs == crate::domain::object::EnvironmentOutputs::default(),
+        }
 }
 
 /// A failure of Butler's own (the database, stored data) during a pass: transient, with its whole cause chain.

@@ -34,12 +34,24 @@ async fn security_group(
     existing: &BTreeMap<String, FoundGroup>,
     group: GroupRules<'_>,
 ) -> Result<String, AwsError> {
-    let GroupRules { name, description, ingress: rules, outbound } = group;
-    let vpc = pass.profile.vpc_id.clone();
-    if let Some(found) = existing.get(name) {
-        ownership::require(pass, "security group", name, found.owner.as_deref())?;
-        // Content, not existence: a group a crash left without its rules, or one edited out of band, is put
-        // back to exactly these rules (the read that found it says what it has: no extra call when it is right).
+    let key = format!("securityGroup/{}", group.name);
+    if let Some(id) = pass.made(&key) {
+        return Ok(id);
+    }
+    let id = match existing.get(group.name) {
+        Some(found) => converge_group(pass, found, &group).await?,
+        None => create_group(pass, &group).await?,
+    };
+    pass.record(&key, &id);
+    Ok(id)
+}
+
+/// Content, not existence: a group a crash left without its rules, or one edited out of band, is put back to
+/// exactly its rules (the read that found it says what it has: no extra call when it is right).
+async fn converge_group(pass: &mut Pass, found: &FoundGroup, group: &GroupRules<'_>) -> Result<String, AwsError> {
+    let GroupRules { name, ingress: rules, outbound, .. } = *group;
+    ownership::require(pass, "security group", name, found.owner.as_deref())?;
+    {
         let mut desired = rules.to_vec();
         desired.sort();
         let mut changes = Vec::new();
@@ -56,25 +68,28 @@ async fn security_group(
                 format!("security group {name} ({}): {}", found.id, changes.join(", ")),
             );
         }
-        return Ok(found.id.clone());
     }
+    Ok(found.id.clone())
+}
+
+/// Creates a group with its rules; one found taken (made by a pass whose answer was lost) is converged instead.
+async fn create_group(pass: &mut Pass, group: &GroupRules<'_>) -> Result<String, AwsError> {
+    let GroupRules { name, description, ingress: rules, outbound } = *group;
+    let vpc = pass.profile.vpc_id.clone();
     let id = match pass.aws.ec2.create_security_group(&vpc, name, description, &pass.tags()).await {
         Ok(id) => id,
-        // Created by an earlier pass whose answer was lost: look it up.
         Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
             let found = pass.aws.ec2.find_security_group(&vpc, name).await?.ok_or(error)?;
-            ownership::require(pass, "security group", name, found.owner.as_deref())?;
-            found.id
+            return converge_group(pass, &found, group).await;
         }
         Err(error) => return Err(error),
     };
-    // Rules are added when the group is new; a rule that already exists is fine.
     if !rules.is_empty() {
         pass.aws.ec2.authorize_ingress(&id, rules).await?;
     }
-    // A new group lets everything out; one that needs nothing out loses that rule.
-    if outbound != Outbound::Everything {
-        pass.aws.ec2.converge_egress(&id, outbound).await?;
+    // A new group lets everything out; one that needs nothing out loses exactly that rule (no read needed).
+    if outbound == Outbound::Nothing {
+        pass.aws.ec2.revoke_default_egress(&id).await?;
     }
     pass.event(EventType::Normal, "SecurityGroupCreated", format!("created security group {name} ({id})"));
     Ok(id)
@@ -94,8 +109,12 @@ pub struct SecurityGroups {
 pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError> {
     let names = pass.names.clone();
     let all = [names.agents_security_group(), names.controller_security_group(), names.storage_security_group()];
-    // One lookup for the three; only missing ones are created.
-    let existing = pass.aws.ec2.find_security_groups(&pass.profile.vpc_id, &all).await?;
+    // One lookup for the three (none while first provisioning: creates that find a name taken look it up).
+    let existing = if pass.fresh {
+        BTreeMap::new()
+    } else {
+        pass.aws.ec2.find_security_groups(&pass.profile.vpc_id, &all).await?
+    };
     let agents_group = GroupRules {
         name: &names.agents_security_group(),
         description: "Jenkins agents (egress only)",
@@ -145,7 +164,7 @@ async fn mount_target_groups(
     targets: &[crate::aws::efs::MountTarget],
     storage_group: &str,
 ) -> Result<(), AwsError> {
-    if pass.first_provisioning() {
+    if pass.fresh {
         return Ok(());
     }
     let wanted = vec![storage_group.to_owned()];
@@ -171,83 +190,25 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     let groups = security_groups(pass).await?;
     let storage_group = groups.storage.clone();
     pass.security_groups = Some(groups);
-    let token = pass.object.metadata.uid.to_string();
-    let throughput = desired_throughput(pass);
-    let file_system = match pass.aws.efs.find_file_system(&token).await? {
-        Some(found) => found,
-        None => match pass.aws.efs.create_file_system(&token, throughput, &pass.tags()).await {
-            Ok(created) => {
-                pass.event(EventType::Normal, "FileSystemCreated", format!("created EFS file system {}", created.id));
-                created
-            }
-            Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
-                pass.aws.efs.find_file_system(&token).await?.ok_or(error)?
-            }
-            Err(error) => return Err(error),
-        },
+    // Everything below made by earlier passes of this first provisioning (StorageReady says so already).
+    if pass.made("storage").is_some() {
+        return Ok(Progress::Done);
+    }
+    let Some((file_system_id, file_system_arn)) = file_system(pass).await? else {
+        let id = pass.status.outputs.file_system_id.clone().unwrap_or_default();
+        return Ok(waiting(pass, "FileSystemCreating", format!("EFS file system {id} is not available yet")));
     };
-    pass.status.outputs.file_system_id = Some(file_system.id.clone());
-    if file_system.lifecycle != Lifecycle::Available {
-        return Ok(waiting(
-            pass,
-            "FileSystemCreating",
-            format!("EFS file system {} is not available yet", file_system.id),
-        ));
-    }
-    if file_system.throughput != throughput {
-        pass.aws.efs.update_throughput(&file_system.id, throughput).await?;
-        pass.event(
-            EventType::Normal,
-            "ThroughputChanged",
-            format!("throughput of {} set to {throughput:?}", file_system.id),
-        );
-    }
-
-    let mut targets = pass.aws.efs.mount_targets(&file_system.id).await?;
-    let wanted_subnets = subnets(pass);
-    // A target outside the profile's subnets (the profile moved, or one made out of band) goes.
-    for target in targets.iter().filter(|t| !wanted_subnets.contains(&t.subnet_id)) {
-        if !matches!(target.lifecycle, Lifecycle::Deleting | Lifecycle::Deleted) {
-            pass.aws.efs.delete_mount_target(&target.id).await?;
-            let message =
-                format!("mount target {} in {} is not in the profile's subnets: deleted", target.id, target.subnet_id);
-            pass.event(EventType::Normal, "DriftRepaired", message);
-        }
-    }
-    targets.retain(|t| wanted_subnets.contains(&t.subnet_id));
-    mount_target_groups(pass, &targets, &storage_group).await?;
-    let mut pending = targets.iter().filter(|t| t.lifecycle != Lifecycle::Available).count();
-    for subnet in wanted_subnets {
-        if !targets.iter().any(|target| target.subnet_id == subnet) {
-            match pass.aws.efs.create_mount_target(&file_system.id, &subnet, &storage_group).await {
-                Ok(target) => {
-                    pass.event(
-                        EventType::Normal,
-                        "MountTargetCreated",
-                        format!("mount target {} in {subnet}", target.id),
-                    );
-                    if target.lifecycle != Lifecycle::Available {
-                        pending += 1;
-                    }
-                }
-                // MountTargetConflict: one exists in that zone already (an earlier pass); the next look finds it.
-                Err(error) if error.kind == AwsErrorKind::AlreadyExists || error.kind == AwsErrorKind::Conflict => {
-                    pending += 1
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-    if pending > 0 {
+    if let Some(pending) = mount_targets(pass, &file_system_id, &storage_group).await? {
         return Ok(waiting(
             pass,
             "MountTargetsCreating",
-            format!("{pending} mount target(s) of {} not available yet", file_system.id),
+            format!("{pending} mount target(s) of {file_system_id} not available yet"),
         ));
     }
 
+    let token = pass.object.metadata.uid.to_string();
     let root = pass.names.jenkins_home_root();
-    let mut points = pass.aws.efs.access_points(&file_system.id).await?;
+    let mut points = pass.aws.efs.access_points(&file_system_id).await?;
     // The file system serves JENKINS_HOME through one access point, as the jenkins user: any other (another root,
     // another user) is a way around that, and an access point cannot be changed, only replaced.
     for point in points.iter().filter(|point| point.root_path != root || !point.is_jenkins()) {
@@ -268,7 +229,7 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
                 Some(previous) => format!("{token}:{previous}"),
                 None => token.clone(),
             };
-            let created = pass.aws.efs.create_access_point(&file_system.id, &token, &root, &pass.tags()).await?;
+            let created = pass.aws.efs.create_access_point(&file_system_id, &token, &root, &pass.tags()).await?;
             pass.event(
                 EventType::Normal,
                 "AccessPointCreated",
@@ -281,17 +242,18 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     if point.lifecycle != Lifecycle::Available {
         return Ok(waiting(pass, "AccessPointCreating", format!("access point {} is not available yet", point.id)));
     }
-    if let Some(desired) = super::policies::file_system_policy(&pass.names, &file_system.arn, &point.arn) {
-        let current = pass.aws.efs.file_system_policy(&file_system.id).await?;
+    if let Some(desired) = super::policies::file_system_policy(&pass.names, &file_system_arn, &point.arn) {
+        // A first provisioning sets it without reading (PutFileSystemPolicy replaces whatever is there).
+        let current = if pass.fresh { None } else { pass.aws.efs.file_system_policy(&file_system_id).await? };
         if current.as_ref() != Some(&desired) {
-            pass.aws.efs.put_file_system_policy(&file_system.id, &desired.to_string()).await?;
+            pass.aws.efs.put_file_system_policy(&file_system_id, &desired.to_string()).await?;
             let reason = if current.is_some() { "DriftRepaired" } else { "FileSystemPolicySet" };
-            let message = format!("{}: TLS only; the controller role mounts through {}", file_system.id, point.id);
+            let message = format!("{file_system_id}: TLS only; the controller role mounts through {}", point.id);
             pass.event(EventType::Normal, reason, message);
         }
     }
     let generation = pass.object.metadata.generation;
-    let message = format!("{} mounted in {} subnet(s); {root} owned by uid 1000", file_system.id, subnets(pass).len());
+    let message = format!("{file_system_id} mounted in {} subnet(s); {root} owned by uid 1000", subnets(pass).len());
     conditions::set(
         &mut pass.status,
         STORAGE_READY,
@@ -301,5 +263,96 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         generation,
         pass.now,
     );
+    pass.record("storage", file_system_id);
     Ok(Progress::Done)
+}
+
+/// The file system's id and ARN once it is available (None while it is being created), with its throughput set
+/// as the spec says. A first provisioning creates it without looking and, once seen available, looks no more.
+async fn file_system(pass: &mut Pass) -> Result<Option<(String, String)>, AwsError> {
+    if let (Some(arn), Some(id)) = (pass.made("fileSystem"), pass.status.outputs.file_system_id.clone()) {
+        return Ok(Some((id, arn)));
+    }
+    let token = pass.object.metadata.uid.to_string();
+    let throughput = desired_throughput(pass);
+    let known_absent = pass.fresh && pass.status.outputs.file_system_id.is_none();
+    let found = if known_absent { None } else { pass.aws.efs.find_file_system(&token).await? };
+    let file_system = match found {
+        Some(found) => found,
+        None => match pass.aws.efs.create_file_system(&token, throughput, &pass.tags()).await {
+            Ok(created) => {
+                pass.event(EventType::Normal, "FileSystemCreated", format!("created EFS file system {}", created.id));
+                created
+            }
+            Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
+                pass.aws.efs.find_file_system(&token).await?.ok_or(error)?
+            }
+            Err(error) => return Err(error),
+        },
+    };
+    pass.status.outputs.file_system_id = Some(file_system.id.clone());
+    if file_system.lifecycle != Lifecycle::Available {
+        return Ok(None);
+    }
+    if file_system.throughput != throughput {
+        pass.aws.efs.update_throughput(&file_system.id, throughput).await?;
+        pass.event(
+            EventType::Normal,
+            "ThroughputChanged",
+            format!("throughput of {} set to {throughput:?}", file_system.id),
+        );
+    }
+    pass.record("fileSystem", file_system.arn.clone());
+    Ok(Some((file_system.id, file_system.arn)))
+}
+
+/// A mount target per profile subnet, behind the storage group, and none elsewhere. Returns how many are not
+/// available yet (None: all are). A first provisioning creates them without looking first, then looks until
+/// they are available, then no more.
+async fn mount_targets(pass: &mut Pass, file_system_id: &str, storage_group: &str) -> Result<Option<usize>, AwsError> {
+    if pass.made("mountTargetsAvailable").is_some() {
+        return Ok(None);
+    }
+    let known_absent = pass.fresh && pass.made("mountTargets").is_none();
+    let mut targets = if known_absent { Vec::new() } else { pass.aws.efs.mount_targets(file_system_id).await? };
+    let wanted_subnets = subnets(pass);
+    // A target outside the profile's subnets (the profile moved, or one made out of band) goes.
+    for target in targets.iter().filter(|t| !wanted_subnets.contains(&t.subnet_id)) {
+        if !matches!(target.lifecycle, Lifecycle::Deleting | Lifecycle::Deleted) {
+            pass.aws.efs.delete_mount_target(&target.id).await?;
+            let message =
+                format!("mount target {} in {} is not in the profile's subnets: deleted", target.id, target.subnet_id);
+            pass.event(EventType::Normal, "DriftRepaired", message);
+        }
+    }
+    targets.retain(|t| wanted_subnets.contains(&t.subnet_id));
+    mount_target_groups(pass, &targets, storage_group).await?;
+    let mut pending = targets.iter().filter(|t| t.lifecycle != Lifecycle::Available).count();
+    for subnet in wanted_subnets {
+        if !targets.iter().any(|target| target.subnet_id == subnet) {
+            match pass.aws.efs.create_mount_target(file_system_id, &subnet, storage_group).await {
+                Ok(target) => {
+                    pass.event(
+                        EventType::Normal,
+                        "MountTargetCreated",
+                        format!("mount target {} in {subnet}", target.id),
+                    );
+                    if target.lifecycle != Lifecycle::Available {
+                        pending += 1;
+                    }
+                }
+                // MountTargetConflict: one exists in that zone already (an earlier pass); the next look finds it.
+                Err(error) if error.kind == AwsErrorKind::AlreadyExists || error.kind == AwsErrorKind::Conflict => {
+                    pending += 1
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    pass.record("mountTargets", file_system_id);
+    if pending > 0 {
+        return Ok(Some(pending));
+    }
+    pass.record("mountTargetsAvailable", file_system_id);
+    Ok(None)
 }
