@@ -412,6 +412,12 @@ impl EfsApi for FakeAws {
         state.mount_target_groups.insert(target_id.to_owned(), groups.to_vec());
         Ok(())
     }
+    async fn file_systems_by_token(&self) -> Result<BTreeMap<String, FileSystem>, AwsError> {
+        Ok(self.state().file_systems.iter().map(|(token, (fs, _))| (token.clone(), fs.clone())).collect())
+    }
+    async fn all_access_points(&self) -> Result<BTreeMap<String, Vec<AccessPoint>>, AwsError> {
+        Ok(self.state().access_points.iter().map(|(fs, points)| (fs.clone(), points.clone())).collect())
+    }
     async fn access_points(&self, id: &str) -> Result<Vec<AccessPoint>, AwsError> {
         Ok(self.state().access_points.get(id).cloned().unwrap_or_default())
     }
@@ -542,6 +548,17 @@ impl IamApi for FakeAws {
         state.role_content.insert(name.to_owned(), content);
         state.created("iam:CreateRole");
         Ok(role)
+    }
+    async fn roles_with_prefix(&self, prefix: &str) -> Result<butler::aws::iam::RoleInventory, AwsError> {
+        let mut state = self.state();
+        state.check("iam:GetAccountAuthorizationDetails")?;
+        let roles = state
+            .roles
+            .keys()
+            .filter(|name| name.starts_with(prefix))
+            .map(|name| (name.clone(), state.role_content.get(name).cloned().unwrap_or_default()))
+            .collect();
+        Ok(butler::aws::iam::RoleInventory { roles, instance_profiles: Default::default() })
     }
     async fn role_content(&self, name: &str) -> Result<Option<RoleContent>, AwsError> {
         let mut state = self.state();

@@ -171,3 +171,46 @@ async fn every_setting_changed_out_of_band_is_put_back_by_the_content_check() {
     world.content_check("ci").await;
     assert_eq!(repairs(&world, "ci").await.len(), before, "converged: {:#?}", repairs(&world, "ci").await);
 }
+
+#[tokio::test]
+async fn the_content_check_reads_a_profile_in_batches_not_environment_by_environment() {
+    let world = World::new().await;
+    let names = ["ci", "web", "data"];
+    for name in names {
+        assert_eq!(world.app.create("payments", &manifest(name)).await.status, StatusCode::CREATED);
+        world.converge(name).await;
+    }
+    let checker = World::reconciler_with(&world.app, &world.settings).with_content_check(std::time::Duration::ZERO);
+    let before = world.settings.calls.snapshot();
+    for name in names {
+        World::converge_with(&checker, name).await;
+    }
+    let after = world.settings.calls.snapshot();
+    let calls = |op: &str| after.get(op).copied().unwrap_or(0) - before.get(op).copied().unwrap_or(0);
+    // One batched look for the three: IAM's account details once, no role read one by one.
+    assert_eq!(calls("iam:GetAccountAuthorizationDetails"), 1);
+    for one_by_one in ["iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:GetInstanceProfile"] {
+        assert_eq!(calls(one_by_one), 0, "{one_by_one}");
+    }
+    // Security groups, file systems, access points, clusters, providers and groups: one call each for all three.
+    for batched in [
+        "ec2:DescribeSecurityGroups",
+        "efs:DescribeFileSystems",
+        "efs:DescribeAccessPoints",
+        "ecs:DescribeClusters",
+        "ecs:DescribeCapacityProviders",
+        "autoscaling:DescribeAutoScalingGroups",
+        "logs:DescribeLogGroups",
+    ] {
+        assert_eq!(calls(batched), 1, "{batched}");
+    }
+    // Nothing drifted: nothing written, and every environment still Ready and checked.
+    let written: Vec<&str> =
+        after.keys().copied().filter(|op| butler::aws::calls::is_mutating(op) && calls(op) > 0).collect();
+    assert!(written.is_empty(), "{written:?}");
+    for name in names {
+        let object = world.object(name).await;
+        assert_eq!(object["status"]["phase"], "Ready");
+        assert!(object["status"]["lastContentCheckTime"].is_string());
+    }
+}

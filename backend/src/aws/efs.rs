@@ -116,6 +116,10 @@ pub trait EfsApi: Send + Sync {
     async fn set_mount_target_security_groups(&self, mount_target_id: &str, groups: &[String]) -> Result<(), AwsError>;
     /// The file system's access points.
     async fn access_points(&self, file_system_id: &str) -> Result<Vec<AccessPoint>, AwsError>;
+    /// Every file system of the account by creation token (pages of 100): the content check's batched look.
+    async fn file_systems_by_token(&self) -> Result<BTreeMap<String, FileSystem>, AwsError>;
+    /// Every access point of the account by file system (pages of 1,000): the content check's batched look.
+    async fn all_access_points(&self) -> Result<BTreeMap<String, Vec<AccessPoint>>, AwsError>;
     /// Creates the access point for `root_path` owned by the jenkins user (idempotent through `client_token`).
     async fn create_access_point(
         &self,
@@ -168,8 +172,53 @@ fn file_system(description: &aws_sdk_efs::types::FileSystemDescription) -> FileS
     }
 }
 
+fn access_point_of(point: &aws_sdk_efs::types::AccessPointDescription) -> Option<AccessPoint> {
+    Some(AccessPoint {
+        id: point.access_point_id()?.to_owned(),
+        arn: point.access_point_arn().unwrap_or_default().to_owned(),
+        root_path: point.root_directory().and_then(|root| root.path()).unwrap_or("/").to_owned(),
+        uid: point.posix_user().map(|user| user.uid()),
+        gid: point.posix_user().map(|user| user.gid()),
+        lifecycle: point.life_cycle_state().map_or(Lifecycle::Available, lifecycle),
+    })
+}
+
 #[async_trait]
 impl EfsApi for SdkEfs {
+    async fn file_systems_by_token(&self) -> Result<BTreeMap<String, FileSystem>, AwsError> {
+        let mut found = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let request = self.client.describe_file_systems().max_items(100).set_marker(marker.take()).send();
+            let output = self.account.call("efs:DescribeFileSystems", ApiFamily::Efs, request).await?;
+            for description in output.file_systems() {
+                found.insert(description.creation_token().to_owned(), file_system(description));
+            }
+            match output.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    async fn all_access_points(&self) -> Result<BTreeMap<String, Vec<AccessPoint>>, AwsError> {
+        let mut found: BTreeMap<String, Vec<AccessPoint>> = BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let request = self.client.describe_access_points().max_results(1000).set_next_token(token.take()).send();
+            let output = self.account.call("efs:DescribeAccessPoints", ApiFamily::Efs, request).await?;
+            for point in output.access_points() {
+                if let (Some(file_system), Some(point)) = (point.file_system_id(), access_point_of(point)) {
+                    found.entry(file_system.to_owned()).or_default().push(point);
+                }
+            }
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(found),
+            }
+        }
+    }
+
     async fn find_file_system(&self, creation_token: &str) -> Result<Option<FileSystem>, AwsError> {
         let request = self.client.describe_file_systems().creation_token(creation_token).send();
         let output = self.account.call("efs:DescribeFileSystems", ApiFamily::Efs, request).await?;
@@ -301,20 +350,7 @@ impl EfsApi for SdkEfs {
     async fn access_points(&self, file_system_id: &str) -> Result<Vec<AccessPoint>, AwsError> {
         let request = self.client.describe_access_points().file_system_id(file_system_id).send();
         let output = self.account.call("efs:DescribeAccessPoints", ApiFamily::Efs, request).await?;
-        Ok(output
-            .access_points()
-            .iter()
-            .filter_map(|point| {
-                Some(AccessPoint {
-                    id: point.access_point_id()?.to_owned(),
-                    arn: point.access_point_arn().unwrap_or_default().to_owned(),
-                    root_path: point.root_directory().and_then(|root| root.path()).unwrap_or("/").to_owned(),
-                    uid: point.posix_user().map(|user| user.uid()),
-                    gid: point.posix_user().map(|user| user.gid()),
-                    lifecycle: point.life_cycle_state().map_or(Lifecycle::Available, lifecycle),
-                })
-            })
-            .collect())
+        Ok(output.access_points().iter().filter_map(access_point_of).collect())
     }
 
     async fn create_access_point(

@@ -25,6 +25,14 @@ pub struct RoleContent {
     pub attached: Vec<String>,
 }
 
+/// Every role of a prefix with its content, and the roles in each instance profile of those roles: what the
+/// content check reads in one GetAccountAuthorizationDetails call per 1,000 roles instead of four calls a role.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RoleInventory {
+    pub roles: BTreeMap<String, RoleContent>,
+    pub instance_profiles: BTreeMap<String, Vec<String>>,
+}
+
 /// IAM hands policy documents back URL-encoded (RFC 3986); the emulator hands them back as sent. Either way,
 /// the JSON they say.
 pub fn policy_document(text: &str) -> serde_json::Value {
@@ -80,6 +88,8 @@ pub trait IamApi: Send + Sync {
     async fn ensure_instance_profile(&self, name: &str, role: &str, look_first: bool) -> Result<String, AwsError>;
     /// Deletes an instance profile (after removing its roles); gone is fine.
     async fn delete_instance_profile(&self, name: &str) -> Result<(), AwsError>;
+    /// Every role whose name starts with `prefix`, with its content and instance profiles, in pages of 1,000.
+    async fn roles_with_prefix(&self, prefix: &str) -> Result<RoleInventory, AwsError>;
 }
 
 /// The SDK-backed IAM adapter.
@@ -108,6 +118,41 @@ impl SdkIam {
 
 #[async_trait]
 impl IamApi for SdkIam {
+    async fn roles_with_prefix(&self, prefix: &str) -> Result<RoleInventory, AwsError> {
+        let mut inventory = RoleInventory::default();
+        let mut marker = None;
+        loop {
+            let request = self
+                .client
+                .get_account_authorization_details()
+                .filter(aws_sdk_iam::types::EntityType::Role)
+                .max_items(1000)
+                .set_marker(marker.take())
+                .send();
+            let output = self.account.call("iam:GetAccountAuthorizationDetails", ApiFamily::Iam, request).await?;
+            for role in output.role_detail_list() {
+                let Some(name) = role.role_name().filter(|name| name.starts_with(prefix)) else { continue };
+                let inline = role
+                    .role_policy_list()
+                    .iter()
+                    .filter_map(|p| Some((p.policy_name()?.to_owned(), policy_document(p.policy_document()?))))
+                    .collect();
+                let attached =
+                    role.attached_managed_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect();
+                let trust = role.assume_role_policy_document().map(policy_document).unwrap_or_default();
+                inventory.roles.insert(name.to_owned(), RoleContent { trust, inline, attached });
+                for profile in role.instance_profile_list() {
+                    let roles = profile.roles().iter().map(|r| r.role_name().to_owned()).collect();
+                    inventory.instance_profiles.insert(profile.instance_profile_name().to_owned(), roles);
+                }
+            }
+            match output.marker().filter(|_| output.is_truncated()) {
+                Some(next) => marker = Some(next.to_owned()),
+                None => return Ok(inventory),
+            }
+        }
+    }
+
     async fn get_role(&self, name: &str) -> Result<Option<Role>, AwsError> {
         match self.account.call("iam:GetRole", ApiFamily::Iam, self.client.get_role().role_name(name).send()).await {
             Ok(output) => {

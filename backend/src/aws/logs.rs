@@ -62,13 +62,24 @@ impl LogsApi for SdkLogs {
     }
 
     async fn log_groups_with_prefix(&self, prefix: &str) -> Result<BTreeMap<String, Option<i32>>, AwsError> {
-        let request = self.client.describe_log_groups().log_group_name_prefix(prefix).send();
-        let output = self.account.call("logs:DescribeLogGroups", ApiFamily::Logs, request).await?;
-        Ok(output
-            .log_groups()
-            .iter()
-            .filter_map(|group| Some((group.log_group_name()?.to_owned(), group.retention_in_days())))
-            .collect())
+        // Pages of 50: one environment's prefix fits in one; the content check's `/butler/` takes one per 25.
+        let mut groups = BTreeMap::new();
+        let mut token = None;
+        loop {
+            let request =
+                self.client.describe_log_groups().log_group_name_prefix(prefix).set_next_token(token.take()).send();
+            let output = self.account.call("logs:DescribeLogGroups", ApiFamily::Logs, request).await?;
+            groups.extend(
+                output
+                    .log_groups()
+                    .iter()
+                    .filter_map(|group| Some((group.log_group_name()?.to_owned(), group.retention_in_days()))),
+            );
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(groups),
+            }
+        }
     }
 
     async fn create_log_group(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {

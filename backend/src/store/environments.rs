@@ -177,6 +177,18 @@ pub async fn snapshot_all(db: &DatabaseConnection) -> Result<(i64, Vec<JenkinsEn
     Ok((head, objects))
 }
 
+/// Every environment of the tenants on cloud profile `profile` (the content check's batched look needs their
+/// recorded names).
+pub async fn in_profile(db: &impl ConnectionTrait, profile: &str) -> Result<Vec<JenkinsEnvironment>, StoreError> {
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT * FROM jenkins_environments WHERE tenant IN (SELECT name FROM tenants WHERE cloud_profile = $1)",
+        [profile.into()],
+    );
+    let rows = jenkins_environment::Entity::find().from_raw_sql(statement).all(db).await?;
+    rows.iter().map(to_object).collect()
+}
+
 /// The name and spec of every environment of a tenant (the budget's projection reads them).
 pub async fn specs_of(
     db: &impl ConnectionTrait,

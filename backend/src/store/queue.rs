@@ -152,6 +152,26 @@ pub async fn make_due_for_profile(db: &impl ConnectionTrait, profile: &str) -> R
     Ok(result.rows_affected())
 }
 
+/// Makes due now the environments of `profile` whose last content check is older than `checked_before`: the
+/// profile's batched look was just taken, and their checks can share it.
+pub async fn make_content_checks_due(
+    db: &impl ConnectionTrait,
+    profile: &str,
+    checked_before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    let result = db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"UPDATE jenkins_environments SET next_reconcile_at = now()
+               WHERE tenant IN (SELECT name FROM tenants WHERE cloud_profile = $1)
+                 AND (status->>'lastContentCheckTime')::timestamptz < $2
+                 AND next_reconcile_at > now()"#,
+            [profile.into(), checked_before.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
 /// Makes every environment of `tenant` due now (the tenant moved to another cloud profile).
 pub async fn make_due_for_tenant(db: &impl ConnectionTrait, tenant: &str) -> Result<u64, StoreError> {
     let result = db

@@ -28,7 +28,11 @@ async fn role(pass: &mut Pass, name: &str, trust: serde_json::Value, grant: Gran
         return Ok(());
     }
     // A first provisioning creates without looking: nothing of the environment exists yet.
-    let found = if pass.fresh { None } else { pass.aws.iam.role_content(name).await? };
+    let found = match (&pass.snapshot, pass.fresh) {
+        (_, true) => None,
+        (Some(snapshot), _) => snapshot.roles.roles.get(name).cloned(),
+        (None, _) => pass.aws.iam.role_content(name).await?,
+    };
     let (content, created) = match found {
         Some(content) => (content, false),
         None => match pass.aws.iam.create_role(name, &trust.to_string(), &pass.tags()).await {
@@ -91,7 +95,10 @@ pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
     role(pass, &names.execution_role(), policies::ecs_tasks_trust(), execution).await?;
     let instance = Grant { inline: None, managed: Some(INSTANCE_MANAGED_POLICY) };
     role(pass, &names.instance_role(), policies::ec2_trust(), instance).await?;
-    if pass.made("instanceProfile").is_none() {
+    let profile_holds_role = pass.snapshot.as_ref().is_some_and(|snapshot| {
+        snapshot.roles.instance_profiles.get(&names.instance_role()) == Some(&vec![names.instance_role()])
+    });
+    if pass.made("instanceProfile").is_none() && !profile_holds_role {
         let look_first = !pass.fresh;
         pass.aws.iam.ensure_instance_profile(&names.instance_role(), &names.instance_role(), look_first).await?;
         pass.record("instanceProfile", names.instance_role());
@@ -99,10 +106,10 @@ pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
     if pass.made("logGroups").is_some() {
         return Ok(());
     }
-    let existing = if pass.fresh {
-        std::collections::BTreeMap::new()
-    } else {
-        pass.aws.logs.log_groups_with_prefix(&names.log_group_prefix()).await?
+    let existing = match (&pass.snapshot, pass.fresh) {
+        (_, true) => std::collections::BTreeMap::new(),
+        (Some(snapshot), _) => snapshot.log_groups.clone(),
+        (None, _) => pass.aws.logs.log_groups_with_prefix(&names.log_group_prefix()).await?,
     };
     for group in [names.controller_log_group(), names.agents_log_group()] {
         match existing.get(&group).copied() {

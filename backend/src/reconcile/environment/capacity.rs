@@ -83,10 +83,10 @@ async fn cluster(pass: &mut Pass) -> Result<Cluster, AwsError> {
     let name = pass.names.cluster();
     // A first provisioning creates without looking: CreateCluster answers a taken name with that cluster, and
     // with current (injective) names a taken name can only be this environment's own.
-    let found = if pass.fresh {
-        None
-    } else {
-        pass.aws.ecs.describe_clusters(std::slice::from_ref(&name)).await?.into_iter().next()
+    let found = match (&pass.snapshot, pass.fresh) {
+        (_, true) => None,
+        (Some(snapshot), _) => snapshot.clusters.get(&name).cloned(),
+        (None, _) => pass.aws.ecs.describe_clusters(std::slice::from_ref(&name)).await?.into_iter().next(),
     };
     if let Some(found) = found {
         ownership::require(pass, "ECS cluster", &name, found.owner.as_deref())?;
@@ -171,7 +171,11 @@ async fn launch_template(pass: &mut Pass, agents_group: &str) -> Result<String, 
 
 async fn group(pass: &mut Pass, desired: &GroupSpec) -> Result<Option<Group>, AwsError> {
     let names = [desired.name.clone()];
-    let found = if pass.fresh { None } else { pass.aws.autoscaling.describe_groups(&names).await?.into_iter().next() };
+    let found = match (&pass.snapshot, pass.fresh) {
+        (_, true) => None,
+        (Some(snapshot), _) => snapshot.groups.get(&desired.name).cloned(),
+        (None, _) => pass.aws.autoscaling.describe_groups(&names).await?.into_iter().next(),
+    };
     if let Some(found) = &found {
         ownership::require(pass, "Auto Scaling group", &desired.name, found.owner.as_deref())?;
     }
@@ -271,10 +275,10 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     observe_instances(pass, &group);
 
     let provider_name = pass.names.capacity_provider();
-    let found = if pass.fresh {
-        None
-    } else {
-        pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider_name)).await?.pop()
+    let found = match (&pass.snapshot, pass.fresh) {
+        (_, true) => None,
+        (Some(snapshot), _) => snapshot.providers.get(&provider_name).cloned(),
+        (None, _) => pass.aws.ecs.describe_capacity_providers(std::slice::from_ref(&provider_name)).await?.pop(),
     };
     let provider = match found {
         Some(provider) => {

@@ -19,6 +19,7 @@ mod plugin_calls;
 pub mod policies;
 mod probe;
 mod provider;
+pub mod snapshot;
 pub mod storage;
 mod teardown;
 
@@ -60,6 +61,10 @@ pub struct Pass {
     /// a step creates without looking first (a create that finds the name taken falls back to the lookup) and
     /// skips what `status.provisioning` says an earlier pass made. Once converged, passes read before they act.
     pub fresh: bool,
+    /// In a content check: the profile's batched look, standing in for the reads it covers.
+    pub snapshot: Option<Arc<snapshot::Snapshot>>,
+    /// This pass is the full content check (not the two-read probe).
+    pub content_check: bool,
 }
 
 impl Pass {
@@ -109,12 +114,14 @@ pub struct EnvironmentReconciler {
     feed: Arc<Feed>,
     aws: Arc<dyn AwsProvider>,
     content_check: Duration,
+    /// The latest snapshot of each profile; the lock makes one content check take it while the others wait.
+    snapshots: tokio::sync::Mutex<std::collections::HashMap<String, Arc<snapshot::Snapshot>>>,
 }
 
 impl EnvironmentReconciler {
     /// A reconciler writing to `db`, announcing through `feed`, calling AWS through `aws`.
     pub fn new(db: DatabaseConnection, feed: Arc<Feed>, aws: Arc<dyn AwsProvider>) -> Self {
-        Self { db, feed, aws, content_check: DEFAULT_CONTENT_CHECK }
+        Self { db, feed, aws, content_check: DEFAULT_CONTENT_CHECK, snapshots: Default::default() }
     }
 
     /// Sets how long a converged environment goes on the two-read probe before a full content check.
@@ -150,16 +157,26 @@ impl EnvironmentReconciler {
                 ..ProvisioningRecord::default()
             })
         });
+        let now = crate::store::environments::now();
+        let content_check =
+            !fresh && object.metadata.deletion_timestamp.is_none() && self.content_due(&object, now).await;
+        let snapshot = if content_check && object.status.observed_generation == object.metadata.generation {
+            self.snapshot(&profile, &aws).await?.filter(|snapshot| snapshot.serves(&object, now))
+        } else {
+            None
+        };
         let mut pass = Pass {
             status: JenkinsEnvironmentStatus { aws_names: Some(names.clone()), provisioning, ..object.status.clone() },
             fresh,
+            snapshot,
+            content_check,
             names,
             object,
             profile,
             aws,
             security_groups: None,
             events: Vec::new(),
-            now: crate::store::environments::now(),
+            now,
         };
         let outcome = if pass.object.metadata.deletion_timestamp.is_some() {
             teardown::run(&mut pass, &self.db, &self.feed).await
@@ -172,11 +189,7 @@ impl EnvironmentReconciler {
     async fn provision(&self, pass: &mut Pass) -> Result<Action, AwsError> {
         // The probe sees what stops Jenkins; what does not (an extra policy on a role, a rule on a group, a
         // setting) waits for the full content check, which reads everything on its own, longer interval.
-        let content_due =
-            pass.object.status.last_content_check_time.is_none_or(|last| {
-                pass.now - last >= chrono::Duration::from_std(self.content_check).unwrap_or_default()
-            });
-        if !content_due && probe::converged(pass).await? {
+        if !pass.content_check && probe::converged(pass).await? {
             return Ok(Action::AwaitChange);
         }
         access::ensure(pass).await?;
@@ -265,6 +278,54 @@ impl EnvironmentReconciler {
             self.write_status(&mut pass).await?;
         }
         result
+    }
+
+    /// Whether `object` is due its content check: never checked, or not for the configured interval, or for half of
+    /// it while a recent snapshot of its profile is at hand (so a profile's checks drift together into one sweep
+    /// that shares one batched look).
+    async fn content_due(&self, object: &JenkinsEnvironment, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let interval = chrono::Duration::from_std(self.content_check).unwrap_or_default();
+        let Some(last) = object.status.last_content_check_time else { return true };
+        if now - last >= interval {
+            return true;
+        }
+        if now - last < interval / 2 {
+            return false;
+        }
+        let Ok(Some(tenant)) = tenants::find(&self.db, &object.metadata.tenant).await else { return false };
+        let snapshots = self.snapshots.lock().await;
+        snapshots.get(&tenant.cloud_profile).is_some_and(|snapshot| snapshot.serves(object, now))
+    }
+
+    /// The profile's snapshot, taken now unless a recent one is at hand. Taking one makes the profile's other
+    /// environments due, so those half due for their check run it now on the same snapshot.
+    async fn snapshot(
+        &self,
+        profile: &ProfileRow,
+        aws: &AwsServices,
+    ) -> Result<Option<Arc<snapshot::Snapshot>>, ReconcileError> {
+        let mut snapshots = self.snapshots.lock().await;
+        let now = crate::store::environments::now();
+        let young = |s: &snapshot::Snapshot| {
+            now - s.taken_at < chrono::Duration::from_std(snapshot::SNAPSHOT_TTL).unwrap_or_default()
+        };
+        if let Some(snapshot) = snapshots.get(&profile.name).filter(|s| young(s)) {
+            return Ok(Some(snapshot.clone()));
+        }
+        let environments = environments::in_profile(&self.db, &profile.name).await.map_err(internal)?;
+        let taken = match snapshot::take(aws, profile, &environments).await {
+            Ok(taken) => Arc::new(taken),
+            // Without it each check reads for itself.
+            Err(error) => {
+                tracing::warn!(profile = %profile.name, error = %error, "no snapshot for the content check");
+                return Ok(None);
+            }
+        };
+        snapshots.insert(profile.name.clone(), taken.clone());
+        drop(snapshots);
+        let half_due = now - chrono::Duration::from_std(self.content_check / 2).unwrap_or_default();
+        crate::store::queue::make_content_checks_due(&self.db, &profile.name, half_due).await.map_err(internal)?;
+        Ok(Some(taken))
     }
 
     /// Says in `Ready` why nothing can be done before AWS is even called (the pass never started).

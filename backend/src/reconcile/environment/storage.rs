@@ -110,10 +110,12 @@ pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError
     let names = pass.names.clone();
     let all = [names.agents_security_group(), names.controller_security_group(), names.storage_security_group()];
     // One lookup for the three (none while first provisioning: creates that find a name taken look it up).
-    let existing = if pass.fresh {
-        BTreeMap::new()
-    } else {
-        pass.aws.ec2.find_security_groups(&pass.profile.vpc_id, &all).await?
+    let existing = match (&pass.snapshot, pass.fresh) {
+        (_, true) => BTreeMap::new(),
+        (Some(snapshot), _) => {
+            all.iter().filter_map(|name| Some((name.clone(), snapshot.security_groups.get(name)?.clone()))).collect()
+        }
+        (None, _) => pass.aws.ec2.find_security_groups(&pass.profile.vpc_id, &all).await?,
     };
     let agents_group = GroupRules {
         name: &names.agents_security_group(),
@@ -208,7 +210,10 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
 
     let token = pass.object.metadata.uid.to_string();
     let root = pass.names.jenkins_home_root();
-    let mut points = pass.aws.efs.access_points(&file_system_id).await?;
+    let mut points = match &pass.snapshot {
+        Some(snapshot) => snapshot.access_points.get(&file_system_id).cloned().unwrap_or_default(),
+        None => pass.aws.efs.access_points(&file_system_id).await?,
+    };
     // The file system serves JENKINS_HOME through one access point, as the jenkins user: any other (another root,
     // another user) is a way around that, and an access point cannot be changed, only replaced.
     for point in points.iter().filter(|point| point.root_path != root || !point.is_jenkins()) {
@@ -276,7 +281,11 @@ async fn file_system(pass: &mut Pass) -> Result<Option<(String, String)>, AwsErr
     let token = pass.object.metadata.uid.to_string();
     let throughput = desired_throughput(pass);
     let known_absent = pass.fresh && pass.status.outputs.file_system_id.is_none();
-    let found = if known_absent { None } else { pass.aws.efs.find_file_system(&token).await? };
+    let found = match (&pass.snapshot, known_absent) {
+        (_, true) => None,
+        (Some(snapshot), _) => snapshot.file_systems.get(&token).cloned(),
+        (None, _) => pass.aws.efs.find_file_system(&token).await?,
+    };
     let file_system = match found {
         Some(found) => found,
         None => match pass.aws.efs.create_file_system(&token, throughput, &pass.tags()).await {
