@@ -188,6 +188,16 @@ impl World {
             let attached: Vec<String> = managed.map(str::to_owned).into_iter().collect();
             check(content.attached == attached, format!("role {role}: attached {:?}", content.attached));
         }
+        let profile = aws_sdk_iam::Client::new(&account.config)
+            .get_instance_profile()
+            .instance_profile_name(names.instance_role())
+            .send()
+            .await
+            .ok()
+            .and_then(|output| output.instance_profile().cloned());
+        let roles: Vec<String> =
+            profile.iter().flat_map(|p| p.roles()).map(|role| role.role_name().to_owned()).collect();
+        check(roles == [names.instance_role()], format!("instance profile roles {roles:?}"));
         let all = [names.agents_security_group(), names.controller_security_group(), names.storage_security_group()];
         let groups = ec2.find_security_groups(&self.vpc, &all).await.expect("sg");
         let (agents, controller, storage) = (groups.get(&all[0]), groups.get(&all[1]), groups.get(&all[2]));

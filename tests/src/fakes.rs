@@ -356,7 +356,12 @@ impl EfsApi for FakeAws {
         state.created("efs:CreateFileSystem");
         Ok(fs)
     }
-    async fn update_throughput(&self, _id: &str, _throughput: Throughput) -> Result<(), AwsError> {
+    async fn update_throughput(&self, id: &str, throughput: Throughput) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.mutated("efs:UpdateFileSystem");
+        for (fs, _) in state.file_systems.values_mut().filter(|(fs, _)| fs.id == id) {
+            fs.throughput = throughput;
+        }
         Ok(())
     }
     async fn delete_file_system(&self, id: &str) -> Result<(), AwsError> {
@@ -609,8 +614,8 @@ impl IamApi for FakeAws {
         state.role_content.remove(name);
         Ok(())
     }
-    async fn ensure_instance_profile(&self, name: &str, _role: &str, _look: bool) -> Result<String, AwsError> {
-        Ok(format!("arn:aws:iam::000000000000:instance-profile/{name}"))
+    async fn ensure_instance_profile(&self, _name: &str, _role: &str, _look: bool) -> Result<Vec<String>, AwsError> {
+        Ok(Vec::new())
     }
     async fn delete_instance_profile(&self, _name: &str) -> Result<(), AwsError> {
         Ok(())

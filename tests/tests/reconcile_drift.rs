@@ -145,13 +145,52 @@ async fn every_setting_changed_out_of_band_is_put_back_by_the_content_check() {
     // Logs kept a day.
     SdkLogs::new(account).put_retention(&names.controller_log_group(), 1).await.expect("retention");
 
+    // IAM: the controller role trusts EC2 too; the instance profile loses its role.
+    let iam = butler::aws::iam::SdkIam::new(account);
+    use butler::aws::iam::IamApi;
+    let loose = serde_json::json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow",
+        "Principal": { "Service": ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"] }, "Action": "sts:AssumeRole" }] });
+    iam.update_trust(&names.controller_role(), &loose.to_string()).await.expect("trust");
+    let iam_sdk = aws_sdk_iam::Client::new(&account.config);
+    iam_sdk
+        .remove_role_from_instance_profile()
+        .instance_profile_name(names.instance_role())
+        .role_name(names.instance_role())
+        .send()
+        .await
+        .expect("empty the instance profile");
+
+    // ECS: a revision of someone else's registered in the controller's family (the latest now says otherwise).
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("jenkins")
+        .image("docker.io/library/busybox:latest")
+        .memory(128)
+        .build();
+    ecs_sdk
+        .register_task_definition()
+        .family(names.controller_family())
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("foreign revision");
+
     world.content_check("ci").await;
     let object = world.object("ci").await;
     assert_eq!(object["status"]["phase"], "Ready", "{object}");
     let problems = world.content_problems(&object).await;
     assert!(problems.is_empty(), "read back after the content check: {problems:?}");
     let repaired = repairs(&world, "ci").await;
+    // The service runs a revision of Butler's again (the latest, carrying the hash of what Butler wants).
+    use butler::aws::ecs::EcsApi;
+    let ecs = butler::aws::ecs::SdkEcs::new(account);
+    let latest = ecs.latest_task_definition(&names.controller_family()).await.expect("latest").expect("revision");
+    assert!(latest.tags.contains_key(butler::reconcile::environment::controller::DEFINITION_HASH_TAG), "{latest:?}");
+    let service = ecs.describe_services(&names.cluster(), &[names.controller_service()]).await.expect("service");
+    assert_eq!(service[0].task_definition, latest.arn);
     for what in [
+        "trust policy",
+        "instance profile",
+        "was not registered by Butler",
         names.storage_security_group().as_str(),
         names.agents_security_group().as_str(),
         "mount target",

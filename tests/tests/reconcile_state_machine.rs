@@ -242,6 +242,27 @@ async fn an_idle_resync_on_fakes_makes_no_mutation_and_drift_in_the_group_is_rep
     assert!(event_reasons(&app).await.iter().any(|r| r == "DriftRepaired"));
 }
 
+/// The emulator has no UpdateFileSystem: a file system's throughput changed out of band is repaired here.
+#[tokio::test]
+async fn a_throughput_changed_out_of_band_is_set_back_by_the_content_check() {
+    let (app, reconciler, fake) = setup(0).await;
+    converge(&reconciler).await;
+    for (fs, _) in fake.state().file_systems.values_mut() {
+        fs.throughput = butler::aws::efs::Throughput::Bursting;
+    }
+    let checker = EnvironmentReconciler::new(app.db(), app.state.feed.clone(), Arc::new(fake.clone()))
+        .with_content_check(std::time::Duration::ZERO);
+    converge(&checker).await;
+    let throughputs: Vec<_> = fake.state().file_systems.values().map(|(fs, _)| fs.throughput).collect();
+    assert_eq!(throughputs, [butler::aws::efs::Throughput::Elastic], "the spec's elastic throughput is back");
+    let events = app.get(&format!("{}/events", environment_path("payments", "ci"))).await.json();
+    let repaired =
+        events["items"].as_array().expect("items").iter().any(|e| {
+            e["reason"] == "DriftRepaired" && e["message"].as_str().unwrap_or_default().contains("throughput")
+        });
+    assert!(repaired, "{events}");
+}
+
 #[tokio::test]
 async fn a_permanent_error_says_why_in_ready_and_a_profile_change_brings_a_retry() {
     let (app, reconciler, fake) = setup(0).await;

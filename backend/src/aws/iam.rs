@@ -84,8 +84,9 @@ pub trait IamApi: Send + Sync {
     async fn detach_managed_policy(&self, role: &str, policy_arn: &str) -> Result<(), AwsError>;
     /// Deletes a role after removing its inline and managed policies and instance profiles; gone is fine.
     async fn delete_role(&self, name: &str) -> Result<(), AwsError>;
-    /// The instance profile's ARN, creating it around `role` if needed.
-    async fn ensure_instance_profile(&self, name: &str, role: &str, look_first: bool) -> Result<String, AwsError>;
+    /// Makes the instance profile hold exactly `role` (creating it if needed; `look_first` false: create without
+    /// looking, a taken name falling back to the lookup). Returns what it changed.
+    async fn ensure_instance_profile(&self, name: &str, role: &str, look_first: bool) -> Result<Vec<String>, AwsError>;
     /// Deletes an instance profile (after removing its roles); gone is fine.
     async fn delete_instance_profile(&self, name: &str) -> Result<(), AwsError>;
     /// Every role whose name starts with `prefix`, with its content and instance profiles, in pages of 1,000.
@@ -271,17 +272,21 @@ impl IamApi for SdkIam {
         )
     }
 
-    async fn ensure_instance_profile(&self, name: &str, role: &str, look_first: bool) -> Result<String, AwsError> {
+    async fn ensure_instance_profile(&self, name: &str, role: &str, look_first: bool) -> Result<Vec<String>, AwsError> {
+        let mut changes = Vec::new();
         let profile = if look_first { self.instance_profile(name).await? } else { None };
         let profile = match profile {
             Some(profile) => profile,
             None => {
                 let request = self.client.create_instance_profile().instance_profile_name(name).send();
                 match self.account.call("iam:CreateInstanceProfile", ApiFamily::Iam, request).await {
-                    Ok(output) => output
-                        .instance_profile()
-                        .cloned()
-                        .ok_or_else(|| AwsError::malformed("iam:CreateInstanceProfile", "no profile"))?,
+                    Ok(output) => {
+                        changes.push("created".to_owned());
+                        output
+                            .instance_profile()
+                            .cloned()
+                            .ok_or_else(|| AwsError::malformed("iam:CreateInstanceProfile", "no profile"))?
+                    }
                     // Made by a pass whose answer was lost: read what it holds.
                     Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
                         self.instance_profile(name).await?.ok_or(error)?
@@ -290,11 +295,19 @@ impl IamApi for SdkIam {
                 }
             }
         };
+        // A profile holds one role: another one there (swapped out of band) would give instances its rights.
+        for other in profile.roles().iter().map(|r| r.role_name()).filter(|other| *other != role) {
+            let request =
+                self.client.remove_role_from_instance_profile().instance_profile_name(name).role_name(other).send();
+            self.account.call("iam:RemoveRoleFromInstanceProfile", ApiFamily::Iam, request).await?;
+            changes.push(format!("role {other} removed"));
+        }
         if !profile.roles().iter().any(|r| r.role_name() == role) {
             let request = self.client.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send();
             self.account.call("iam:AddRoleToInstanceProfile", ApiFamily::Iam, request).await?;
+            changes.push(format!("role {role} added"));
         }
-        Ok(profile.arn().to_owned())
+        Ok(changes)
     }
 
     async fn delete_instance_profile(&self, name: &str) -> Result<(), AwsError> {

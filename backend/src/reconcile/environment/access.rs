@@ -100,8 +100,14 @@ pub async fn ensure(pass: &mut Pass) -> Result<(), AwsError> {
     });
     if pass.made("instanceProfile").is_none() && !profile_holds_role {
         let look_first = !pass.fresh;
-        pass.aws.iam.ensure_instance_profile(&names.instance_role(), &names.instance_role(), look_first).await?;
-        pass.record("instanceProfile", names.instance_role());
+        let profile = names.instance_role();
+        let changes = pass.aws.iam.ensure_instance_profile(&profile, &names.instance_role(), look_first).await?;
+        // Made now while first provisioning is the plan; anything else changed is a repair.
+        if !pass.fresh && !changes.is_empty() {
+            let message = format!("instance profile {profile}: {}", changes.join(", "));
+            pass.event(EventType::Normal, "DriftRepaired", message);
+        }
+        pass.record("instanceProfile", profile);
     }
     if pass.made("logGroups").is_some() {
         return Ok(());

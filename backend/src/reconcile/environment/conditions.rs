@@ -81,6 +81,9 @@ pub fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i64, dele
     } else {
         (ConditionStatus::False, "Provisioning".to_owned(), "not every part has been observed yet".to_owned())
     };
+    // Ready for this very spec before, and not now: something broke under it (a stopped controller, a part AWS
+    // lost), which is not the same as still being made.
+    let was_ready = matches!(status.phase, Phase::Ready | Phase::Degraded) && status.observed_generation == generation;
     set(status, READY, value, &reason, &message, generation, now);
     status.observed_generation = generation;
     status.phase = if deleting {
@@ -89,6 +92,8 @@ pub fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i64, dele
         Phase::Ready
     } else if failed {
         Phase::Failed
+    } else if was_ready {
+        Phase::Degraded
     } else {
         Phase::Provisioning
     };
@@ -97,6 +102,28 @@ pub fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i64, dele
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_environment_ready_for_its_spec_that_loses_a_part_is_degraded_not_provisioning() {
+        let now = Utc::now();
+        let mut status = JenkinsEnvironmentStatus::default();
+        for part in PARTS {
+            set(&mut status, part, ConditionStatus::True, "Ok", "ok", 1, now);
+        }
+        derive_ready(&mut status, 1, false, now);
+        assert_eq!(status.phase, Phase::Ready);
+        set(&mut status, CONTROLLER_READY, ConditionStatus::False, "ControllerStopped", "exit 1", 1, now);
+        derive_ready(&mut status, 1, false, now);
+        assert_eq!(status.phase, Phase::Degraded);
+        // A new spec being applied is provisioning, whatever came before.
+        derive_ready(&mut status, 2, false, now);
+        assert_eq!(status.phase, Phase::Provisioning);
+        for part in PARTS {
+            set(&mut status, part, ConditionStatus::True, "Ok", "ok", 2, now);
+        }
+        derive_ready(&mut status, 2, false, now);
+        assert_eq!(status.phase, Phase::Ready);
+    }
 
     #[test]
     fn transition_time_moves_only_when_the_status_flips() {

@@ -150,18 +150,29 @@ async fn task_definition(pass: &mut Pass) -> Result<String, AwsError> {
     }
     let task = desired_task(pass)?;
     let hash = definition_hash(&task);
+    let mut foreign = None;
     if let Some(latest) = pass.aws.ecs.latest_task_definition(&task.family).await? {
         let owner = latest.tags.get(crate::aws::tags::UID).map(String::as_str);
-        ownership::require(pass, "task definition family", &task.family, owner)?;
-        if latest.tags.get(DEFINITION_HASH_TAG) == Some(&hash) {
+        if pass.names.scheme == crate::domain::aws_names::LEGACY_SCHEME {
+            // A legacy family name may be another tenant's: refuse rather than register into it.
+            ownership::require(pass, "task definition family", &task.family, owner)?;
+        }
+        if ownership::owns(pass, owner) && latest.tags.get(DEFINITION_HASH_TAG) == Some(&hash) {
             pass.record("taskDefinition", latest.arn.clone());
             return Ok(latest.arn);
         }
+        // A current family name is this environment's alone: a revision someone else registered in it is drift,
+        // never run; Butler registers its own above it.
+        foreign = (!ownership::owns(pass, owner)).then_some(latest.arn);
     }
     let mut tags = pass.tags();
     tags.insert(DEFINITION_HASH_TAG.to_owned(), hash);
     let arn = pass.aws.ecs.register_controller_task(&task, &tags).await?;
     pass.event(EventType::Normal, "TaskDefinitionRegistered", format!("registered {arn}"));
+    if let Some(foreign) = foreign {
+        let message = format!("task definition {foreign} was not registered by Butler: {arn} registered above it");
+        pass.event(EventType::Normal, "DriftRepaired", message);
+    }
     pass.record("taskDefinition", arn.clone());
     Ok(arn)
 }

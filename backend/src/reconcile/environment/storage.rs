@@ -305,11 +305,9 @@ async fn file_system(pass: &mut Pass) -> Result<Option<(String, String)>, AwsErr
     }
     if file_system.throughput != throughput {
         pass.aws.efs.update_throughput(&file_system.id, throughput).await?;
-        pass.event(
-            EventType::Normal,
-            "ThroughputChanged",
-            format!("throughput of {} set to {throughput:?}", file_system.id),
-        );
+        let message =
+            format!("file system {} throughput {:?} set to {throughput:?}", file_system.id, file_system.throughput);
+        super::capacity::change_event(pass, "ThroughputChanged", message);
     }
     pass.record("fileSystem", file_system.arn.clone());
     Ok(Some((file_system.id, file_system.arn)))
