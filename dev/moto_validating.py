@@ -41,6 +41,7 @@ import email.utils
 import io
 import json
 import re
+import os
 import sys
 import threading
 import unicodedata
@@ -1112,7 +1113,24 @@ def main():
     log = ViolationLog(process_environ.get("BUTLER_MOTO_VIOLATIONS"))
 
     def run_validating(hostname, port, application, **options):
-        run_simple(hostname, port, ValidatingMiddleware(application, log), **options)
+        app = ValidatingMiddleware(application, log)
+        faults = process_environ.get("BUTLER_MOTO_FAULTS")
+        if faults is not None:
+            # Only an emulator started for fault tests injects faults (see dev/moto_faults.py).
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            from moto_faults import Faults, FaultMiddleware
+
+            models = Models()
+
+            def protocol_of(signing):
+                service = MODELS_BY_SIGNING_NAME.get(signing)
+                return wire_protocol(models.get(service)) if service else None
+
+            def namespace_of(signing):
+                return xml_namespace(models.get(MODELS_BY_SIGNING_NAME[signing]))
+
+            app = FaultMiddleware(app, Faults(faults), protocol_of, namespace_of, signing_name, take_body)
+        run_simple(hostname, port, app, **options)
 
     moto.server.run_simple = run_validating
     moto.server.main()

@@ -7,6 +7,7 @@ pub mod database;
 pub mod emulated;
 pub mod fakes;
 pub mod fakes_compute;
+pub mod faulty_aws;
 pub mod openapi;
 pub mod proxy;
 pub mod sse;

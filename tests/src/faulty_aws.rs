@@ -1,0 +1,70 @@
+//! An AWS emulator of a test's own that injects faults (dev/moto_faults.py): started on a free loopback port,
+//! stopped when dropped, never shared, so the faults it injects reach no other test.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use butler::aws::context::{AccountTarget, AwsAccount, AwsSettings};
+use rand::Rng;
+
+use crate::aws::REGION;
+
+/// The emulator process and how to reach it.
+pub struct FaultyEmulator {
+    child: Child,
+    pub endpoint: String,
+    client: reqwest::Client,
+}
+
+impl FaultyEmulator {
+    /// Starts the validating emulator with fault injection on (and no fault until `set` says so).
+    pub async fn start() -> Self {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_owned();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let child = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("dev/moto_validating.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("BUTLER_MOTO_FAULTS", "rate=0,lost=0,seed=7")
+            .env("MOTO_ECS_SERVICE_RUNNING", "1")
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env_remove("BUTLER_MOTO_VIOLATIONS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the emulator starts (./dev/test installs it into .venv)");
+        let emulator = Self { child, endpoint: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        for _ in 0..120 {
+            if emulator.client.get(format!("{}/moto-api/", emulator.endpoint)).send().await.is_ok() {
+                return emulator;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the faulty emulator did not start on port {port}");
+    }
+
+    /// Sets fault rate, share of faults that happen after AWS acted, denied operations and added latency.
+    pub async fn set(&self, settings: serde_json::Value) -> serde_json::Value {
+        let response = self.client.post(format!("{}/butler-faults", self.endpoint)).json(&settings).send().await;
+        response.expect("fault control").json().await.expect("fault state")
+    }
+
+    /// Butler's settings for this emulator (fresh call counters).
+    pub fn settings(&self) -> AwsSettings {
+        AwsSettings::new(Some(self.endpoint.clone()))
+    }
+
+    /// A fresh account in this emulator and the role that reaches it.
+    pub async fn account(&self, settings: &AwsSettings) -> (AwsAccount, String) {
+        let account: u64 = rand::rng().random_range(100_000_000_000..999_999_999_999);
+        let role = format!("arn:aws:iam::{account}:role/butler-test");
+        let target = AccountTarget { region: REGION.into(), role_arn: Some(role.clone()) };
+        (AwsAccount::connect(settings, &target).await, role)
+    }
+}
+
+impl Drop for FaultyEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
