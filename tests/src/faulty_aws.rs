@@ -8,6 +8,13 @@ use butler::aws::context::{AccountTarget, AwsAccount, AwsSettings};
 use rand::Rng;
 
 use crate::aws::REGION;
+use crate::emulated::World;
+use crate::{manifest, TestApp};
+use butler::aws::ec2::SdkEc2;
+use butler::aws::emulator::ensure_network;
+use butler::reconcile::Action;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 /// The emulator process and how to reach it.
 pub struct FaultyEmulator {
@@ -60,6 +67,47 @@ impl FaultyEmulator {
         let target = AccountTarget { region: REGION.into(), role_arn: Some(role.clone()) };
         (AwsAccount::connect(settings, &target).await, role)
     }
+}
+
+/// A Butler whose `default` profile points at a fresh account of `emulator` (a world of its own).
+pub async fn world_on(emulator: &FaultyEmulator) -> World {
+    let app = TestApp::spawn().await;
+    let settings = emulator.settings();
+    let (account, role) = emulator.account(&settings).await;
+    let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
+    let profile =
+        json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
+    assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
+    let quotas = json!({ "maxEnvironments": 100_000, "maxInstances": 100_000 });
+    assert_eq!(app.send_json(Method::PATCH, "/api/v1/tenants/payments", &quotas).await.status, StatusCode::OK);
+    let reconciler = World::reconciler_with(&app, &settings);
+    World { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids }
+}
+
+/// Passes until `name` converges, retrying transient failures as the runner would; the passes it took.
+pub async fn converge(world: &World, name: &str) -> u32 {
+    let mut last = String::new();
+    for pass in 1..=400 {
+        match world.reconciler.reconcile_once("payments", name).await {
+            Ok(Action::AwaitChange) => return pass,
+            Ok(Action::RequeueAfter(_)) => {}
+            Err(error) if error.is_transient() => last = error.to_string(),
+            Err(error) => panic!("{name}: permanent failure under transient faults: {error}"),
+        }
+    }
+    panic!("{name} did not converge in 400 passes; last transient error: {last}");
+}
+
+/// An environment whose JENKINS_HOME goes with it (so teardown leaves nothing at all to count).
+pub fn disposable(name: &str) -> serde_json::Value {
+    let mut body = manifest(name);
+    body["spec"] = json!({ "storage": { "deletionPolicy": "Delete" } });
+    body
+}
+
+/// Every AWS call a world's Butler has made.
+pub fn total_calls(world: &World) -> u64 {
+    world.settings.calls.snapshot().values().sum()
 }
 
 impl Drop for FaultyEmulator {

@@ -4,52 +4,11 @@
 //! nothing, and the calls stay within 1.5x of a fault-free run; an AccessDenied is a condition, not a retry loop.
 //! (The fast variant: `./dev/bench faults` runs the same with more environments and prints the figures.)
 
-use butler::aws::ec2::SdkEc2;
-use butler::aws::emulator::ensure_network;
-use butler::reconcile::Action;
-use butler_tests::aws::REGION;
-use butler_tests::emulated::{condition, names_of, World};
-use butler_tests::faulty_aws::FaultyEmulator;
-use butler_tests::{environment_path, manifest, TestApp};
+use butler_tests::emulated::{condition, names_of};
+use butler_tests::faulty_aws::{converge, disposable, total_calls, world_on, FaultyEmulator};
+use butler_tests::{environment_path, manifest};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-async fn world_on(emulator: &FaultyEmulator) -> World {
-    let app = TestApp::spawn().await;
-    let settings = emulator.settings();
-    let (account, role) = emulator.account(&settings).await;
-    let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
-    let profile =
-        json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
-    assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
-    let reconciler = World::reconciler_with(&app, &settings);
-    World { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids }
-}
-
-/// Passes until `name` converges, retrying transient failures as the runner would; the passes it took.
-async fn converge(world: &World, name: &str) -> u32 {
-    let mut last = String::new();
-    for pass in 1..=400 {
-        match world.reconciler.reconcile_once("payments", name).await {
-            Ok(Action::AwaitChange) => return pass,
-            Ok(Action::RequeueAfter(_)) => {}
-            Err(error) if error.is_transient() => last = error.to_string(),
-            Err(error) => panic!("{name}: permanent failure under transient faults: {error}"),
-        }
-    }
-    panic!("{name} did not converge in 400 passes; last transient error: {last}");
-}
-
-/// An environment whose JENKINS_HOME goes with it (so teardown leaves nothing at all to count).
-fn disposable(name: &str) -> serde_json::Value {
-    let mut body = manifest(name);
-    body["spec"] = json!({ "storage": { "deletionPolicy": "Delete" } });
-    body
-}
-
-fn total_calls(world: &World) -> u64 {
-    world.settings.calls.snapshot().values().sum()
-}
 
 #[tokio::test]
 async fn ten_percent_aws_faults_end_in_every_environment_ready_then_gone_with_nothing_duplicated_or_left() {

@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{
     PlacementConstraint, PlacementConstraintType, ServiceRegistry,
 };
 
-use super::ecs::{tags, SdkEcs};
+use super::ecs::{invalid, tags, SdkEcs};
 use super::error::{AwsError, AwsErrorKind};
 use super::limits::ApiFamily;
 
@@ -104,10 +104,6 @@ impl ControllerService {
         }
         differences
     }
-}
-
-fn invalid(operation: &'static str, error: impl std::fmt::Display) -> AwsError {
-    AwsError::malformed(operation, &error.to_string())
 }
 
 fn network_configuration(

@@ -11,6 +11,7 @@ mod ec2_rules;
 pub mod ecs;
 mod ecs_providers;
 mod ecs_services;
+mod ecs_tasks;
 pub mod efs;
 pub mod emulator;
 pub mod error;
