@@ -37,14 +37,18 @@ pub struct World {
 impl World {
     /// A Butler whose `default` profile points at a fresh emulator account.
     pub async fn new() -> Self {
-        let app = TestApp::spawn().await;
         let (account, role) = fresh_account_with_role().await;
+        Self::on(AwsSettings::from_env(), account, &role).await
+    }
+
+    /// A Butler whose `default` profile is a network in `account`, reached through `role`, with `settings`.
+    pub async fn on(settings: AwsSettings, account: AwsAccount, role: &str) -> Self {
+        let app = TestApp::spawn().await;
         let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
         let profile =
             json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
         let created = app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await;
         assert_eq!(created.status, StatusCode::CREATED);
-        let settings = AwsSettings::from_env();
         let reconciler = Self::reconciler_with(&app, &settings);
         Self { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids }
     }

@@ -9,9 +9,7 @@ use rand::Rng;
 
 use crate::aws::REGION;
 use crate::emulated::World;
-use crate::{manifest, TestApp};
-use butler::aws::ec2::SdkEc2;
-use butler::aws::emulator::ensure_network;
+use crate::manifest;
 use butler::reconcile::Action;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -71,17 +69,14 @@ impl FaultyEmulator {
 
 /// A Butler whose `default` profile points at a fresh account of `emulator` (a world of its own).
 pub async fn world_on(emulator: &FaultyEmulator) -> World {
-    let app = TestApp::spawn().await;
     let settings = emulator.settings();
     let (account, role) = emulator.account(&settings).await;
-    let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
-    let profile =
-        json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
-    assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
+    let world = World::on(settings, account, &role).await;
+    // The bench makes more environments than the default quotas allow.
     let quotas = json!({ "maxEnvironments": 100_000, "maxInstances": 100_000 });
-    assert_eq!(app.send_json(Method::PATCH, "/api/v1/tenants/payments", &quotas).await.status, StatusCode::OK);
-    let reconciler = World::reconciler_with(&app, &settings);
-    World { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids }
+    let patched = world.app.send_json(Method::PATCH, "/api/v1/tenants/payments", &quotas).await;
+    assert_eq!(patched.status, StatusCode::OK);
+    world
 }
 
 /// Passes until `name` converges, retrying transient failures as the runner would; the passes it took.

@@ -14,8 +14,8 @@ use crate::store::cloud_profiles::ProfileRow;
 pub const DEFAULT_LINES: i32 = 50;
 /// The most lines one request may ask for (GetLogEvents returns at most 10,000; a page needs far fewer).
 pub const MAX_LINES: i32 = 500;
-/// A page must not hang on CloudWatch.
-const TAIL_TIMEOUT: Duration = Duration::from_secs(5);
+/// A page must not hang on CloudWatch; two calls normally take milliseconds, a busy endpoint seconds.
+const TAIL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the controller logged last.
 #[derive(Debug, Clone, serde::Serialize)]

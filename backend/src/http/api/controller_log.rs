@@ -12,7 +12,6 @@ use crate::environments::controller_log::{self, DEFAULT_LINES, MAX_LINES};
 use crate::error::ApiError;
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
-use crate::store::{cloud_profiles, environments, tenants};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,16 +32,7 @@ pub async fn get_controller_log(
     if !(1..=MAX_LINES).contains(&lines) {
         return Err(ApiError::BadRequest(format!("query parameter lines: must be between 1 and {MAX_LINES}")));
     }
-    let not_found = || ApiError::NotFound(format!("jenkinsenvironment {name:?} not found in tenant {tenant:?}"));
-    let row = environments::find(&state.db, &tenant, &name).await?.ok_or_else(not_found)?;
-    let object = environments::to_object(&row)?;
-    let tenant_row = tenants::find(&state.db, &tenant).await?.ok_or_else(not_found)?;
-    let profile = cloud_profiles::find(&state.db, &tenant_row.cloud_profile).await?.ok_or_else(|| {
-        ApiError::Conflict(format!(
-            "tenant {tenant:?} uses cloud profile {:?}, which does not exist",
-            tenant_row.cloud_profile
-        ))
-    })?;
+    let (object, profile) = super::jenkins_config::environment_with_profile(&state, &tenant, &name).await?;
     let log = controller_log::tail(&state.accounts, &state.aws, &profile, &object, lines)
         .await
         .map_err(|error| ApiError::Unavailable(format!("the controller log could not be read: {error}")))?;

@@ -7,11 +7,33 @@ use axum::response::Response;
 use super::respond;
 use crate::auth::caller::Caller;
 use crate::auth::Role;
+use crate::domain::object::JenkinsEnvironment;
 use crate::error::ApiError;
 use crate::http::extract::ApiPath;
 use crate::reconcile::environment::jenkins_config;
 use crate::state::AppState;
+use crate::store::cloud_profiles::ProfileRow;
 use crate::store::{cloud_profiles, environments, tenants};
+
+/// An environment and its tenant's cloud profile (404 for an unknown environment; 409 while the profile does not
+/// exist: what depends on it cannot be answered yet).
+pub(super) async fn environment_with_profile(
+    state: &AppState,
+    tenant: &str,
+    name: &str,
+) -> Result<(JenkinsEnvironment, ProfileRow), ApiError> {
+    let not_found = || ApiError::NotFound(format!("jenkinsenvironment {name:?} not found in tenant {tenant:?}"));
+    let row = environments::find(&state.db, tenant, name).await?.ok_or_else(not_found)?;
+    let object = environments::to_object(&row)?;
+    let tenant_row = tenants::find(&state.db, tenant).await?.ok_or_else(not_found)?;
+    let profile = cloud_profiles::find(&state.db, &tenant_row.cloud_profile).await?.ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "tenant {tenant:?} uses cloud profile {:?}, which does not exist yet; a platform admin creates it",
+            tenant_row.cloud_profile
+        ))
+    })?;
+    Ok((object, profile))
+}
 
 /// The generated Jenkins configuration of one environment (viewers may read it: it holds no secret).
 pub async fn get_jenkins_config(
@@ -20,16 +42,7 @@ pub async fn get_jenkins_config(
     ApiPath((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Viewer)?;
-    let not_found = || ApiError::NotFound(format!("jenkinsenvironment {name:?} not found in tenant {tenant:?}"));
-    let row = environments::find(&state.db, &tenant, &name).await?.ok_or_else(not_found)?;
-    let object = environments::to_object(&row)?;
-    let tenant_row = tenants::find(&state.db, &tenant).await?.ok_or_else(not_found)?;
-    let profile = cloud_profiles::find(&state.db, &tenant_row.cloud_profile).await?.ok_or_else(|| {
-        ApiError::Conflict(format!(
-            "tenant {tenant:?} uses cloud profile {:?}, which does not exist yet; the configuration depends on it",
-            tenant_row.cloud_profile
-        ))
-    })?;
+    let (object, profile) = environment_with_profile(&state, &tenant, &name).await?;
     let config = jenkins_config::render(&object, &profile, object.status.outputs.cluster_arn.as_deref(), None)
         .map_err(|e| ApiError::Internal(e.into()))?;
     respond::json(StatusCode::OK, &config)

@@ -158,8 +158,9 @@ impl EnvironmentReconciler {
             })
         });
         let now = crate::store::environments::now();
-        let content_check =
-            !fresh && object.metadata.deletion_timestamp.is_none() && self.content_due(&object, now).await;
+        let content_check = !fresh
+            && object.metadata.deletion_timestamp.is_none()
+            && self.content_due(&object, &profile.name, now).await;
         let snapshot = if content_check && object.status.observed_generation == object.metadata.generation {
             self.snapshot(&profile, &aws).await?.filter(|snapshot| snapshot.serves(&object, now))
         } else {
@@ -283,7 +284,12 @@ impl EnvironmentReconciler {
     /// Whether `object` is due its content check: never checked, or not for the configured interval, or for half of
     /// it while a recent snapshot of its profile is at hand (so a profile's checks drift together into one sweep
     /// that shares one batched look).
-    async fn content_due(&self, object: &JenkinsEnvironment, now: chrono::DateTime<chrono::Utc>) -> bool {
+    async fn content_due(
+        &self,
+        object: &JenkinsEnvironment,
+        profile: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
         let interval = chrono::Duration::from_std(self.content_check).unwrap_or_default();
         let Some(last) = object.status.last_content_check_time else { return true };
         if now - last >= interval {
@@ -292,9 +298,8 @@ impl EnvironmentReconciler {
         if now - last < interval / 2 {
             return false;
         }
-        let Ok(Some(tenant)) = tenants::find(&self.db, &object.metadata.tenant).await else { return false };
         let snapshots = self.snapshots.lock().await;
-        snapshots.get(&tenant.cloud_profile).is_some_and(|snapshot| snapshot.serves(object, now))
+        snapshots.get(profile).is_some_and(|snapshot| snapshot.serves(object, now))
     }
 
     /// The profile's snapshot, taken now unless a recent one is at hand. Taking one makes the profile's other
