@@ -37,6 +37,9 @@ pub struct Config {
     /// Run the reconciler in this process (`BUTLER_RECONCILE`, default true; `butler worker` always does).
     pub reconcile: bool,
     pub reconcile_concurrency: usize,
+    /// How long a claim on an environment lasts unrenewed (`BUTLER_RECONCILE_LEASE_SECONDS`, default 60): after a
+    /// replica dies, the others take its environments over this long after its last renewal.
+    pub reconcile_lease: Duration,
     /// Periodic resync of converged environments (drift detection), jittered ±5 %.
     pub resync: Duration,
     /// How often a converged environment gets a full content check of every resource instead of the two-read
@@ -126,6 +129,7 @@ impl Config {
             default_max_instances: parsed(&lookup, "BUTLER_DEFAULT_MAX_INSTANCES", 100)?,
             reconcile: parsed(&lookup, "BUTLER_RECONCILE", true)?,
             reconcile_concurrency: parsed(&lookup, "BUTLER_RECONCILE_CONCURRENCY", 8)?,
+            reconcile_lease: Duration::from_secs(parsed::<u64>(&lookup, "BUTLER_RECONCILE_LEASE_SECONDS", 60)?.max(3)),
             resync: Duration::from_secs(parsed(&lookup, "BUTLER_RESYNC_SECONDS", 600)?),
             content_check: Duration::from_secs(parsed(&lookup, "BUTLER_CONTENT_CHECK_SECONDS", 3600)?),
             meter_interval: Duration::from_secs(parsed::<u64>(&lookup, "BUTLER_METER_SECONDS", 300)?.max(60)),

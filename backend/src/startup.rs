@@ -188,6 +188,7 @@ async fn reconcile(state: AppState) {
     let config = RunnerConfig {
         concurrency: state.config.reconcile_concurrency,
         resync: state.config.resync,
+        lease: state.config.reconcile_lease,
         ..RunnerConfig::default()
     };
     let owner = runner::owner_id();

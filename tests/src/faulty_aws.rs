@@ -53,6 +53,11 @@ impl FaultyEmulator {
         response.expect("fault control").json().await.expect("fault state")
     }
 
+    /// Every AWS request the emulator has received (SDK retries included: what AWS would count and bill).
+    pub async fn requests(&self) -> u64 {
+        self.set(json!({})).await["injected"]["requests"].as_u64().expect("a request count")
+    }
+
     /// Butler's settings for this emulator (fresh call counters).
     pub fn settings(&self) -> AwsSettings {
         AwsSettings::new(Some(self.endpoint.clone()))
@@ -79,14 +84,25 @@ pub async fn world_on(emulator: &FaultyEmulator) -> World {
     world
 }
 
-/// Passes until `name` converges, retrying transient failures as the runner would; the passes it took.
+/// Passes until `name` converges, retrying transient failures as the runner would; the passes it took. With
+/// `BUTLER_TRACE_FAULTS` set, says on stderr why each pass did not converge.
 pub async fn converge(world: &World, name: &str) -> u32 {
     let mut last = String::new();
     for pass in 1..=400 {
         match world.reconciler.reconcile_once("payments", name).await {
             Ok(Action::AwaitChange) => return pass,
+            Err(error) if error.is_transient() => {
+                last = error.to_string();
+                if std::env::var_os("BUTLER_TRACE_FAULTS").is_some() {
+                    eprintln!("FAULT {name} pass {pass}: {last}");
+                }
+            }
+            Ok(Action::RequeueAfter(_)) if std::env::var_os("BUTLER_TRACE_FAULTS").is_some() => {
+                let object = world.object(name).await;
+                let ready = crate::emulated::condition(&object, "Ready");
+                eprintln!("REQUEUE {name} pass {pass}: {} {}", ready["reason"], ready["message"]);
+            }
             Ok(Action::RequeueAfter(_)) => {}
-            Err(error) if error.is_transient() => last = error.to_string(),
             Err(error) => panic!("{name}: permanent failure under transient faults: {error}"),
         }
     }
@@ -98,11 +114,6 @@ pub fn disposable(name: &str) -> serde_json::Value {
     let mut body = manifest(name);
     body["spec"] = json!({ "storage": { "deletionPolicy": "Delete" } });
     body
-}
-
-/// Every AWS call a world's Butler has made.
-pub fn total_calls(world: &World) -> u64 {
-    world.settings.calls.snapshot().values().sum()
 }
 
 impl Drop for FaultyEmulator {

@@ -10,6 +10,8 @@ pub mod fakes_compute;
 pub mod faulty_aws;
 pub mod openapi;
 pub mod proxy;
+pub mod replica;
+pub mod scenarios;
 pub mod sse;
 
 use std::sync::{Arc, LazyLock};

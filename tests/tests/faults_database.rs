@@ -1,7 +1,8 @@
 //! Butler while its database is unreachable: a cuttable proxy in front of the shared PostgreSQL server makes the
 //! outage Butler's alone. During it the API says "try again" (503 with Retry-After, problem+json) within a bound —
 //! never a 500, never a hang — and readiness is red; after it everything works again by itself, and every write
-//! that was acknowledged is there.
+//! that was acknowledged is there. The second test does it to a real `butler serve` process under a steady load,
+//! with environments being provisioned and a watch open across the outage.
 
 use std::time::{Duration, Instant};
 
@@ -67,4 +68,21 @@ async fn a_database_outage_is_503_with_retry_after_and_butler_recovers_by_itself
     }
     // The write refused during the outage changed nothing.
     assert_eq!(app.get(&environment_path("payments", "during")).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_ten_second_outage_under_load_loses_no_acknowledged_write_and_everything_resumes() {
+    let emulator = butler_tests::faulty_aws::FaultyEmulator::start().await;
+    let report = butler_tests::scenarios::database_outage(&emulator, Duration::from_secs(10)).await;
+    eprintln!("{report:?}");
+    assert!(report.writes_acknowledged > 0 && report.writes_lost.is_empty(), "{report:?}");
+    let unexpected: Vec<_> =
+        report.statuses.iter().filter(|(status, _)| !matches!(**status, 200 | 201 | 503)).collect();
+    assert!(unexpected.is_empty(), "answers other than 2xx and 503 (0 = none within 30 s): {unexpected:?}");
+    assert!(report.statuses.get(&503).is_some_and(|n| *n > 0), "the outage never showed: {report:?}");
+    assert_eq!(report.unavailable_without_retry_after, 0, "503 without Retry-After");
+    assert!(report.slowest_ms < BOUND.as_secs_f64() * 1000.0, "an answer took {} ms", report.slowest_ms);
+    assert!(report.ready_red_during, "readiness stayed green during the outage");
+    assert!(report.ready_green_after.is_some_and(|after| after < Duration::from_secs(30)), "{report:?}");
+    assert!(report.watch_missed.is_empty(), "the watch missed changes {:?}", report.watch_missed);
 }

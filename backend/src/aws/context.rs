@@ -19,6 +19,9 @@ use super::calls::AwsCalls;
 use super::error::{classify, AwsError};
 use super::limits::{ApiFamily, RateLimits};
 
+/// Attempts per AWS call (the SDK's standard mode): one call and two retries.
+const AWS_ATTEMPTS: u32 = 3;
+
 /// Process-wide AWS settings.
 #[derive(Clone)]
 pub struct AwsSettings {
@@ -89,12 +92,20 @@ pub struct AwsAccount {
 impl AwsAccount {
     /// Builds the SDK configuration for a target; assumes the role when one is given.
     pub async fn connect(settings: &AwsSettings, target: &AccountTarget) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(target.region.clone()));
+        // Throttling, 5xx and dropped connections are retried by the SDK, with exponential backoff and jitter and
+        // a client-side retry quota, before a pass sees them: a failed pass starts again from its first step, so
+        // one fault in the middle of it costs far more than one retried call. Retrying a create whose answer was
+        // lost is safe: the SDK reuses the idempotency token where the API has one, and every adapter takes
+        // "already exists" on a name or token that is the environment's own as made.
+        let retry = RetryConfig::standard().with_max_attempts(AWS_ATTEMPTS);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(target.region.clone()))
+            .retry_config(retry.clone().with_initial_backoff(Duration::from_secs(1)));
         if let Some(endpoint) = &settings.endpoint_url {
-            // The emulator: fail fast (it answers 500 for what it does not implement) and accept any keys.
+            // The emulator answers at once: back off less, so fault tests measure calls rather than sleep.
             loader = loader
                 .endpoint_url(endpoint.clone())
-                .retry_config(RetryConfig::standard().with_max_attempts(1))
+                .retry_config(retry.with_initial_backoff(Duration::from_millis(50)))
                 .timeout_config(
                     aws_config::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(30)).build(),
                 );

@@ -304,7 +304,17 @@ impl IamApi for SdkIam {
         }
         if !profile.roles().iter().any(|r| r.role_name() == role) {
             let request = self.client.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send();
-            self.account.call("iam:AddRoleToInstanceProfile", ApiFamily::Iam, request).await?;
+            match self.account.call("iam:AddRoleToInstanceProfile", ApiFamily::Iam, request).await {
+                Ok(_) => {}
+                // A retry of an add whose answer was lost finds the profile full (LimitExceeded): it is ours if
+                // the role in it is the one we added.
+                Err(error) => {
+                    let now = self.instance_profile(name).await?;
+                    if !now.is_some_and(|p| p.roles().iter().map(|r| r.role_name()).eq([role])) {
+                        return Err(error);
+                    }
+                }
+            }
             changes.push(format!("role {role} added"));
         }
         Ok(changes)

@@ -114,11 +114,19 @@ async fn work(db: &DatabaseConnection, reconciler: &dyn Reconcile, config: &Runn
     let renewer = {
         let (db, owner, lost, lease, uid) = (db.clone(), owner.to_owned(), lost.clone(), config.lease, claim.uid);
         tokio::spawn(async move {
+            let mut renewed = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(lease / 3).await;
                 match queue::renew(&db, uid, &owner, lease).await {
-                    Ok(true) => {}
+                    Ok(true) => renewed = tokio::time::Instant::now(),
                     Ok(false) => {
+                        lost.cancel();
+                        return;
+                    }
+                    // Unrenewed (the database is unreachable), the lease runs out while this pass goes on, and
+                    // another replica may claim the environment: stop before it can, a third of a lease early.
+                    Err(error) if renewed.elapsed() >= lease * 2 / 3 => {
+                        tracing::warn!(error = %error, "lease could not be renewed in time; giving the pass up");
                         lost.cancel();
                         return;
                     }
@@ -129,11 +137,14 @@ async fn work(db: &DatabaseConnection, reconciler: &dyn Reconcile, config: &Runn
     };
     let span =
         tracing::info_span!("reconcile", tenant = %claim.tenant, env = %claim.name, generation = claim.generation);
+    // The start and end of every pass, for whoever checks that no environment is reconciled twice at once.
+    tracing::debug!(tenant = %claim.tenant, env = %claim.name, "pass started");
     let outcome = tokio::select! {
         outcome = tracing::Instrument::instrument(reconciler.reconcile(claim), span) => Some(outcome),
         () = lost.cancelled() => None,
     };
     renewer.abort();
+    tracing::debug!(tenant = %claim.tenant, env = %claim.name, "pass ended");
     let Some(outcome) = outcome else {
         tracing::warn!(tenant = %claim.tenant, env = %claim.name, "lease lost mid-reconcile; another worker owns it now");
         return;
@@ -150,7 +161,20 @@ async fn work(db: &DatabaseConnection, reconciler: &dyn Reconcile, config: &Runn
             Completion::Failed { next_in: jittered(config.resync) }
         }
     };
-    if let Err(error) = queue::complete(db, claim, owner, completion).await {
-        tracing::warn!(error = %error, "recording the reconcile outcome failed; the lease will expire");
+    // The database may be briefly out (a restart): keep trying while the lease is ours, so the environment's
+    // next pass is due when it should be rather than a whole lease later.
+    let deadline = tokio::time::Instant::now() + config.lease * 2 / 3;
+    loop {
+        match queue::complete(db, claim, owner, completion).await {
+            Ok(_) => return,
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(error = %error, "recording the reconcile outcome failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "recording the reconcile outcome failed; the lease will expire");
+                return;
+            }
+        }
     }
 }
