@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+/// Shortest JWT signing secret accepted (bytes): HS256 wants a key at least as long as its hash.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Everything Butler reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -146,10 +149,10 @@ fn jwt_secret(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretS
             .map_err(|e| ConfigError::Invalid { name: "BUTLER_JWT_SECRET_FILE", reason: format!("{path}: {e}") })?,
         (None, None) => return Ok(None),
     };
-    if secret.len() < crate::auth::jwt::MIN_SECRET_BYTES {
+    if secret.len() < MIN_SECRET_BYTES {
         return Err(ConfigError::Invalid {
             name: "BUTLER_JWT_SECRET",
-            reason: format!("must be at least {} bytes", crate::auth::jwt::MIN_SECRET_BYTES),
+            reason: format!("must be at least {} bytes", MIN_SECRET_BYTES),
         });
     }
     Ok(Some(SecretString::from(secret)))

@@ -253,7 +253,7 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyExists => Self::AlreadyExists("already exists".into()),
             StoreError::Conflict(message) => Self::Conflict(message),
             StoreError::Unavailable(error) => {
-                tracing::warn!(error = %crate::store::with_causes(&error), "database unreachable: answering 503");
+                tracing::warn!(error = %crate::telemetry::with_causes(&error), "database unreachable: answering 503");
                 Self::Unavailable("the database is not reachable right now; try again shortly".into())
             }
             other => Self::Internal(other.into()),

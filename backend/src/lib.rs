@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod aws;
+pub mod caller;
 pub mod config;
 pub mod cost;
 pub mod domain;

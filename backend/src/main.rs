@@ -183,7 +183,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Admin { task: AdminTask::Prices { action: PricesAction::Import { file } } } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let list: butler::cost::prices::PriceList =
+            let list: butler::domain::prices::PriceList =
                 serde_json::from_str(&text).with_context(|| format!("{} is not a price list", file.display()))?;
             list.validate().map_err(anyhow::Error::msg)?;
             let db = startup::connect(&config).await?;

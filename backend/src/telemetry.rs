@@ -16,3 +16,15 @@ pub fn init(format: LogFormat) {
         LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
     };
 }
+
+/// An error with its causes, outermost first (`a: b: c`): what a log line or a reconcile error keeps.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

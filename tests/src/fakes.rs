@@ -18,8 +18,6 @@ use butler::aws::logs::LogsApi;
 use butler::aws::tags::UID;
 use butler::aws::{AwsError, AwsErrorKind};
 use butler::reconcile::environment::{AwsProvider, AwsServices};
-use butler::reconcile::ReconcileError;
-use butler::store::cloud_profiles::ProfileRow;
 
 /// A task definition revision: ARN, tags, still active.
 pub type Revision = (String, BTreeMap<String, String>, bool);
@@ -128,8 +126,8 @@ impl FakeAws {
 
 #[async_trait]
 impl AwsProvider for FakeAws {
-    async fn services(&self, _profile: &ProfileRow) -> Result<AwsServices, ReconcileError> {
-        Ok(AwsServices {
+    async fn services(&self, _region: &str, _role_arn: Option<&str>) -> AwsServices {
+        AwsServices {
             ec2: Arc::new(self.clone()),
             efs: Arc::new(self.clone()),
             discovery: Arc::new(self.clone()),
@@ -138,7 +136,7 @@ impl AwsProvider for FakeAws {
             ecs: Arc::new(self.clone()),
             autoscaling: Arc::new(self.clone()),
             ssm: Arc::new(self.clone()),
-        })
+        }
     }
 }
 

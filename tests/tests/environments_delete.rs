@@ -42,7 +42,7 @@ async fn the_row_goes_when_butler_removes_the_last_finalizer() {
     .expect("finalizer removed");
     let committed = outcome.committed.as_ref().expect("a write");
     assert_eq!(committed.change_type, butler::store::changes::ChangeType::Deleted);
-    app.state.feed.publish(&outcome);
+    outcome.publish_to(&app.state.feed);
     assert_eq!(app.get(&environment_path("payments", "ci")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(delete(&app, "ci").await.status, StatusCode::NOT_FOUND);
     // The name is free again.

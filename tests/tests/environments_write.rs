@@ -286,7 +286,7 @@ async fn butler_status_writes_show_in_get_and_bump_only_the_resource_version() {
     let outcome =
         butler::environments::writes::update_status(&app.db(), "payments", "ci", status).await.expect("status");
     assert!(outcome.committed.is_some(), "a status change is a write");
-    app.state.feed.publish(&outcome);
+    outcome.publish_to(&app.state.feed);
     let read = app.get(&environment_path("payments", "ci")).await.json();
     assert_eq!(read["status"]["phase"], "Provisioning");
     assert_eq!(read["metadata"]["generation"], 1);

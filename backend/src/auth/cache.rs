@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::Role;
 
 /// The NOTIFY channel identity changes are announced on.
-pub const CHANNEL: &str = "butler_identity";
+pub const CHANNEL: &str = crate::store::IDENTITY_CHANNEL;
 /// Longest an entry is trusted without a notification.
 const TTL: Duration = Duration::from_secs(10);
 

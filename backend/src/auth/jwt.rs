@@ -12,8 +12,7 @@ use uuid::Uuid;
 
 const ISSUER: &str = "butler";
 const AUDIENCE: &str = "butler-api";
-/// Shortest signing secret accepted (bytes).
-pub const MIN_SECRET_BYTES: usize = 32;
+pub use crate::config::MIN_SECRET_BYTES;
 
 /// What a Butler JWT says.
 #[derive(Debug, Clone, Serialize, Deserialize)]

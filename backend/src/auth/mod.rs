@@ -1,9 +1,7 @@
-//! Identity: password hashing, JWTs, API tokens, browser sessions, the `Caller` extractor, login rate limits,
-//! and the one place that decides what a caller may do.
+//! Identity: password hashing, JWTs, API tokens, browser sessions, the identity cache and login rate limits.
+//! Who is asking in a request (the `Caller` extractor) and what they may do are in `crate::caller`.
 
-pub mod authz;
 pub mod cache;
-pub mod caller;
 pub mod jwt;
 pub mod password;
 pub mod rate_limit;

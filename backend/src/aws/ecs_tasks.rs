@@ -2,6 +2,7 @@
 //! the access point with transit encryption and IAM authorization, ports 8080 and 50000, awslogs, the admin
 //! password as a secret from SSM, the container health check. `ecs::SdkEcs` delegates here.
 
+use aws_config::retry::RetryConfig;
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
@@ -97,6 +98,11 @@ pub(super) async fn register_controller_task(
         .container_definitions(container)
         .volumes(Volume::builder().name("jenkins-home").efs_volume_configuration(efs).build())
         .set_tags(Some(tags(tag_set)))
+        // Not retried by the SDK: RegisterTaskDefinition has no idempotency token, so a retry of one whose answer
+        // was lost registers a second revision. The next pass retries instead, and it looks first: the latest
+        // revision carrying this definition's hash is taken as made.
+        .customize()
+        .config_override(aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()))
         .send();
     let output = ecs.account.call(operation, ApiFamily::EcsRegisterTaskDefinition, request).await?;
     output

@@ -45,7 +45,7 @@ impl AwsError {
             kind: AwsErrorKind::Transient,
             operation,
             code: "InternalError".into(),
-            message: crate::store::with_causes(error),
+            message: crate::telemetry::with_causes(error),
         }
     }
 

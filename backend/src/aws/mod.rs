@@ -18,6 +18,7 @@ pub mod error;
 pub mod iam;
 pub mod limits;
 pub mod logs;
+pub mod provider;
 pub mod ssm;
 pub mod tags;
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::prices::PriceList;
+use crate::domain::prices::PriceList;
 use crate::domain::spec::CapacitySpec;
 
 /// An estimate and how it was made.

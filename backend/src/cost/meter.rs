@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
-use super::arithmetic::{price_period, Lifecycle, RunningInstance};
-use crate::reconcile::environment::AwsProvider;
+use crate::aws::provider::AwsProvider;
+use crate::domain::cost_arithmetic::{price_period, Lifecycle, RunningInstance};
 use crate::store::costs::{self, Meterable};
 use crate::store::{cloud_profiles, StoreError};
 
@@ -35,8 +35,6 @@ pub enum MeterError {
     Database(#[from] sea_orm::DbErr),
     #[error("AWS: {0}")]
     Aws(#[from] crate::aws::AwsError),
-    #[error("AWS account: {0}")]
-    Account(String),
 }
 
 /// The meter of one process.
@@ -79,7 +77,7 @@ impl Meter {
         let mut samples = 0;
         for (profile_name, members) in by_profile {
             let Some(profile) = cloud_profiles::find(&txn, &profile_name).await? else { continue };
-            let aws = self.aws.services(&profile).await.map_err(|e| MeterError::Account(e.to_string()))?;
+            let aws = self.aws.services(&profile.region, profile.role_arn.as_deref()).await;
             let mut instances: HashMap<String, Vec<RunningInstance>> = HashMap::new();
             for instance in aws.ec2.tagged_instances().await? {
                 instances.entry(instance.environment_uid.clone()).or_default().push(RunningInstance {
@@ -125,7 +123,7 @@ impl Meter {
         let count = i32::try_from(environments.len()).unwrap_or(i32::MAX);
         costs::finish_interval(&txn, end, &self.owner, count).await?;
         // Budgets are checked against what this pass recorded, in the same transaction: once per crossing.
-        super::budget::check(&txn, end).await?;
+        crate::store::budgets::check(&txn, end).await?;
         txn.commit().await?;
         Ok(Some(PassReport { interval_end: end, environments: environments.len(), samples }))
     }

@@ -1,9 +1,7 @@
-//! Cost: prices (shipped list, admin imports, cached Spot prices), the pricing arithmetic, the meter that
-//! samples every environment once per interval, and the reports built from the samples.
+//! Cost: the meter that samples every environment once per interval, and estimates. The prices and the pricing
+//! arithmetic, which do no I/O, are in the domain (`domain::prices`, `domain::cost_arithmetic`); the samples,
+//! budgets and the report queries, which are SQL, in the store (`store::costs`, `store::budgets`,
+//! `store::cost_report`).
 
-pub mod arithmetic;
-pub mod budget;
 pub mod estimate;
 pub mod meter;
-pub mod prices;
-pub mod report;

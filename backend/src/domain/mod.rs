@@ -2,11 +2,13 @@
 
 pub mod aws_names;
 pub mod catalog;
+pub mod cost_arithmetic;
 pub mod guardrails;
 pub mod java_opts;
 pub mod labels;
 pub mod manifest;
 pub mod object;
+pub mod prices;
 pub mod proxy;
 pub mod spec;
 pub mod validation;

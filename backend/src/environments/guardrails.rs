@@ -6,7 +6,7 @@
 use sea_orm::DatabaseTransaction;
 
 use super::OperationError;
-use crate::cost::prices::{PriceList, FALLBACK_REGION};
+use crate::domain::prices::{PriceList, FALLBACK_REGION};
 use crate::domain::spec::JenkinsEnvironmentSpec;
 use crate::domain::validation::FieldError;
 use crate::store::cloud_profiles::{self, ProfileRow};
@@ -25,7 +25,7 @@ async fn check_budget(
     current: Option<&JenkinsEnvironmentSpec>,
     (region, prices): (&str, &PriceList),
 ) -> Result<(), OperationError> {
-    let Some(budget) = crate::cost::budget::budget_of(txn, &tenant.name).await? else { return Ok(()) };
+    let Some(budget) = crate::store::budgets::budget_of(txn, &tenant.name).await? else { return Ok(()) };
     let now = chrono::Utc::now();
     let spot = crate::store::costs::cached_spot_prices(txn, region, now - chrono::Duration::days(1)).await?;
     let hourly = |spec: &JenkinsEnvironmentSpec| crate::cost::estimate::hourly(&spec.capacity, region, prices, &spot);
@@ -40,7 +40,7 @@ async fn check_budget(
     if after <= before {
         return Ok(());
     }
-    let (spent, hours_left) = crate::cost::budget::month_so_far(txn, &tenant.name, now).await?;
+    let (spent, hours_left) = crate::store::budgets::month_so_far(txn, &tenant.name, now).await?;
     let projected = spent + after * hours_left;
     if projected <= budget {
         return Ok(());

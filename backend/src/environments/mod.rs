@@ -4,10 +4,10 @@
 pub mod admission;
 pub mod controller_log;
 mod guardrails;
+pub mod jenkins_config;
 pub mod writes;
 
 use crate::domain::validation::FieldError;
-use crate::store::changes::ChangeType;
 use crate::store::StoreError;
 
 /// Why an operation was refused.
@@ -45,9 +45,4 @@ impl From<sea_orm::DbErr> for OperationError {
     }
 }
 
-/// A committed change, to apply to this process's cache at once (read-your-writes) before NOTIFY brings it.
-#[derive(Debug, Clone)]
-pub struct Committed {
-    pub resource_version: i64,
-    pub change_type: ChangeType,
-}
+pub use crate::store::changes::Committed;

@@ -82,6 +82,13 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
+impl Outcome {
+    /// Shows the committed write in this process's cache and watches at once (read-your-writes).
+    pub fn publish_to(&self, feed: &crate::feed::Feed) {
+        feed.publish(&self.object, self.committed.as_ref());
+    }
+}
+
 /// Whether a delete finished or waits for finalizers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deletion {

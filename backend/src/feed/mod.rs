@@ -16,7 +16,7 @@ use dashmap::DashMap;
 use tokio::sync::broadcast;
 
 use crate::domain::object::JenkinsEnvironment;
-use crate::store::changes::ChangeType;
+use crate::store::changes::{ChangeType, Committed};
 
 pub use listener::run;
 
@@ -126,10 +126,10 @@ impl Feed {
         self.store(event);
     }
 
-    /// Applies an operation's committed write, if it made one (dry runs and no-op updates do not).
-    pub fn publish(&self, outcome: &crate::environments::writes::Outcome) {
-        if let Some(committed) = &outcome.committed {
-            self.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, &outcome.object));
+    /// Applies a committed write of `object`, if one was made (dry runs and no-op updates make none).
+    pub fn publish(&self, object: &JenkinsEnvironment, committed: Option<&Committed>) {
+        if let Some(committed) = committed {
+            self.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, object));
         }
     }
 

@@ -138,6 +138,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(crate::auth::caller::client_address(parts)))
+        Ok(ClientAddress(crate::caller::client_address(parts)))
     }
 }

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::auth::caller::{client_address, request_id};
+use crate::caller::{client_address, request_id};
 use crate::error::Refusal;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditContext, AuditEntry};

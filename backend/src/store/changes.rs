@@ -173,3 +173,10 @@ pub async fn compact(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result
         .await?;
     Ok(result.rows_affected() > 0)
 }
+
+/// A committed change, to apply to this process's cache at once (read-your-writes) before NOTIFY brings it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub resource_version: i64,
+    pub change_type: ChangeType,
+}

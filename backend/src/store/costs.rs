@@ -8,8 +8,8 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::cost::arithmetic::PeriodCost;
-use crate::cost::prices::PriceList;
+use crate::domain::cost_arithmetic::PeriodCost;
+use crate::domain::prices::PriceList;
 
 /// The advisory lock key of the meter (one pass at a time across every process).
 const METER_LOCK: i64 = 0x6275_746c_6572_6d74; // "butlermt"

@@ -2,8 +2,10 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod budgets;
 pub mod changes;
 pub mod cloud_profiles;
+pub mod cost_report;
 pub mod costs;
 pub mod entity;
 pub mod environments;
@@ -84,17 +86,8 @@ pub fn is_unavailable(error: &DbErr) -> bool {
     }
 }
 
-/// An error with its causes, outermost first (`a: b: c`): what a log line or a reconcile error keeps.
-pub fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+/// The channel on which identity changes are announced (`auth::cache` listens and drops its entries).
+pub const IDENTITY_CHANNEL: &str = "butler_identity";
 
 /// Announces that users, memberships, tokens or sessions changed (at commit, when inside a transaction), so
 /// every process drops its cached identities.
@@ -102,7 +95,7 @@ pub async fn notify_identity_changed(db: &impl sea_orm::ConnectionTrait) -> Resu
     db.execute(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
         "SELECT pg_notify($1, '')",
-        [crate::auth::cache::CHANNEL.into()],
+        [IDENTITY_CHANNEL.into()],
     ))
     .await?;
     Ok(())

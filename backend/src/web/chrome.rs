@@ -5,8 +5,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::auth::caller::{Caller, Principal};
 use crate::auth::Role;
+use crate::caller::{Caller, Principal};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -79,11 +79,11 @@ impl Chrome {
             None => String::new(),
         };
         let csrf = match caller.session {
-            Some(session) => crate::auth::caller::csrf_token(state, session).await.unwrap_or_default(),
+            Some(session) => crate::caller::csrf_token(state, session).await.unwrap_or_default(),
             None => String::new(),
         };
         let budget_banner = match tenant {
-            Some(tenant) => crate::cost::budget::alerts_this_month(&state.db, tenant, chrono::Utc::now())
+            Some(tenant) => crate::store::budgets::alerts_this_month(&state.db, tenant, chrono::Utc::now())
                 .await
                 .ok()
                 .and_then(|alerts| alerts.into_iter().next())

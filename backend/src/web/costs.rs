@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::chrome::{Chrome, PageCaller};
 use super::{error_page, render};
 use crate::auth::Role;
-use crate::cost::report::{self, CostReport, TenantCost};
 use crate::state::AppState;
+use crate::store::cost_report::{self, CostReport, TenantCost};
 
 /// The cost pages' routes.
 pub fn routes() -> Router<AppState> {
@@ -126,7 +126,7 @@ async fn overview(
     let days = query.days.unwrap_or(30).clamp(1, 366);
     let now = Utc::now();
     let (from, to) = whole_days(now, days);
-    match report::build(&state.db, from, to, None, now).await {
+    match cost_report::build(&state.db, from, to, None, now).await {
         Ok(report) => {
             let chart = daily_chart(&report.tenants, from.date_naive(), days);
             let chrome = Chrome::new(&state, &caller, None, "admin-costs").await;
@@ -156,7 +156,7 @@ async fn tenant_costs(
     let days = query.days.unwrap_or(30).clamp(1, 366);
     let now = Utc::now();
     let (from, to) = whole_days(now, days);
-    match report::build(&state.db, from, to, Some(&tenant), now).await {
+    match cost_report::build(&state.db, from, to, Some(&tenant), now).await {
         Ok(report) => {
             let chrome = Chrome::new(&state, &caller, Some(&tenant), "costs").await;
             render(&TenantPage { chrome, tenant: report.tenants.into_iter().next(), days })

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::chrome::{Chrome, PageCaller};
 use super::view::{self, EnvironmentRow, Output};
 use super::{error_page, render};
-use crate::auth::caller::Caller;
 use crate::auth::Role;
+use crate::caller::Caller;
 use crate::domain::catalog::INSTANCE_TYPES;
 use crate::domain::labels::LabelSelector;
 use crate::domain::object::{EnvironmentEvent, JenkinsEnvironment};
@@ -259,7 +259,7 @@ async fn detail(
         let (object, profile, panel) = live_panel(&state, &caller, &tenant, &name).await?;
         let (casc, plugins) = match &profile {
             Some(profile) => {
-                match crate::reconcile::environment::jenkins_config::render(
+                match crate::environments::jenkins_config::render(
                     &object,
                     profile,
                     object.status.outputs.cluster_arn.as_deref(),
@@ -322,7 +322,7 @@ async fn live_panel(
 ) -> Result<(JenkinsEnvironment, Option<cloud_profiles::ProfileRow>, Panel), ApiError> {
     let object = load(state, caller, tenant, name).await?;
     let profile = profile_of(state, tenant).await?;
-    let region = profile.as_ref().map_or(crate::cost::prices::FALLBACK_REGION, |p| p.region.as_str()).to_owned();
+    let region = profile.as_ref().map_or(crate::domain::prices::FALLBACK_REGION, |p| p.region.as_str()).to_owned();
     let panel = panel_of(state, &object, &region).await?;
     Ok((object, profile, panel))
 }

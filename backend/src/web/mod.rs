@@ -20,7 +20,7 @@ use axum::Router;
 
 pub use chrome::{Chrome, PageCaller};
 
-use crate::auth::caller::Principal;
+use crate::caller::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::invitations::{self, InvitationRow};

@@ -148,8 +148,9 @@ async fn main() {
     let mut timings = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let report =
-            butler::cost::report::build(&db, end - chrono::Duration::days(90), end, None, end).await.expect("report");
+        let report = butler::store::cost_report::build(&db, end - chrono::Duration::days(90), end, None, end)
+            .await
+            .expect("report");
         timings.push(started.elapsed());
         assert!(report.tenants.len() >= 100);
     }

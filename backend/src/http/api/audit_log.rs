@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::respond;
-use crate::auth::caller::Caller;
 use crate::auth::Role;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::http::extract::ApiQuery;
 use crate::state::AppState;

@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::respond;
-use crate::auth::caller::{Caller, Principal, SESSION_COOKIE};
 use crate::auth::password;
+use crate::caller::{Caller, Principal, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ClientAddress};
 use crate::state::AppState;

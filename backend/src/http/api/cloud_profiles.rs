@@ -13,7 +13,7 @@ use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 
 use super::respond;
-use crate::auth::caller::Caller;
+use crate::caller::Caller;
 use crate::domain::guardrails::Guardrails;
 use crate::domain::proxy::HttpProxy;
 use crate::domain::validation::FieldError;

@@ -6,8 +6,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::respond;
-use crate::auth::caller::Caller;
 use crate::auth::Role;
+use crate::caller::Caller;
 use crate::environments::controller_log::{self, DEFAULT_LINES, MAX_LINES};
 use crate::error::ApiError;
 use crate::http::extract::{ApiPath, ApiQuery};

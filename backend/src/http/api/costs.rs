@@ -9,15 +9,15 @@ use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::respond;
-use crate::auth::caller::Caller;
 use crate::auth::Role;
-use crate::cost::budget;
-use crate::cost::prices::PriceList;
-use crate::cost::report;
+use crate::caller::Caller;
+use crate::domain::prices::PriceList;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store::audit::{self, AuditEntry};
+use crate::store::budgets;
+use crate::store::cost_report;
 use crate::store::{costs, StoreError};
 
 /// The longest period one report covers.
@@ -52,11 +52,11 @@ pub async fn get_costs(
     if to - from > Duration::days(MAX_DAYS) {
         return Err(ApiError::invalid_field("from", format!("a report covers at most {MAX_DAYS} days")));
     }
-    let report = report::build(&state.db, from, to, query.tenant.as_deref(), now).await?;
+    let report = cost_report::build(&state.db, from, to, query.tenant.as_deref(), now).await?;
     match query.format.as_deref() {
         None | Some("json") => respond::json(StatusCode::OK, &report),
         Some("csv") => {
-            let mut response = report::to_csv(&report).into_response();
+            let mut response = cost_report::to_csv(&report).into_response();
             response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
             Ok(response)
         }
@@ -103,16 +103,16 @@ struct BudgetView {
     monthly_usd: Option<f64>,
     month_to_date: f64,
     projected_month: f64,
-    alerts: Vec<budget::BudgetAlert>,
+    alerts: Vec<budgets::BudgetAlert>,
 }
 
 async fn budget_view(state: &AppState, tenant: &str) -> Result<BudgetView, ApiError> {
     let now = Utc::now();
-    let monthly_usd = budget::budget_of(&state.db, tenant).await?;
-    let report = report::build(&state.db, now - Duration::days(31), now, Some(tenant), now).await?;
+    let monthly_usd = budgets::budget_of(&state.db, tenant).await?;
+    let report = cost_report::build(&state.db, now - Duration::days(31), now, Some(tenant), now).await?;
     let (month_to_date, projected_month) =
         report.tenants.first().map_or((0.0, 0.0), |t| (t.month_to_date, t.projected_month));
-    let alerts = budget::alerts_this_month(&state.db, tenant, now).await?;
+    let alerts = budgets::alerts_this_month(&state.db, tenant, now).await?;
     Ok(BudgetView { tenant: tenant.to_owned(), monthly_usd, month_to_date, projected_month, alerts })
 }
 
@@ -143,7 +143,7 @@ pub async fn put_budget(
         return Err(ApiError::NotFound(format!("tenant {tenant:?} not found")));
     }
     let txn = state.db.begin().await.map_err(StoreError::from)?;
-    budget::set_budget(&txn, &tenant, body.monthly_usd, &caller.actor()).await?;
+    budgets::set_budget(&txn, &tenant, body.monthly_usd, &caller.actor()).await?;
     let context = caller.audit();
     let detail = body.monthly_usd.map_or("budget removed".to_owned(), |usd| format!("monthly budget {usd:.2} USD"));
     let entry =

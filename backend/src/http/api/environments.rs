@@ -12,8 +12,8 @@ use serde_json::value::RawValue;
 
 use super::respond::{self, with_warnings};
 use super::watch;
-use crate::auth::caller::Caller;
 use crate::auth::Role;
+use crate::caller::Caller;
 use crate::domain::labels::LabelSelector;
 use crate::domain::object::JenkinsEnvironment;
 use crate::domain::API_VERSION;
@@ -197,7 +197,7 @@ pub async fn create_environment(
     caller.require(&tenant, Role::Editor)?;
     let dry_run = params.dry_run()?;
     let outcome = writes::create(&state.db, &caller.audit(), &tenant, manifest, dry_run).await?;
-    state.feed.publish(&outcome);
+    outcome.publish_to(&state.feed);
     if dry_run {
         let response = respond::json(StatusCode::OK, &outcome.object)?;
         let response = with_estimate(&state, &tenant, &outcome.object.spec, response).await;
@@ -225,9 +225,9 @@ async fn with_estimate(
     let region = match crate::store::tenants::find(&state.db, tenant).await {
         Ok(Some(row)) => match crate::store::cloud_profiles::find(&state.db, &row.cloud_profile).await {
             Ok(Some(profile)) => profile.region,
-            _ => crate::cost::prices::FALLBACK_REGION.to_owned(),
+            _ => crate::domain::prices::FALLBACK_REGION.to_owned(),
         },
-        _ => crate::cost::prices::FALLBACK_REGION.to_owned(),
+        _ => crate::domain::prices::FALLBACK_REGION.to_owned(),
     };
     let since = chrono::Utc::now() - chrono::Duration::days(1);
     let (Ok(prices), Ok(spot)) = (
@@ -275,7 +275,7 @@ pub async fn replace_environment(
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Editor)?;
     let outcome = writes::replace(&state.db, &caller.audit(), &tenant, &name, manifest, params.dry_run()?).await?;
-    state.feed.publish(&outcome);
+    outcome.publish_to(&state.feed);
     Ok(with_warnings(respond::json(StatusCode::OK, &outcome.object)?, &outcome.warnings))
 }
 
@@ -289,7 +289,7 @@ pub async fn patch_environment(
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Editor)?;
     let outcome = writes::merge_patch(&state.db, &caller.audit(), &tenant, &name, &patch, params.dry_run()?).await?;
-    state.feed.publish(&outcome);
+    outcome.publish_to(&state.feed);
     Ok(with_warnings(respond::json(StatusCode::OK, &outcome.object)?, &outcome.warnings))
 }
 
@@ -301,7 +301,7 @@ pub async fn delete_environment(
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Editor)?;
     let (outcome, deletion) = writes::delete(&state.db, &caller.audit(), &tenant, &name).await?;
-    state.feed.publish(&outcome);
+    outcome.publish_to(&state.feed);
     let status = match deletion {
         Deletion::Pending => StatusCode::ACCEPTED,
         Deletion::Deleted => StatusCode::OK,

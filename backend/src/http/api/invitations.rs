@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::members::require_existing_tenant;
 use super::respond;
-use crate::auth::caller::{Caller, Principal};
 use crate::auth::password::normalize_email;
 use crate::auth::Role;
+use crate::caller::{Caller, Principal};
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::state::AppState;

@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::respond;
-use crate::auth::caller::Caller;
 use crate::auth::Role;
+use crate::caller::Caller;
 use crate::domain::object::JenkinsEnvironment;
+use crate::environments::jenkins_config;
 use crate::error::ApiError;
 use crate::http::extract::ApiPath;
-use crate::reconcile::environment::jenkins_config;
 use crate::state::AppState;
 use crate::store::cloud_profiles::ProfileRow;
 use crate::store::{cloud_profiles, environments, tenants};

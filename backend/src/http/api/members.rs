@@ -8,8 +8,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::respond;
-use crate::auth::caller::Caller;
 use crate::auth::Role;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::state::AppState;

@@ -8,8 +8,8 @@ use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 
 use super::respond;
-use crate::auth::caller::{Caller, Principal};
 use crate::auth::Role;
+use crate::caller::{Caller, Principal};
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::state::AppState;

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::respond;
-use crate::auth::caller::Caller;
 use crate::auth::{tokens, Role};
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::state::AppState;

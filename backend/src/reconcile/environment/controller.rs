@@ -9,13 +9,13 @@ use sha2::{Digest, Sha256};
 
 use super::capacity::change_event;
 use super::conditions::{self, CONTROLLER_READY};
-use super::jenkins_config::{self, ADMIN_PASSWORD_VARIABLE, CASC_PATH};
 use super::{ownership, Pass, Progress};
 use crate::aws::ecs::{ControllerService, ControllerTask};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::java_opts::SETUP_WIZARD_OFF;
 use crate::domain::object::{ConditionStatus, EventType};
 use crate::domain::spec::ControllerPlacement;
+use crate::environments::jenkins_config::{self, ADMIN_PASSWORD_VARIABLE, CASC_PATH};
 
 /// The tag carrying the hash of what a task definition revision says.
 pub const DEFINITION_HASH_TAG: &str = "butler:definition-hash";

@@ -12,13 +12,11 @@ pub mod conditions;
 pub mod controller;
 mod discovery;
 mod egress;
-pub mod jenkins_config;
 pub mod names;
 mod ownership;
 mod plugin_calls;
 pub mod policies;
 mod probe;
-mod provider;
 pub mod snapshot;
 pub mod storage;
 mod teardown;
@@ -29,7 +27,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
-pub use provider::{AwsProvider, AwsServices, SdkProvider};
+pub use crate::aws::provider::{AwsProvider, AwsServices, SdkProvider};
 
 use self::names::Names;
 use super::{Action, Claim, Reconcile, ReconcileError};
@@ -147,7 +145,7 @@ impl EnvironmentReconciler {
             self.report_blocked(&object, "CloudProfileNotFound", &message).await?;
             return Err(ReconcileError::permanent("CloudProfileNotFound", message));
         };
-        let aws = self.aws.services(&profile).await?;
+        let aws = self.aws.services(&profile.region, profile.role_arn.as_deref()).await;
         // Recorded names; an environment made before names were recorded gets its legacy names recorded now.
         let names = Names::of(&object);
         let fresh = is_fresh(&object, &names);
@@ -357,7 +355,7 @@ impl EnvironmentReconciler {
         status.last_observed_time = Some(now);
         let (tenant, name) = (&object.metadata.tenant, &object.metadata.name);
         let outcome = writes::update_status(&self.db, tenant, name, status).await.map_err(internal)?;
-        self.feed.publish(&outcome);
+        outcome.publish_to(&self.feed);
         Ok(())
     }
 
@@ -374,7 +372,7 @@ impl EnvironmentReconciler {
         next.last_observed_time = Some(pass.now);
         let (tenant, name) = (&pass.object.metadata.tenant, &pass.object.metadata.name);
         let outcome = writes::update_status(&self.db, tenant, name, next).await.map_err(internal)?;
-        self.feed.publish(&outcome);
+        outcome.publish_to(&self.feed);
         Ok(())
     }
 }
@@ -397,7 +395,7 @@ fn is_fresh(object: &JenkinsEnvironment, names: &Names) -> bool {
 
 /// A failure of Butler's own (the database, stored data) during a pass: transient, with its whole cause chain.
 fn internal(error: impl std::error::Error) -> ReconcileError {
-    ReconcileError::transient("InternalError", crate::store::with_causes(&error))
+    ReconcileError::transient("InternalError", crate::telemetry::with_causes(&error))
 }
 
 impl From<AwsError> for ReconcileError {

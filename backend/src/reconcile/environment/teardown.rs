@@ -152,7 +152,7 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
     let outcome = writes::remove_finalizer(db, &context, &tenant, &name, AWS_RESOURCES_FINALIZER)
         .await
         .map_err(|e| AwsError::internal("butler:RemoveFinalizer", &e))?;
-    feed.publish(&outcome);
+    outcome.publish_to(&feed);
     Ok(Action::AwaitChange)
 }
 

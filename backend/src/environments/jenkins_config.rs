@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::names::Names;
+use crate::domain::aws_names::Names;
 use crate::domain::object::JenkinsEnvironment;
 use crate::store::cloud_profiles::ProfileRow;
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use serde::Serialize;
 
-use super::arithmetic::HOURS_PER_MONTH;
+use crate::domain::cost_arithmetic::HOURS_PER_MONTH;
 use crate::store::StoreError;
 
 /// Sums over some samples.

@@ -1,21 +1,19 @@
-//! Which AWS clients a pass uses: one connected account per cloud profile (region and role), cached.
+//! Which AWS clients a reconcile pass or a meter pass uses: one connected account per region and role, cached.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use dashmap::DashMap;
 
-use crate::aws::autoscaling::{AutoScalingApi, SdkAutoScaling};
-use crate::aws::context::{AccountTarget, AwsAccount, AwsSettings};
-use crate::aws::discovery::{DiscoveryApi, SdkDiscovery};
-use crate::aws::ec2::{Ec2Api, SdkEc2};
-use crate::aws::ecs::{EcsApi, SdkEcs};
-use crate::aws::efs::{EfsApi, SdkEfs};
-use crate::aws::iam::{IamApi, SdkIam};
-use crate::aws::logs::{LogsApi, SdkLogs};
-use crate::aws::ssm::{SdkSsm, SsmApi};
-use crate::reconcile::ReconcileError;
-use crate::store::cloud_profiles::ProfileRow;
+use super::autoscaling::{AutoScalingApi, SdkAutoScaling};
+use super::context::{AccountTarget, AwsAccount, AwsSettings};
+use super::discovery::{DiscoveryApi, SdkDiscovery};
+use super::ec2::{Ec2Api, SdkEc2};
+use super::ecs::{EcsApi, SdkEcs};
+use super::efs::{EfsApi, SdkEfs};
+use super::iam::{IamApi, SdkIam};
+use super::logs::{LogsApi, SdkLogs};
+use super::ssm::{SdkSsm, SsmApi};
 
 /// The adapters of one account.
 #[derive(Clone)]
@@ -33,8 +31,8 @@ pub struct AwsServices {
 /// Gives a pass the adapters for its profile (tests give in-memory fakes).
 #[async_trait]
 pub trait AwsProvider: Send + Sync {
-    /// The adapters for `profile`'s account and region.
-    async fn services(&self, profile: &ProfileRow) -> Result<AwsServices, ReconcileError>;
+    /// The adapters for the account `role_arn` reaches (the default credential chain's when None) in `region`.
+    async fn services(&self, region: &str, role_arn: Option<&str>) -> AwsServices;
 }
 
 /// SDK adapters, one connected account per (region, role).
@@ -52,12 +50,12 @@ impl SdkProvider {
 
 #[async_trait]
 impl AwsProvider for SdkProvider {
-    async fn services(&self, profile: &ProfileRow) -> Result<AwsServices, ReconcileError> {
-        let key = (profile.region.clone(), profile.role_arn.clone());
+    async fn services(&self, region: &str, role_arn: Option<&str>) -> AwsServices {
+        let key = (region.to_owned(), role_arn.map(str::to_owned));
         if let Some(services) = self.accounts.get(&key) {
-            return Ok(services.clone());
+            return services.clone();
         }
-        let target = AccountTarget { region: profile.region.clone(), role_arn: profile.role_arn.clone() };
+        let target = AccountTarget { region: key.0.clone(), role_arn: key.1.clone() };
         let account = AwsAccount::connect(&self.settings, &target).await;
         let services = AwsServices {
             ec2: Arc::new(SdkEc2::new(&account)),
@@ -70,6 +68,6 @@ impl AwsProvider for SdkProvider {
             ssm: Arc::new(SdkSsm::new(&account)),
         };
         self.accounts.insert(key, services.clone());
-        Ok(services)
+        services
     }
 }

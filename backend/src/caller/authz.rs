@@ -1,8 +1,8 @@
 //! Authorization: the one place that decides. Another tenant's resources are 404 (never 403, never data);
 //! a role too low is 403; platform routes need a platform admin.
 
-use super::caller::{Caller, Principal};
-use super::Role;
+use super::{Caller, Principal};
+use crate::auth::Role;
 use crate::error::ApiError;
 
 impl Caller {

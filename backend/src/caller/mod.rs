@@ -1,6 +1,9 @@
 //! The `Caller` extractor: who is asking (a user by JWT or session cookie, or an API token), from where, with
 //! which request id. Missing or bad credentials are 401 with `WWW-Authenticate`; nothing about the credential
-//! is ever logged.
+//! is ever logged. With `authz`, the one place that decides what a caller may do. It sits above the identity
+//! primitives (`auth`) and beside `state` and `error`: it is the edge where a request becomes a principal.
+
+mod authz;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,8 +14,8 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::cache::{SessionIdentity, TokenIdentity, UserIdentity};
-use super::{tokens, Role};
+use crate::auth::cache::{SessionIdentity, TokenIdentity, UserIdentity};
+use crate::auth::{tokens, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::audit::AuditContext;
