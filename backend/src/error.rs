@@ -246,6 +246,17 @@ impl From<OperationError> for ApiError {
     }
 }
 
+impl From<crate::services::ServiceError> for ApiError {
+    fn from(error: crate::services::ServiceError) -> Self {
+        use crate::services::ServiceError;
+        match error {
+            ServiceError::NotFound(message) => Self::NotFound(message),
+            ServiceError::AlreadyExists(message) => Self::AlreadyExists(message),
+            ServiceError::Store(store) => store.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {

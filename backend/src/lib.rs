@@ -11,6 +11,7 @@ pub mod error;
 pub mod feed;
 pub mod http;
 pub mod reconcile;
+pub mod services;
 pub mod startup;
 pub mod state;
 pub mod store;

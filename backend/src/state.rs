@@ -17,6 +17,13 @@ use crate::feed::Feed;
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+impl AppState {
+    /// The use cases, with what their commits must reach.
+    pub fn services(&self) -> crate::services::Services {
+        crate::services::Services { db: self.db.clone(), feed: self.feed.clone(), identity: self.identity.clone() }
+    }
+}
+
 /// What `AppState` holds.
 pub struct Inner {
     pub db: DatabaseConnection,

@@ -232,6 +232,19 @@ impl TestApp {
         panic!("butler did not become ready");
     }
 
+    /// A browser session's cookie (`name=value`) for `who`, signed in with their password.
+    pub async fn session_cookie(&self, who: Who) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/auth/session", self.base_url))
+            .json(&serde_json::json!({ "email": who.email(), "password": PASSWORD }))
+            .send()
+            .await
+            .expect("sign in");
+        let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("cookie").to_owned();
+        cookie.split(';').next().unwrap_or_default().to_owned()
+    }
+
     /// The app's own database connection.
     pub fn db(&self) -> DatabaseConnection {
         self.state.db.clone()

@@ -1,6 +1,7 @@
 //! The layers of `backend/src`, checked over the code rather than trusted from the README: every `crate::…` path
 //! in a module names only modules of a lower layer, and SQL is written only in `store`. A new import against the
 //! direction of the layers (or a new top-level module nobody placed) fails here, naming the file and the line.
+//! Handlers and pages write only through `services` (one transaction, its audit entry, its after-commit effects).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ const LAYERS: &[&[&str]] = &[
     &["feed", "cost"],
     // Use cases: writes of environments with their audit and effects, admission, the Jenkins configuration.
     &["environments"],
+    // Every write of every resource kind, in one transaction with its audit entry and after-commit effects.
+    &["services"],
     // The reconciler and its work runner.
     &["reconcile"],
     // The edge: shared application state and the HTTP error type; then who is calling and what they may do.
@@ -76,6 +79,9 @@ fn every_module_uses_only_lower_layers_and_sql_stays_in_the_store() {
     let path = Regex::new(r"crate::([a-z_]+)").expect("regex");
     let group = Regex::new(r"crate::\{([^}]*)\}").expect("regex");
     let sql = Regex::new(r"Statement::from_sql|find_by_statement|from_raw_sql|sqlx::query").expect("regex");
+    // A transaction, an audit entry or an after-commit effect in a handler or a page: a write that bypasses the
+    // services layer (which does all three in one place).
+    let write = Regex::new(r"\.begin\(\)|audit::append|identity\.clear\(\)|publish_to\(|environments::writes::(create|replace|merge_patch|delete)").expect("regex");
     let root = source_root();
     let mut files = Vec::new();
     rust_files(&root, &mut files);
@@ -111,6 +117,9 @@ fn every_module_uses_only_lower_layers_and_sql_stays_in_the_store() {
             }
             if module != "store" && sql.is_match(code) {
                 violations.push(format!("{}:{}: SQL outside the store", file.display(), number + 1));
+            }
+            if (module == "http" || module == "web") && write.is_match(code) {
+                violations.push(format!("{}:{}: a write outside the services layer", file.display(), number + 1));
             }
         }
     }

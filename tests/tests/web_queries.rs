@@ -8,15 +8,7 @@ use reqwest::{Method, StatusCode};
 
 /// A browser session's cookie for the payments admin.
 async fn session_cookie(app: &TestApp) -> String {
-    let response = app
-        .client
-        .post(format!("{}/api/v1/auth/session", app.base_url))
-        .json(&serde_json::json!({ "email": Who::PaymentsAdmin.email(), "password": butler_tests::PASSWORD }))
-        .send()
-        .await
-        .expect("sign in");
-    let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("cookie").to_owned();
-    cookie.split(';').next().unwrap_or_default().to_owned()
+    app.session_cookie(Who::PaymentsAdmin).await
 }
 
 async fn statements_for(app: &TestApp, cookie: &str, path: &str) -> u64 {

@@ -102,6 +102,9 @@ pub struct EnvironmentOutputs {
     pub task_definition_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_scaling_group: Option<String>,
+    /// The agents' security group (the Jenkins configuration names it for every agent task).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents_security_group_id: Option<String>,
 }
 
 /// The observed state, written only by Butler (the `/status` subresource).

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::domain::aws_names::Names;
-use crate::domain::object::JenkinsEnvironment;
+use crate::domain::object::{EnvironmentOutputs, JenkinsEnvironment};
 use crate::store::cloud_profiles::ProfileRow;
 
 /// Where JCasC is read from in the controller container: outside JENKINS_HOME, so a new configuration is
@@ -32,6 +32,16 @@ pub struct JenkinsConfig {
     pub plugins: Vec<String>,
     /// Where the controller reads `casc`.
     pub casc_path: &'static str,
+}
+
+/// The configuration as the reconciler deploys it for `object` with these outputs: the one renderer the
+/// reconciler, `GET …/jenkins-config` and the environment page share, so the three never differ.
+pub fn deployed(
+    object: &JenkinsEnvironment,
+    outputs: &EnvironmentOutputs,
+    profile: &ProfileRow,
+) -> Result<JenkinsConfig, serde_yaml_ng::Error> {
+    render(object, profile, outputs.cluster_arn.as_deref(), outputs.agents_security_group_id.as_deref())
 }
 
 /// Renders the configuration. `cluster_arn` is the ECS cluster once known (the plugin wants an ARN); until

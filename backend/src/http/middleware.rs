@@ -9,7 +9,7 @@ use axum::response::Response;
 use crate::caller::{client_address, request_id};
 use crate::error::Refusal;
 use crate::state::AppState;
-use crate::store::audit::{self, AuditContext, AuditEntry};
+use crate::store::audit::{AuditContext, AuditEntry};
 
 /// Records every refused state-changing request, with whoever the refusal names.
 pub async fn audit_refusals(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -41,7 +41,7 @@ pub async fn audit_refusals(State(state): State<AppState>, request: Request, nex
         let mut entry = AuditEntry::allowed(&context, &action, "Request", status).detail(&detail);
         entry.outcome = if status == 401 { "unauthenticated" } else { "denied" };
         entry.tenant = tenant.as_deref();
-        if let Err(error) = audit::append(&state.db, &entry).await {
+        if let Err(error) = crate::services::refusals::record(&state.services(), &entry).await {
             tracing::error!(error = %error, "could not record a refused request in the audit log");
         }
     }

@@ -259,12 +259,7 @@ async fn detail(
         let (object, profile, panel) = live_panel(&state, &caller, &tenant, &name).await?;
         let (casc, plugins) = match &profile {
             Some(profile) => {
-                match crate::environments::jenkins_config::render(
-                    &object,
-                    profile,
-                    object.status.outputs.cluster_arn.as_deref(),
-                    None,
-                ) {
+                match crate::environments::jenkins_config::deployed(&object, &object.status.outputs, profile) {
                     Ok(config) => (config.casc, config.plugins.join("\n")),
                     Err(error) => (format!("# could not render: {error}"), String::new()),
                 }

@@ -15,8 +15,9 @@ use crate::auth::password;
 use crate::caller::{Caller, Principal, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ClientAddress};
+use crate::services::identity;
 use crate::state::AppState;
-use crate::store::{sessions, users};
+use crate::store::users;
 
 /// Email and password.
 #[derive(Deserialize)]
@@ -97,7 +98,7 @@ pub async fn create_session(
     let csrf_token = URL_SAFE_NO_PAD.encode(csrf);
     let ttl = state.config.session_ttl;
     let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(12));
-    let session = sessions::create(&state.db, user.id, &csrf_token, expires_at).await?;
+    let session = identity::open_session(&state.services(), user.id, &csrf_token, expires_at).await?;
     let (token, _) = state.jwt.issue(user.id, Some(session), ttl).map_err(ApiError::Internal)?;
     let mut response = respond::json(StatusCode::CREATED, &SessionResponse { csrf_token, expires_at })?;
     if let Some(cookie) = session_cookie(&state, &token, ttl.as_secs()) {
@@ -109,8 +110,7 @@ pub async fn create_session(
 /// `DELETE /api/v1/auth/session`: ends the caller's browser session and clears the cookie.
 pub async fn delete_session(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     if let Some(session) = caller.session {
-        sessions::revoke(&state.db, session).await?;
-        state.identity.clear();
+        identity::end_session(&state.services(), session).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(cookie) = session_cookie(&state, "", 0) {

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 
 use super::respond;
@@ -19,10 +18,9 @@ use crate::domain::proxy::HttpProxy;
 use crate::domain::validation::FieldError;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
+use crate::services::profiles;
 use crate::state::AppState;
-use crate::store::audit::{self, AuditEntry};
 use crate::store::cloud_profiles::{self, ProfileInput, ProfileRow};
-use crate::store::StoreError;
 
 static PROFILE_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$").expect("static regex"));
@@ -200,15 +198,8 @@ pub async fn put_cloud_profile(
         guardrails: &body.guardrails,
         proxy: body.http_proxy.as_ref(),
     };
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let (row, created) = cloud_profiles::upsert(&txn, &name, &input).await?;
-    // Environments that failed for want of this profile (or a wrong role or AMI in it) try again now.
-    crate::store::queue::make_due_for_profile(&txn, &name).await?;
+    let (row, created) = profiles::put(&state.services(), &caller.audit(), &name, &input).await?;
     let status = if created { 201 } else { 200 };
-    let context = caller.audit();
-    audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.put", "CloudProfile", status).named(&name))
-        .await?;
-    txn.commit().await.map_err(StoreError::from)?;
     respond::json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &view(row))
 }
 
@@ -219,13 +210,6 @@ pub async fn delete_cloud_profile(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.require_platform_admin()?;
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    if !cloud_profiles::delete(&txn, &name).await? {
-        return Err(ApiError::NotFound(format!("cloud profile {name:?} not found")));
-    }
-    let context = caller.audit();
-    audit::append(&txn, &AuditEntry::allowed(&context, "cloudprofile.delete", "CloudProfile", 204).named(&name))
-        .await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    profiles::delete(&state.services(), &caller.audit(), &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

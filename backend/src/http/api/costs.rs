@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::respond;
@@ -14,11 +13,11 @@ use crate::caller::Caller;
 use crate::domain::prices::PriceList;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::services;
 use crate::state::AppState;
-use crate::store::audit::{self, AuditEntry};
 use crate::store::budgets;
 use crate::store::cost_report;
-use crate::store::{costs, StoreError};
+use crate::store::costs;
 
 /// The longest period one report covers.
 const MAX_DAYS: i64 = 400;
@@ -78,12 +77,7 @@ pub async fn put_prices(
 ) -> Result<Response, ApiError> {
     caller.require_platform_admin()?;
     list.validate().map_err(|message| ApiError::invalid_field("onDemandHourly", message))?;
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let merged = costs::import_prices(&txn, &list, &caller.actor()).await?;
-    let context = caller.audit();
-    let detail = format!("source {:?}, retrieved {}", list.source, list.retrieved);
-    audit::append(&txn, &AuditEntry::allowed(&context, "prices.import", "PriceList", 200).detail(&detail)).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    let merged = services::costs::import_prices(&state.services(), &caller.audit(), &list).await?;
     respond::json(StatusCode::OK, &merged)
 }
 
@@ -142,13 +136,6 @@ pub async fn put_budget(
     if crate::store::tenants::find(&state.db, &tenant).await?.is_none() {
         return Err(ApiError::NotFound(format!("tenant {tenant:?} not found")));
     }
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    budgets::set_budget(&txn, &tenant, body.monthly_usd, &caller.actor()).await?;
-    let context = caller.audit();
-    let detail = body.monthly_usd.map_or("budget removed".to_owned(), |usd| format!("monthly budget {usd:.2} USD"));
-    let entry =
-        AuditEntry::allowed(&context, "budget.set", "Tenant", 200).in_tenant(&tenant).named(&tenant).detail(&detail);
-    audit::append(&txn, &entry).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    services::costs::set_budget(&state.services(), &caller.audit(), &tenant, body.monthly_usd).await?;
     respond::json(StatusCode::OK, &budget_view(&state, &tenant).await?)
 }

@@ -17,9 +17,10 @@ use crate::caller::Caller;
 use crate::domain::labels::LabelSelector;
 use crate::domain::object::JenkinsEnvironment;
 use crate::domain::API_VERSION;
-use crate::environments::writes::{self, Deletion};
+use crate::environments::writes::Deletion;
 use crate::error::ApiError;
 use crate::http::extract::{ApiPath, ApiQuery, Manifest, MergePatch};
+use crate::services;
 use crate::state::AppState;
 use crate::store::{environments, events, tenants};
 
@@ -196,8 +197,8 @@ pub async fn create_environment(
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Editor)?;
     let dry_run = params.dry_run()?;
-    let outcome = writes::create(&state.db, &caller.audit(), &tenant, manifest, dry_run).await?;
-    outcome.publish_to(&state.feed);
+    let outcome =
+        services::environments::create(&state.services(), &caller.audit(), &tenant, manifest, dry_run).await?;
     if dry_run {
         let response = respond::json(StatusCode::OK, &outcome.object)?;
         let response = with_estimate(&state, &tenant, &outcome.object.spec, response).await;
@@ -274,8 +275,10 @@ pub async fn replace_environment(
     Manifest(manifest): Manifest,
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Editor)?;
-    let outcome = writes::replace(&state.db, &caller.audit(), &tenant, &name, manifest, params.dry_run()?).await?;
-    outcome.publish_to(&state.feed);
+    let dry_run = params.dry_run()?;
+    let outcome =
+        services::environments::replace(&state.services(), &caller.audit(), (&tenant, &name), manifest, dry_run)
+            .await?;
     Ok(with_warnings(respond::json(StatusCode::OK, &outcome.object)?, &outcome.warnings))
 }
 
@@ -288,8 +291,10 @@ pub async fn patch_environment(
     MergePatch(patch): MergePatch,
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Editor)?;
-    let outcome = writes::merge_patch(&state.db, &caller.audit(), &tenant, &name, &patch, params.dry_run()?).await?;
-    outcome.publish_to(&state.feed);
+    let dry_run = params.dry_run()?;
+    let outcome =
+        services::environments::merge_patch(&state.services(), &caller.audit(), (&tenant, &name), &patch, dry_run)
+            .await?;
     Ok(with_warnings(respond::json(StatusCode::OK, &outcome.object)?, &outcome.warnings))
 }
 
@@ -300,8 +305,8 @@ pub async fn delete_environment(
     ApiPath((tenant, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Editor)?;
-    let (outcome, deletion) = writes::delete(&state.db, &caller.audit(), &tenant, &name).await?;
-    outcome.publish_to(&state.feed);
+    let (outcome, deletion) =
+        services::environments::delete(&state.services(), &caller.audit(), (&tenant, &name)).await?;
     let status = match deletion {
         Deletion::Pending => StatusCode::ACCEPTED,
         Deletion::Deleted => StatusCode::OK,

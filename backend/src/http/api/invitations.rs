@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::members::require_existing_tenant;
@@ -15,9 +14,9 @@ use crate::auth::Role;
 use crate::caller::{Caller, Principal};
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
+use crate::services::identity;
 use crate::state::AppState;
-use crate::store::audit::{self, AuditEntry};
-use crate::store::{invitations, users, StoreError};
+use crate::store::invitations;
 
 /// Body of `POST …/members`: whom to invite, with which role.
 #[derive(Deserialize)]
@@ -45,13 +44,7 @@ pub async fn invite_member(
     if !looks_like_email(&email) {
         return Err(ApiError::invalid_field("email", "must be an email address"));
     }
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let invitation = invitations::invite(&txn, &tenant, &email, body.role.as_str(), &caller.actor()).await?;
-    let context = caller.audit();
-    let detail = format!("{email} invited as {}", body.role.as_str());
-    let entry = AuditEntry::allowed(&context, "member.invite", "Invitation", 202).in_tenant(&tenant).named(&email);
-    audit::append(&txn, &entry.detail(&detail)).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    let invitation = identity::invite(&state.services(), &caller.audit(), &tenant, &email, body.role.as_str()).await?;
     respond::json(StatusCode::ACCEPTED, &invitation)
 }
 
@@ -75,14 +68,7 @@ pub async fn withdraw_invitation(
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Admin)?;
     let email = normalize_email(&email);
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    if !invitations::withdraw(&txn, &tenant, &email).await? {
-        return Err(ApiError::NotFound(format!("no open invitation of {email:?} to {tenant:?}")));
-    }
-    let context = caller.audit();
-    let entry = AuditEntry::allowed(&context, "member.uninvite", "Invitation", 204).in_tenant(&tenant).named(&email);
-    audit::append(&txn, &entry).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    identity::withdraw_invitation(&state.services(), &caller.audit(), &tenant, &email).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -108,16 +94,6 @@ pub async fn accept_invitation(
     ApiPath(tenant): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let (user, email) = person(&caller)?;
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let invitation = invitations::take(&txn, &tenant, &email)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no open invitation to tenant {tenant:?}")))?;
-    users::set_membership(&txn, &tenant, user, &invitation.role).await?;
-    let context = caller.audit();
-    let detail = format!("{email} joined as {} (invited by {})", invitation.role, invitation.invited_by);
-    let entry = AuditEntry::allowed(&context, "member.accept", "Member", 200).in_tenant(&tenant).named(&email);
-    audit::append(&txn, &entry.detail(&detail)).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    state.identity.clear();
+    let invitation = identity::accept_invitation(&state.services(), &caller.audit(), &tenant, (user, &email)).await?;
     respond::json(StatusCode::OK, &serde_json::json!({ "tenant": tenant, "role": invitation.role }))
 }

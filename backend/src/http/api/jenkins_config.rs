@@ -43,7 +43,7 @@ pub async fn get_jenkins_config(
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Viewer)?;
     let (object, profile) = environment_with_profile(&state, &tenant, &name).await?;
-    let config = jenkins_config::render(&object, &profile, object.status.outputs.cluster_arn.as_deref(), None)
+    let config = jenkins_config::deployed(&object, &object.status.outputs, &profile)
         .map_err(|e| ApiError::Internal(e.into()))?;
     respond::json(StatusCode::OK, &config)
 }

@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -12,9 +11,9 @@ use crate::auth::Role;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
+use crate::services::identity;
 use crate::state::AppState;
-use crate::store::audit::{self, AuditEntry};
-use crate::store::{tenants, users, StoreError};
+use crate::store::{tenants, users};
 
 pub(super) async fn require_existing_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
     tenants::find(&state.db, tenant)
@@ -51,17 +50,7 @@ async fn set_role(
     role: Role,
     status: u16,
 ) -> Result<Response, ApiError> {
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    users::set_membership(&txn, tenant, user, role.as_str()).await?;
-    let context = caller.audit();
-    let detail = format!("{email} is {}", role.as_str());
-    audit::append(
-        &txn,
-        &AuditEntry::allowed(&context, "member.set", "Member", status).in_tenant(tenant).named(email).detail(&detail),
-    )
-    .await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    state.identity.clear();
+    identity::set_member_role(&state.services(), &caller.audit(), tenant, (user, email), role.as_str(), status).await?;
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     respond::json(code, &serde_json::json!({ "userId": user, "email": email, "role": role }))
 }
@@ -88,15 +77,6 @@ pub async fn remove_member(
     ApiPath((tenant, user_id)): ApiPath<(String, Uuid)>,
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Admin)?;
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    if !users::remove_membership(&txn, &tenant, user_id).await? {
-        return Err(ApiError::NotFound(format!("user {user_id} is not a member of {tenant:?}")));
-    }
-    let context = caller.audit();
-    let name = user_id.to_string();
-    audit::append(&txn, &AuditEntry::allowed(&context, "member.remove", "Member", 204).in_tenant(&tenant).named(&name))
-        .await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    state.identity.clear();
+    identity::remove_member(&state.services(), &caller.audit(), &tenant, user_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

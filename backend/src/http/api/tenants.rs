@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 
 use super::respond;
@@ -12,11 +11,10 @@ use crate::auth::Role;
 use crate::caller::{Caller, Principal};
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
+use crate::services::{self, tenants::TenantChanges};
 use crate::state::AppState;
-use crate::store::audit::{self, AuditEntry};
 use crate::store::entity::tenant;
 use crate::store::tenants::{self, NewTenant, Usage};
-use crate::store::StoreError;
 
 /// A tenant as the API shows it; usage only to its admins.
 #[derive(Serialize)]
@@ -112,16 +110,7 @@ pub async fn create_tenant(
         max_instances: body.max_instances.unwrap_or(state.config.default_max_instances),
         cloud_profile: body.cloud_profile.as_deref().unwrap_or("default"),
     };
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let created = tenants::insert(&txn, &new).await.map_err(|error| match error {
-        StoreError::AlreadyExists => ApiError::AlreadyExists(format!("tenant {:?} already exists", body.name)),
-        other => other.into(),
-    })?;
-    let context = caller.audit();
-    let entry =
-        AuditEntry::allowed(&context, "tenant.create", "Tenant", 201).in_tenant(&created.name).named(&created.name);
-    audit::append(&txn, &entry).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    let created = services::tenants::create(&state.services(), &caller.audit(), &new).await?;
     let mut response = respond::json(StatusCode::CREATED, &view(created.clone(), Some(Usage::default())))?;
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tenants/{}", created.name)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -163,29 +152,12 @@ pub async fn update_tenant(
     caller.require_platform_admin()?;
     check_quota("maxEnvironments", body.max_environments)?;
     check_quota("maxInstances", body.max_instances)?;
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let updated = tenants::update(
-        &txn,
-        &tenant,
-        body.display_name.as_deref(),
-        body.max_environments,
-        body.max_instances,
-        body.cloud_profile.as_deref(),
-    )
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("tenant {tenant:?} not found")))?;
-    if body.cloud_profile.is_some() {
-        crate::store::queue::make_due_for_tenant(&txn, &tenant).await?;
-    }
-    let detail = format!(
-        "quotas: environments {}, instances {}; cloud profile {}",
-        updated.max_environments, updated.max_instances, updated.cloud_profile
-    );
-    let context = caller.audit();
-    let entry =
-        AuditEntry::allowed(&context, "tenant.update", "Tenant", 200).in_tenant(&tenant).named(&tenant).detail(&detail);
-    audit::append(&txn, &entry).await?;
-    let usage = tenants::usage(&txn, &tenant).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    let changes = TenantChanges {
+        display_name: body.display_name.as_deref(),
+        max_environments: body.max_environments,
+        max_instances: body.max_instances,
+        cloud_profile: body.cloud_profile.as_deref(),
+    };
+    let (updated, usage) = services::tenants::update(&state.services(), &caller.audit(), &tenant, &changes).await?;
     respond::json(StatusCode::OK, &view(updated, Some(usage)))
 }

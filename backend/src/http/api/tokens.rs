@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -13,9 +12,9 @@ use crate::auth::{tokens, Role};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath};
+use crate::services::identity::{self, NewToken};
 use crate::state::AppState;
-use crate::store::audit::{self, AuditEntry};
-use crate::store::{api_tokens, tenants, StoreError};
+use crate::store::{api_tokens, tenants};
 
 /// `GET /api/v1/tenants/{tenant}/tokens`: metadata only, never secrets.
 pub async fn list_tokens(
@@ -63,28 +62,15 @@ pub async fn create_token(
         return Err(ApiError::NotFound(format!("tenant {tenant:?} not found")));
     }
     let secret = tokens::generate();
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let row = api_tokens::create(
-        &txn,
-        &tenant,
-        &body.name,
-        body.role.as_str(),
-        &tokens::digest(&secret),
-        Some(creator),
-        body.expires_at,
-    )
-    .await
-    .map_err(|error| match error {
-        StoreError::AlreadyExists => ApiError::AlreadyExists(format!("a live token named {:?} exists", body.name)),
-        other => other.into(),
-    })?;
-    let context = caller.audit();
-    audit::append(
-        &txn,
-        &AuditEntry::allowed(&context, "token.create", "ApiToken", 201).in_tenant(&tenant).named(&body.name),
-    )
-    .await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    let digest = tokens::digest(&secret);
+    let token = NewToken {
+        name: &body.name,
+        role: body.role.as_str(),
+        digest: &digest,
+        created_by: creator,
+        expires_at: body.expires_at,
+    };
+    let row = identity::create_token(&state.services(), &caller.audit(), &tenant, &token).await?;
     let mut view = serde_json::to_value(&row).map_err(|e| ApiError::Internal(e.into()))?;
     view["token"] = serde_json::Value::String(secret);
     respond::json(StatusCode::CREATED, &view)
@@ -97,17 +83,6 @@ pub async fn revoke_token(
     ApiPath((tenant, token_id)): ApiPath<(String, Uuid)>,
 ) -> Result<Response, ApiError> {
     caller.require(&tenant, Role::Admin)?;
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let row = api_tokens::revoke(&txn, &tenant, token_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("token {token_id} not found in tenant {tenant:?}")))?;
-    let context = caller.audit();
-    audit::append(
-        &txn,
-        &AuditEntry::allowed(&context, "token.revoke", "ApiToken", 200).in_tenant(&tenant).named(&row.name),
-    )
-    .await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    state.identity.clear();
+    let row = identity::revoke_token(&state.services(), &caller.audit(), &tenant, token_id).await?;
     respond::json(StatusCode::OK, &row)
 }

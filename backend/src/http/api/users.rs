@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -14,10 +13,9 @@ use crate::auth::password;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::services::identity;
 use crate::state::AppState;
-use crate::store::audit::{self, AuditEntry};
 use crate::store::users::{self, UserRow};
-use crate::store::StoreError;
 
 /// A user as the API shows it (never the hash).
 #[derive(Serialize)]
@@ -91,14 +89,8 @@ pub async fn create_user(
     check_email(&body.email)?;
     password::check_strength(body.password.expose_secret()).map_err(|m| ApiError::invalid_field("password", m))?;
     let hash = password::hash(body.password).await.map_err(ApiError::Internal)?;
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let user = users::create(&txn, &body.email, &hash, body.platform_admin).await.map_err(|error| match error {
-        StoreError::AlreadyExists => ApiError::AlreadyExists("a user with this email exists".into()),
-        other => other.into(),
-    })?;
-    let context = caller.audit();
-    audit::append(&txn, &AuditEntry::allowed(&context, "user.create", "User", 201).named(&user.email)).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    let user =
+        identity::create_user(&state.services(), &caller.audit(), &body.email, &hash, body.platform_admin).await?;
     respond::json(StatusCode::CREATED, &view(user))
 }
 
@@ -138,20 +130,7 @@ pub async fn update_user(
         }
         None => None,
     };
-    let txn = state.db.begin().await.map_err(StoreError::from)?;
-    let user = users::update(&txn, id, body.disabled, body.platform_admin, hash.as_deref())
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
-    let context = caller.audit();
-    let detail = format!(
-        "disabled {}, platform admin {}{}",
-        user.disabled,
-        user.is_platform_admin,
-        if hash.is_some() { ", password reset" } else { "" }
-    );
-    audit::append(&txn, &AuditEntry::allowed(&context, "user.update", "User", 200).named(&user.email).detail(&detail))
-        .await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    state.identity.clear();
+    let (disabled, admin) = (body.disabled, body.platform_admin);
+    let user = identity::update_user(&state.services(), &caller.audit(), id, disabled, admin, hash.as_deref()).await?;
     respond::json(StatusCode::OK, &view(user))
 }

@@ -68,10 +68,7 @@ fn java_opts(spec: &str) -> String {
 /// The controller's task definition for this pass.
 pub fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
     let spec = &pass.object.spec.controller;
-    let agents_group = pass.security_groups.as_ref().map(|groups| groups.agents.as_str());
-    let config =
-        jenkins_config::render(&pass.object, &pass.profile, pass.status.outputs.cluster_arn.as_deref(), agents_group)
-            .map_err(config_error)?;
+    let config = jenkins_config::deployed(&pass.object, &pass.status.outputs, &pass.profile).map_err(config_error)?;
     let proxy = pass.profile.proxy();
     let namespace = &pass.profile.namespace_name;
     let mut java = java_opts(&spec.java_opts);

@@ -35,8 +35,8 @@ use crate::aws::AwsError;
 use crate::domain::object::{
     ConditionStatus, EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, Phase, ProvisioningRecord,
 };
-use crate::environments::writes;
 use crate::feed::Feed;
+use crate::services::environments as environment_writes;
 use crate::store::cloud_profiles::{self, ProfileRow};
 use crate::store::{environments, events, tenants};
 
@@ -354,8 +354,7 @@ impl EnvironmentReconciler {
         }
         status.last_observed_time = Some(now);
         let (tenant, name) = (&object.metadata.tenant, &object.metadata.name);
-        let outcome = writes::update_status(&self.db, tenant, name, status).await.map_err(internal)?;
-        outcome.publish_to(&self.feed);
+        environment_writes::update_status(&self.db, &self.feed, (tenant, name), status).await.map_err(internal)?;
         Ok(())
     }
 
@@ -371,8 +370,7 @@ impl EnvironmentReconciler {
         }
         next.last_observed_time = Some(pass.now);
         let (tenant, name) = (&pass.object.metadata.tenant, &pass.object.metadata.name);
-        let outcome = writes::update_status(&self.db, tenant, name, next).await.map_err(internal)?;
-        outcome.publish_to(&self.feed);
+        environment_writes::update_status(&self.db, &self.feed, (tenant, name), next).await.map_err(internal)?;
         Ok(())
     }
 }

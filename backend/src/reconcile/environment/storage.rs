@@ -191,6 +191,7 @@ fn waiting(pass: &mut Pass, reason: &str, message: String) -> Progress {
 pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     let groups = security_groups(pass).await?;
     let storage_group = groups.storage.clone();
+    pass.status.outputs.agents_security_group_id = Some(groups.agents.clone());
     pass.security_groups = Some(groups);
     // Everything below made by earlier passes of this first provisioning (StorageReady says so already).
     if pass.made("storage").is_some() {

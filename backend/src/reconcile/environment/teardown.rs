@@ -18,9 +18,9 @@ use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType, Phase};
 use crate::domain::spec::DeletionPolicy;
 use crate::domain::AWS_RESOURCES_FINALIZER;
-use crate::environments::writes;
 use crate::feed::Feed;
 use crate::reconcile::Action;
+use crate::services::environments;
 use crate::store::audit::AuditContext;
 
 /// How long to wait while something AWS-side is still letting go.
@@ -149,10 +149,9 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
     // Nothing of ours is left: let the row go (or wait for other finalizers).
     let context = AuditContext::system("reconciler");
     let (tenant, name) = (pass.object.metadata.tenant.clone(), pass.object.metadata.name.clone());
-    let outcome = writes::remove_finalizer(db, &context, &tenant, &name, AWS_RESOURCES_FINALIZER)
+    environments::remove_finalizer(db, feed, &context, (&tenant, &name), AWS_RESOURCES_FINALIZER)
         .await
         .map_err(|e| AwsError::internal("butler:RemoveFinalizer", &e))?;
-    outcome.publish_to(&feed);
     Ok(Action::AwaitChange)
 }
 
