@@ -4,6 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::domain::actor::ActorKind;
 use crate::domain::validation::FieldError;
 use crate::environments::OperationError;
 use crate::store::StoreError;
@@ -18,7 +19,7 @@ pub enum ApiError {
     Unauthenticated(String),
     /// A caller who may not do this; `actor` lets the audit layer attribute the refusal.
     #[error("{detail}")]
-    Forbidden { detail: String, actor: String, actor_kind: &'static str, tenant: Option<String> },
+    Forbidden { detail: String, actor: String, actor_kind: ActorKind, tenant: Option<String> },
     #[error("{detail}")]
     QuotaExceeded {
         detail: String,
@@ -27,6 +28,7 @@ pub enum ApiError {
         used: i64,
         requested: i64,
         actor: String,
+        actor_kind: ActorKind,
         tenant: String,
     },
     #[error("too many attempts; try again in {} seconds", .0.as_secs().max(1))]
@@ -35,7 +37,7 @@ pub enum ApiError {
     NotFound(String),
     /// A tenant the caller is not a member of: answered exactly like `NotFound`, audited as a probe.
     #[error("{detail}")]
-    HiddenTenant { detail: String, actor: String, actor_kind: &'static str, tenant: String },
+    HiddenTenant { detail: String, actor: String, actor_kind: ActorKind, tenant: String },
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
@@ -62,7 +64,7 @@ pub enum ApiError {
 #[derive(Debug, Clone)]
 pub struct Refusal {
     pub actor: String,
-    pub actor_kind: &'static str,
+    pub actor_kind: ActorKind,
     pub tenant: Option<String>,
     pub detail: String,
 }
@@ -180,7 +182,7 @@ impl IntoResponse for ApiError {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="butler""#));
                 response.extensions_mut().insert(Refusal {
                     actor: "anonymous".into(),
-                    actor_kind: "anonymous",
+                    actor_kind: ActorKind::Anonymous,
                     tenant: None,
                     detail,
                 });
@@ -197,8 +199,7 @@ impl IntoResponse for ApiError {
             Self::Forbidden { actor, actor_kind, tenant, .. } => {
                 response.extensions_mut().insert(Refusal { actor, actor_kind, tenant, detail });
             }
-            Self::QuotaExceeded { actor, tenant, .. } => {
-                let actor_kind = if actor.starts_with("token:") { "token" } else { "user" };
+            Self::QuotaExceeded { actor, actor_kind, tenant, .. } => {
                 response.extensions_mut().insert(Refusal { actor, actor_kind, tenant: Some(tenant), detail });
             }
             Self::HiddenTenant { actor, actor_kind, tenant, .. } => {
@@ -220,24 +221,27 @@ impl From<OperationError> for ApiError {
             OperationError::AlreadyExists { .. } => Self::AlreadyExists(error.to_string()),
             OperationError::Conflict(message) => Self::Conflict(message),
             OperationError::Invalid(errors) => Self::Invalid { detail: summary(&errors), errors },
-            OperationError::QuotaExceeded { quota, limit, used, requested, actor, tenant } => Self::QuotaExceeded {
-                detail: if quota == "monthlyBudgetUsd" {
-                    format!(
+            OperationError::QuotaExceeded { quota, limit, used, requested, actor, actor_kind, tenant } => {
+                Self::QuotaExceeded {
+                    detail: if quota == "monthlyBudgetUsd" {
+                        format!(
                         "this change would bring tenant {tenant:?}'s projected spend this month to {requested} USD, \
                          above its monthly budget of {limit} USD ({used} USD spent so far)"
                     )
-                } else {
-                    format!(
+                    } else {
+                        format!(
                         "tenant {tenant:?} would exceed its {quota} quota: limit {limit}, in use {used}, this change asks for {requested}"
                     )
-                },
-                quota,
-                limit,
-                used,
-                requested,
-                actor,
-                tenant,
-            },
+                    },
+                    quota,
+                    limit,
+                    used,
+                    requested,
+                    actor,
+                    actor_kind,
+                    tenant,
+                }
+            }
             OperationError::TooManyChanges { retry_after_seconds, .. } => {
                 Self::TooManyRequests(std::time::Duration::from_secs(retry_after_seconds.max(1) as u64))
             }

@@ -1,4 +1,4 @@
-//! The `butler` command: `serve`, `migrate`, `admin …`.
+//! The `butler` command: `serve`, `worker`, `migrate`, `admin …`.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API (and, later, the pages and reconcilers).
+    /// Serve the API and the console, with the reconciler and the cost meter unless BUTLER_RECONCILE=false.
     Serve,
     /// Run the reconciler only (no HTTP): add workers to share the reconcile load.
     Worker,

@@ -105,7 +105,6 @@ impl Application {
         if state.config.reconcile {
             background.spawn(reconcile(state.clone()));
             background.spawn(meter(state.clone()));
-            background.spawn(meter(state.clone()));
         }
         tracing::info!(address = %listener.local_addr()?, "butler is serving");
         let router = crate::http::router(state.clone());

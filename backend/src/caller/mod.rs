@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::auth::cache::{SessionIdentity, TokenIdentity, UserIdentity};
 use crate::auth::{tokens, Role};
+use crate::domain::actor::ActorKind;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::audit::AuditContext;
@@ -53,10 +54,10 @@ impl Caller {
     }
 
     /// `user` or `token`.
-    pub fn actor_kind(&self) -> &'static str {
+    pub fn actor_kind(&self) -> ActorKind {
         match self.principal {
-            Principal::User { .. } => "user",
-            Principal::Token { .. } => "token",
+            Principal::User { .. } => ActorKind::User,
+            Principal::Token { .. } => ActorKind::Token,
         }
     }
 
@@ -224,7 +225,7 @@ async fn check_csrf(state: &AppState, parts: &Parts, session: Option<Uuid>) -> R
         return Err(ApiError::Forbidden {
             detail: "the CSRF token is missing or wrong".into(),
             actor: "anonymous".into(),
-            actor_kind: "anonymous",
+            actor_kind: ActorKind::Anonymous,
             tenant: None,
         });
     }

@@ -1,5 +1,6 @@
 //! The JenkinsEnvironment resource: its spec with server-side defaults, status, metadata and validation.
 
+pub mod actor;
 pub mod aws_names;
 pub mod catalog;
 pub mod cost_arithmetic;

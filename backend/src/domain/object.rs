@@ -50,6 +50,20 @@ pub enum Phase {
     Failed,
 }
 
+impl Phase {
+    /// The name the API writes (and the console shows and filters by).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Provisioning => "Provisioning",
+            Self::Ready => "Ready",
+            Self::Degraded => "Degraded",
+            Self::Deleting => "Deleting",
+            Self::Failed => "Failed",
+        }
+    }
+}
+
 /// True, False or Unknown, as Kubernetes conditions say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConditionStatus {
@@ -183,4 +197,18 @@ pub struct EnvironmentEvent {
     pub count: i32,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phase_is_shown_as_the_api_writes_it() {
+        for phase in
+            [Phase::Pending, Phase::Provisioning, Phase::Ready, Phase::Degraded, Phase::Deleting, Phase::Failed]
+        {
+            assert_eq!(serde_json::to_value(phase).expect("phase"), phase.as_str());
+        }
+    }
 }

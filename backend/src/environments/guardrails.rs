@@ -9,6 +9,7 @@ use super::OperationError;
 use crate::domain::prices::{PriceList, FALLBACK_REGION};
 use crate::domain::spec::JenkinsEnvironmentSpec;
 use crate::domain::validation::FieldError;
+use crate::store::audit::AuditContext;
 use crate::store::cloud_profiles::{self, ProfileRow};
 use crate::store::entity::tenant;
 
@@ -18,7 +19,7 @@ use crate::store::entity::tenant;
 /// that does not raise the projection is always allowed, so a tenant over budget can still shrink.
 async fn check_budget(
     txn: &DatabaseTransaction,
-    context_actor: &str,
+    context: &AuditContext,
     tenant: &tenant::Model,
     name: &str,
     spec: &JenkinsEnvironmentSpec,
@@ -51,7 +52,8 @@ async fn check_budget(
         limit: budget.floor() as i64,
         used: spent.ceil() as i64,
         requested: projected.ceil() as i64,
-        actor: context_actor.to_owned(),
+        actor: context.actor.clone(),
+        actor_kind: context.actor_kind,
         tenant: tenant.name.clone(),
     })
 }
@@ -60,7 +62,7 @@ async fn check_budget(
 /// the tenant's budget: the profile and the price list are read once for all three.
 pub async fn check(
     txn: &DatabaseTransaction,
-    actor: &str,
+    context: &AuditContext,
     tenant: &tenant::Model,
     name: &str,
     spec: &JenkinsEnvironmentSpec,
@@ -87,5 +89,5 @@ pub async fn check(
     if !errors.is_empty() {
         return Err(OperationError::Invalid(errors));
     }
-    check_budget(txn, actor, tenant, name, spec, current, (&region, &prices)).await
+    check_budget(txn, context, tenant, name, spec, current, (&region, &prices)).await
 }

@@ -61,7 +61,7 @@ pub fn render(
         Some((partition, account)) => format!("arn:{partition}:iam::{account}:role/{name}"),
         None => name,
     };
-    let subnets: Vec<String> = serde_json::from_value(profile.subnet_ids.clone()).unwrap_or_default();
+    let subnets = &profile.subnet_ids.0;
     let templates: Vec<Value> = object
         .spec
         .agents
@@ -307,7 +307,10 @@ mod tests {
             name: "default".into(),
             region: "eu-west-1".into(),
             vpc_id: "vpc-0123456789abcdef0".into(),
-            subnet_ids: json!(["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]),
+            subnet_ids: crate::store::cloud_profiles::SubnetIds(vec![
+                "subnet-0123456789abcdef0".into(),
+                "subnet-0123456789abcdef1".into(),
+            ]),
             role_arn: None,
             ami_id: None,
             namespace_name: "jenkins.local".into(),

@@ -22,7 +22,15 @@ pub enum OperationError {
     #[error("{0}")]
     Conflict(String),
     #[error("tenant {tenant:?} would exceed its {quota} quota")]
-    QuotaExceeded { quota: &'static str, limit: i64, used: i64, requested: i64, actor: String, tenant: String },
+    QuotaExceeded {
+        quota: &'static str,
+        limit: i64,
+        used: i64,
+        requested: i64,
+        actor: String,
+        actor_kind: crate::domain::actor::ActorKind,
+        tenant: String,
+    },
     #[error("the manifest is invalid")]
     Invalid(Vec<FieldError>),
     #[error(

@@ -60,6 +60,7 @@ async fn check_quotas(
         used,
         requested,
         actor: context.actor.clone(),
+        actor_kind: context.actor_kind,
         tenant: tenant.name.clone(),
     };
     let environments = usage.environments + added_environments;
@@ -154,7 +155,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| OperationError::TenantNotFound(tenant.to_owned()))?;
     check_quotas(&txn, context, &tenant_row, 1, 0, i64::from(admitted.spec.capacity.max)).await?;
-    guardrails::check(&txn, &context.actor, &tenant_row, &admitted.name, &admitted.spec, None).await?;
+    guardrails::check(&txn, context, &tenant_row, &admitted.name, &admitted.spec, None).await?;
     let now = environments::now();
     let uid = Uuid::new_v4();
     // Names are given once, here, and recorded: later passes never derive them again.
@@ -296,8 +297,8 @@ async fn apply_update(
         }
     }
     if spec_changed {
-        let (actor, name) = (&update.context.actor, &current.metadata.name);
-        guardrails::check(&txn, actor, update.tenant, name, &next.spec, Some(&current.spec)).await?;
+        let name = &current.metadata.name;
+        guardrails::check(&txn, update.context, update.tenant, name, &next.spec, Some(&current.spec)).await?;
     }
     // An update that changes nothing writes nothing, as in Kubernetes: the resourceVersion stays.
     if next == current || dry_run {

@@ -7,6 +7,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::caller::{client_address, request_id};
+use crate::domain::actor::ActorKind;
 use crate::error::Refusal;
 use crate::state::AppState;
 use crate::store::audit::{AuditContext, AuditEntry};
@@ -28,9 +29,9 @@ pub async fn audit_refusals(State(state): State<AppState>, request: Request, nex
         let refusal = response.extensions().get::<Refusal>().cloned();
         let (actor, actor_kind, tenant, detail) = match refusal {
             Some(r) => (r.actor, r.actor_kind, r.tenant, r.detail),
-            None => ("anonymous".into(), "anonymous", None, String::new()),
+            None => ("anonymous".into(), ActorKind::Anonymous, None, String::new()),
         };
-        if (actor_kind == "anonymous" || probe) && !state.refusal_limiter.should_record(ip) {
+        if (actor_kind == ActorKind::Anonymous || probe) && !state.refusal_limiter.should_record(ip) {
             tracing::debug!("refusal not recorded: the address is over its audit rate");
             return response;
         }

@@ -1,4 +1,5 @@
-//! Capped exponential backoff with full jitter, and jittered resync intervals.
+//! Capped exponential backoff with equal jitter (half the ceiling fixed, half random), and jittered resync
+//! intervals.
 
 use std::time::Duration;
 

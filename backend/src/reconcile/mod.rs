@@ -1,5 +1,5 @@
-//! Reconciliation: the work runner that hands due environments to a reconciler, one at a time each, fairly,
-//! with leases, backoff and resync; and (in later modules) the JenkinsEnvironment reconciler itself.
+//! Reconciliation: the work runner (`runner`) that hands due environments to a reconciler, one at a time each,
+//! fairly, with leases, backoff and resync; and the JenkinsEnvironment reconciler itself (`environment`).
 
 pub mod backoff;
 pub mod environment;

@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use super::StoreError;
+use crate::domain::actor::ActorKind;
 
 /// Who did it and from where; carried from the request into the write.
 #[derive(Debug, Clone)]
 pub struct AuditContext {
     pub actor: String,
-    pub actor_kind: &'static str,
+    pub actor_kind: ActorKind,
     pub request_id: Option<String>,
     pub client_address: Option<String>,
 }
@@ -17,7 +18,7 @@ pub struct AuditContext {
 impl AuditContext {
     /// Butler itself (the reconciler, bootstrap, command-line administration).
     pub fn system(actor: &str) -> Self {
-        Self { actor: format!("system:{actor}"), actor_kind: "system", request_id: None, client_address: None }
+        Self { actor: format!("system:{actor}"), actor_kind: ActorKind::System, request_id: None, client_address: None }
     }
 }
 
@@ -45,7 +46,7 @@ pub async fn append(db: &impl ConnectionTrait, entry: &AuditEntry<'_>) -> Result
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"#,
         [
             entry.context.actor.clone().into(),
-            entry.context.actor_kind.into(),
+            entry.context.actor_kind.as_str().into(),
             entry.tenant.map(str::to_owned).into(),
             entry.action.into(),
             entry.resource_kind.into(),

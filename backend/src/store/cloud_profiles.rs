@@ -1,11 +1,18 @@
 //! Cloud profiles: stored as given; the reconciler adds the namespace id it created or found.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, FromJsonQueryResult, FromQueryResult, Statement};
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::domain::guardrails::Guardrails;
 use crate::domain::proxy::HttpProxy;
+
+/// A profile's subnets: read from its `jsonb` column as a list of ids, or the read fails (corrupt data is an
+/// error, never "no subnets").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+#[serde(transparent)]
+pub struct SubnetIds(pub Vec<String>);
 
 /// A stored profile.
 #[derive(Debug, Clone, FromQueryResult)]
@@ -13,7 +20,7 @@ pub struct ProfileRow {
     pub name: String,
     pub region: String,
     pub vpc_id: String,
-    pub subnet_ids: serde_json::Value,
+    pub subnet_ids: SubnetIds,
     pub role_arn: Option<String>,
     pub ami_id: Option<String>,
     pub namespace_name: String,

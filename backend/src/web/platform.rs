@@ -82,7 +82,7 @@ struct ProfilesPage {
 
 impl ProfilesPage {
     fn subnets(profile: &ProfileRow) -> String {
-        serde_json::from_value::<Vec<String>>(profile.subnet_ids.clone()).unwrap_or_default().join(", ")
+        profile.subnet_ids.0.join(", ")
     }
 }
 

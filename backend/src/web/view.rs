@@ -45,9 +45,9 @@ pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The phase's name as shown.
+/// The phase's name as shown: the API's own word for it.
 pub fn phase_name(phase: Phase) -> String {
-    format!("{phase:?}")
+    phase.as_str().to_owned()
 }
 
 impl EnvironmentRow {

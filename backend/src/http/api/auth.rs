@@ -124,7 +124,7 @@ pub async fn delete_session(State(state): State<AppState>, caller: Caller) -> Re
 #[serde(rename_all = "camelCase")]
 struct Me {
     actor: String,
-    kind: &'static str,
+    kind: crate::domain::actor::ActorKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
     platform_admin: bool,

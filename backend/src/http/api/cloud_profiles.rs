@@ -47,7 +47,7 @@ struct ProfileView {
     name: String,
     region: String,
     vpc_id: String,
-    subnet_ids: serde_json::Value,
+    subnet_ids: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     role_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,7 +73,7 @@ fn view(row: ProfileRow) -> ProfileView {
         name: row.name,
         region: row.region,
         vpc_id: row.vpc_id,
-        subnet_ids: row.subnet_ids,
+        subnet_ids: row.subnet_ids.0,
         role_arn: row.role_arn,
         ami_id: row.ami_id,
         namespace_name: row.namespace_name,

@@ -235,6 +235,9 @@ pub fn observe_instances(pass: &mut Pass, group: &Group) {
         pass.status.instances.iter().filter(|before| !now.iter().any(|after| after.id == before.id)).cloned().collect();
     let spot_above_base = group.spec.on_demand_percent_above_base < 100;
     for instance in gone {
+        if spot_above_base {
+            pass.spot_interruptions += 1;
+        }
         let (reason, why) = if spot_above_base {
             ("SpotInstanceReplaced", "a Spot reclaim or rebalance when it ran on Spot")
         } else {

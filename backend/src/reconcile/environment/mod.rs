@@ -54,6 +54,9 @@ pub struct Pass {
     pub security_groups: Option<storage::SecurityGroups>,
     /// Events to record at the end of the pass.
     pub events: Vec<(EventType, String, String)>,
+    /// Instances that left the group while it ran on Spot (each a `SpotInstanceReplaced` event): counted as
+    /// interruptions in the cost report.
+    pub spot_interruptions: u32,
     pub now: chrono::DateTime<chrono::Utc>,
     /// The environment is being made for the first time: nothing of it existed before Butler's own passes, so
     /// a step creates without looking first (a create that finds the name taken falls back to the lookup) and
@@ -175,6 +178,7 @@ impl EnvironmentReconciler {
             aws,
             security_groups: None,
             events: Vec::new(),
+            spot_interruptions: 0,
             now,
         };
         let outcome = if pass.object.metadata.deletion_timestamp.is_some() {
@@ -247,17 +251,17 @@ impl EnvironmentReconciler {
                 })
             }
         };
+        // Spot interruptions the capacity step saw count against the tenant's Spot savings.
+        for _ in 0..pass.spot_interruptions {
+            let meta = &pass.object.metadata;
+            if let Err(error) =
+                crate::store::costs::record_interruption(&self.db, meta.uid, &meta.tenant, &meta.name, pass.now).await
+            {
+                tracing::warn!(error = %error, "spot interruption not counted");
+            }
+        }
         // Events first: whoever sees the new status finds the events that explain it.
         for (event_type, reason, message) in &pass.events {
-            if reason == "SpotInstanceReplaced" {
-                let meta = &pass.object.metadata;
-                if let Err(error) =
-                    crate::store::costs::record_interruption(&self.db, meta.uid, &meta.tenant, &meta.name, pass.now)
-                        .await
-                {
-                    tracing::warn!(error = %error, "spot interruption not counted");
-                }
-            }
             if let Err(error) = events::record(
                 &self.db,
                 pass.object.metadata.uid,

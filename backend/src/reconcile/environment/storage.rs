@@ -18,7 +18,7 @@ const NFS_PORT: i32 = 2049;
 
 /// The profile's subnets.
 pub fn subnets(pass: &Pass) -> Vec<String> {
-    serde_json::from_value(pass.profile.subnet_ids.clone()).unwrap_or_default()
+    pass.profile.subnet_ids.0.clone()
 }
 
 /// What one of the environment's security groups lets in and out.
