@@ -1132,6 +1132,11 @@ def main():
             app = FaultMiddleware(app, Faults(faults), protocol_of, namespace_of, signing_name, take_body)
         run_simple(hostname, port, app, **options)
 
+    # Where moto is laxer than AWS in a way that hides a bug (dev/moto_fidelity.py).
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import moto_fidelity
+
+    moto_fidelity.apply()
     moto.server.run_simple = run_validating
     moto.server.main()
 

@@ -335,6 +335,20 @@ def discovery(front, checks, vpc):
     checks.refused("servicediscovery create_private_dns_namespace without Vpc", lambda:
                    raw.create_private_dns_namespace(Name="broken.internal"),
                    "ValidationException", "CreatePrivateDnsNamespace.Vpc")
+    # As AWS does (dev/moto_fidelity.py): a retried CreateService (same CreatorRequestId) returns the first one;
+    # another service of the same name in the namespace is ServiceAlreadyExists.
+    namespace = client.list_namespaces()["Namespaces"][0]["Id"]
+    dns = {"DnsRecords": [{"Type": "A", "TTL": 10}]}
+    first = client.create_service(Name="master", NamespaceId=namespace, CreatorRequestId="uid-1", DnsConfig=dns)
+    again = client.create_service(Name="master", NamespaceId=namespace, CreatorRequestId="uid-1", DnsConfig=dns)
+    checks.that("servicediscovery create_service retried returns the same service",
+                first["Service"]["Id"] == again["Service"]["Id"])
+    try:
+        client.create_service(Name="master", NamespaceId=namespace, CreatorRequestId="uid-2", DnsConfig=dns)
+        checks.that("servicediscovery create_service of a taken name is refused", False, "it was made")
+    except ClientError as error:
+        checks.that("servicediscovery create_service of a taken name is refused",
+                    error.response["Error"]["Code"] == "ServiceAlreadyExists", str(error))
 
 
 def scaling(front, checks, subnet, group):

@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 /// Shortest JWT signing secret accepted (bytes): HS256 wants a key at least as long as its hash.
-pub const MIN_SECRET_BYTES: usize = 32;
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
 /// Everything Butler reads from its environment.
 #[derive(Debug, Clone)]

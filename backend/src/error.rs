@@ -10,7 +10,7 @@ use crate::environments::OperationError;
 use crate::store::StoreError;
 
 /// The media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An API failure. 500s log their cause once, here, and tell the client nothing internal.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,7 @@ pub enum ApiError {
 
 /// Attached to 401/403 responses so the audit layer can record refused attempts with their actor.
 #[derive(Debug, Clone)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub actor: String,
     pub actor_kind: ActorKind,
     pub tenant: Option<String>,
@@ -116,7 +116,7 @@ impl ApiError {
     }
 
     /// A one-field validation error.
-    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let errors = vec![FieldError { field: field.into(), message: message.into() }];
         Self::Invalid { detail: summary(&errors), errors }
     }

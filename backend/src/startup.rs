@@ -55,7 +55,7 @@ impl Application {
     }
 
     /// Binds with an existing pool.
-    pub async fn build_with(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+    pub(crate) async fn build_with(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (BUTLER_LISTEN)", config.listen))?;

@@ -18,7 +18,7 @@ pub fn init(format: LogFormat) {
 }
 
 /// An error with its causes, outermost first (`a: b: c`): what a log line or a reconcile error keeps.
-pub fn with_causes(error: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::Role;
 
 /// The NOTIFY channel identity changes are announced on.
-pub const CHANNEL: &str = crate::store::IDENTITY_CHANNEL;
+pub(crate) const CHANNEL: &str = crate::store::IDENTITY_CHANNEL;
 /// Longest an entry is trusted without a notification.
 const TTL: Duration = Duration::from_secs(10);
 
@@ -74,7 +74,7 @@ impl IdentityCache {
     }
 
     /// Caches a user.
-    pub fn put_user(&self, user: UserIdentity) -> Arc<UserIdentity> {
+    pub(crate) fn put_user(&self, user: UserIdentity) -> Arc<UserIdentity> {
         let value = Arc::new(user);
         self.users.insert(value.id, Entry { loaded: Instant::now(), value: value.clone() });
         value
@@ -87,7 +87,7 @@ impl IdentityCache {
     }
 
     /// Caches a live token.
-    pub fn put_token(&self, digest: String, token: TokenIdentity) -> Arc<TokenIdentity> {
+    pub(crate) fn put_token(&self, digest: String, token: TokenIdentity) -> Arc<TokenIdentity> {
         let value = Arc::new(token);
         self.tokens.insert(digest, Entry { loaded: Instant::now(), value: value.clone() });
         value
@@ -99,14 +99,14 @@ impl IdentityCache {
     }
 
     /// Caches a live session.
-    pub fn put_session(&self, id: Uuid, session: SessionIdentity) -> Arc<SessionIdentity> {
+    pub(crate) fn put_session(&self, id: Uuid, session: SessionIdentity) -> Arc<SessionIdentity> {
         let value = Arc::new(session);
         self.sessions.insert(id, Entry { loaded: Instant::now(), value: value.clone() });
         value
     }
 
     /// Whether the token's use should be written now (once a minute per process).
-    pub fn should_touch(&self, token: Uuid) -> bool {
+    pub(crate) fn should_touch(&self, token: Uuid) -> bool {
         let now = Instant::now();
         let mut due = false;
         self.token_touches

@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 const ISSUER: &str = "butler";
 const AUDIENCE: &str = "butler-api";
-pub use crate::config::MIN_SECRET_BYTES;
 
 /// What a Butler JWT says.
 #[derive(Debug, Clone, Serialize, Deserialize)]

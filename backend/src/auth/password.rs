@@ -6,7 +6,7 @@ use argon2::Argon2;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Shortest password accepted.
-pub const MIN_PASSWORD_CHARS: usize = 12;
+pub(crate) const MIN_PASSWORD_CHARS: usize = 12;
 
 /// A PHC string of a freshly salted argon2id hash.
 pub async fn hash(password: SecretString) -> anyhow::Result<String> {
@@ -33,7 +33,7 @@ pub async fn verify(password: SecretString, phc: String) -> bool {
 
 /// A hash of a random password, verified against when the account does not exist, so an unknown email
 /// takes as long as a wrong password (no account enumeration by timing).
-pub async fn decoy_hash() -> String {
+pub(crate) async fn decoy_hash() -> String {
     hash(SecretString::from(uuid::Uuid::new_v4().to_string())).await.unwrap_or_default()
 }
 
@@ -63,7 +63,7 @@ const COMMON_PASSWORDS: &[&str] = &[
 ];
 
 /// The one form of an email address both the sign-in limiter and the account lookup use.
-pub fn normalize_email(email: &str) -> String {
+pub(crate) fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 

@@ -73,7 +73,7 @@ impl Default for RefusalLimiter {
 
 impl RefusalLimiter {
     /// Whether this refusal from `address` should be recorded.
-    pub fn should_record(&self, address: Option<IpAddr>) -> bool {
+    pub(crate) fn should_record(&self, address: Option<IpAddr>) -> bool {
         self.addresses.check_key(&address).is_ok()
     }
 

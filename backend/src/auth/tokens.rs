@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// Every API token starts with this, so secret scanners and the `Caller` extractor can tell it from a JWT.
-pub const TOKEN_PREFIX: &str = "butler_";
+pub(crate) const TOKEN_PREFIX: &str = "butler_";
 
 /// A new token secret (shown to its creator once).
 pub fn generate() -> String {

@@ -19,7 +19,7 @@ impl AwsCalls {
     }
 
     /// Counts one failed call by its error code.
-    pub fn record_error(&self, operation: &'static str, code: &str) {
+    pub(crate) fn record_error(&self, operation: &'static str, code: &str) {
         self.errors.entry((operation, code.to_owned())).or_default().fetch_add(1, Ordering::Relaxed);
     }
 

@@ -15,7 +15,7 @@ use super::error::{gone_is_fine, AwsError};
 use super::limits::ApiFamily;
 
 /// TTL of the controller's A record: short, so a replaced controller is found quickly.
-pub const RECORD_TTL_SECONDS: i64 = 10;
+pub(crate) const RECORD_TTL_SECONDS: i64 = 10;
 
 /// A namespace or a service: id and ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]

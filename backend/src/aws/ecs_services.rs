@@ -88,7 +88,7 @@ impl ControllerService {
     }
 
     /// What of `found` differs from this (the settings DescribeServices reports back), in words; empty when none.
-    pub fn differences(&self, found: &Service) -> Vec<String> {
+    pub(crate) fn differences(&self, found: &Service) -> Vec<String> {
         let mut differences = Vec::new();
         if found.desired != 1 {
             differences.push(format!("desired count {} set back to 1", found.desired));

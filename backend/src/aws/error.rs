@@ -56,7 +56,7 @@ impl AwsError {
 }
 
 /// Deleting what is already gone is success: turns `NotFound` into `Ok`.
-pub fn gone_is_fine<T: Default>(result: Result<T, AwsError>) -> Result<T, AwsError> {
+pub(crate) fn gone_is_fine<T: Default>(result: Result<T, AwsError>) -> Result<T, AwsError> {
     match result {
         Err(error) if error.kind == AwsErrorKind::NotFound => Ok(T::default()),
         other => other,
@@ -65,7 +65,7 @@ pub fn gone_is_fine<T: Default>(result: Result<T, AwsError>) -> Result<T, AwsErr
 
 /// Maps an error code (and HTTP status) to a kind. Codes differ per service; these are the ones the services
 /// Butler calls use (EC2 `InvalidGroup.NotFound`, EFS `FileSystemNotFound`, ECS `ClusterNotFoundException`, …).
-pub fn kind_of(code: &str, status: Option<u16>) -> AwsErrorKind {
+pub(crate) fn kind_of(code: &str, status: Option<u16>) -> AwsErrorKind {
     let lower = code.to_ascii_lowercase();
     if lower.contains("throttl")
         || lower.contains("requestlimitexceeded")
@@ -115,7 +115,7 @@ pub fn kind_of(code: &str, status: Option<u16>) -> AwsErrorKind {
 }
 
 /// Classifies an SDK error from `operation`.
-pub fn classify<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
+pub(crate) fn classify<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + HasStatus,
@@ -156,7 +156,7 @@ where
 }
 
 /// The HTTP status of a raw response, where there is one.
-pub trait HasStatus {
+pub(crate) trait HasStatus {
     /// The status code.
     fn status_code(&self) -> Option<u16>;
 }

@@ -3,15 +3,15 @@
 use std::collections::BTreeMap;
 
 /// `butler:managed-by`
-pub const MANAGED_BY: &str = "butler:managed-by";
+pub(crate) const MANAGED_BY: &str = "butler:managed-by";
 /// `butler:tenant`
-pub const TENANT: &str = "butler:tenant";
+pub(crate) const TENANT: &str = "butler:tenant";
 /// `butler:environment`
-pub const ENVIRONMENT: &str = "butler:environment";
+pub(crate) const ENVIRONMENT: &str = "butler:environment";
 /// `butler:uid` — the environment's uid: the key a lookup-before-create searches by.
 pub const UID: &str = "butler:uid";
 /// `butler:profile` — on resources shared by a cloud profile (the namespace, emulator networks).
-pub const PROFILE: &str = "butler:profile";
+pub(crate) const PROFILE: &str = "butler:profile";
 
 /// The tag set of one environment's resources.
 pub fn environment_tags(tenant: &str, environment: &str, uid: &uuid::Uuid) -> BTreeMap<String, String> {

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 
 impl Caller {
     /// The caller's role in `tenant` (platform admins are admins everywhere).
-    pub fn tenant_role(&self, tenant: &str) -> Option<Role> {
+    pub(crate) fn tenant_role(&self, tenant: &str) -> Option<Role> {
         match &self.principal {
             Principal::User { platform_admin: true, .. } => Some(Role::Admin),
             Principal::User { memberships, .. } => memberships.get(tenant).copied(),
@@ -16,7 +16,7 @@ impl Caller {
     }
 
     /// Requires at least `needed` in `tenant`.
-    pub fn require(&self, tenant: &str, needed: Role) -> Result<(), ApiError> {
+    pub(crate) fn require(&self, tenant: &str, needed: Role) -> Result<(), ApiError> {
         match self.tenant_role(tenant) {
             // Indistinguishable from a tenant that does not exist, to the caller; audited as a probe.
             None => Err(ApiError::HiddenTenant {
@@ -34,7 +34,7 @@ impl Caller {
     }
 
     /// Requires a platform admin (a person, never a token).
-    pub fn require_platform_admin(&self) -> Result<(), ApiError> {
+    pub(crate) fn require_platform_admin(&self) -> Result<(), ApiError> {
         if self.is_platform_admin() {
             Ok(())
         } else {

@@ -23,9 +23,9 @@ use crate::store::audit::AuditContext;
 use crate::store::{api_tokens, sessions, users};
 
 /// The cookie carrying a browser session's JWT.
-pub const SESSION_COOKIE: &str = "butler_session";
+pub(crate) const SESSION_COOKIE: &str = "butler_session";
 /// The header a cookie-authenticated caller sends on state-changing requests (forms send a field).
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Who is calling.
 #[derive(Debug, Clone)]

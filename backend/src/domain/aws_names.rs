@@ -15,9 +15,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The scheme an environment's names were made with.
-pub const CURRENT_SCHEME: u8 = 2;
+pub(crate) const CURRENT_SCHEME: u8 = 2;
 /// The legacy scheme (before names were recorded).
-pub const LEGACY_SCHEME: u8 = 1;
+pub(crate) const LEGACY_SCHEME: u8 = 1;
 
 /// The recorded names of one environment's AWS resources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +133,7 @@ impl Names {
     }
 
     /// The amazon-ecs plugin's cloud name; its agent task definition families start with this and a `-`.
-    pub fn agent_family_prefix(&self) -> String {
+    pub(crate) fn agent_family_prefix(&self) -> String {
         self.agent_cloud.clone()
     }
 
@@ -158,7 +158,7 @@ impl Names {
     }
 
     /// The prefix every log group of the environment shares.
-    pub fn log_group_prefix(&self) -> String {
+    pub(crate) fn log_group_prefix(&self) -> String {
         self.log_group_prefix.clone()
     }
 
@@ -193,7 +193,7 @@ impl Names {
     }
 
     /// The controller's DNS name in the profile's namespace.
-    pub fn controller_dns(&self, namespace: &str) -> String {
+    pub(crate) fn controller_dns(&self, namespace: &str) -> String {
         format!("{}.{namespace}", self.discovery_service)
     }
 
@@ -228,7 +228,7 @@ impl Names {
     }
 
     /// The agent task definition families the amazon-ecs plugin registers: `<cloud name>-<template name>`.
-    pub fn agent_family(&self, template: &str) -> String {
+    pub(crate) fn agent_family(&self, template: &str) -> String {
         format!("{}-{template}", self.agent_cloud)
     }
 

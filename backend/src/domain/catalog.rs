@@ -1,16 +1,16 @@
 //! Facts about AWS that validation needs: the task sizes ECS accepts and the instance types Butler knows.
 
 /// Task-level CPU units ECS accepts on the EC2 launch type (1024 = one vCPU).
-pub const TASK_CPU_RANGE: std::ops::RangeInclusive<u32> = 128..=16384;
+pub(crate) const TASK_CPU_RANGE: std::ops::RangeInclusive<u32> = 128..=16384;
 /// Task-level memory (MiB) Butler accepts: ECS's floor is tiny, but a JVM below 512 MiB does not start.
-pub const TASK_MEMORY_RANGE: std::ops::RangeInclusive<u32> = 512..=122_880;
+pub(crate) const TASK_MEMORY_RANGE: std::ops::RangeInclusive<u32> = 512..=122_880;
 
 /// Whether ECS accepts a task of `cpu` units with `memory` MiB on the EC2 launch type, and whether it fits on
 /// every instance type of the group (any Spot pool may be the one that launches). `Err` says what to change.
 ///
 /// On EC2 the binding limit is the instance: ECS leaves a task PENDING forever ("no container instance met all of
 /// its requirements") when no registered instance has the cpu or memory left, so validation checks it up front.
-pub fn check_task_size(cpu: u32, memory: u32, instance_types: &[String]) -> Result<(), String> {
+pub(crate) fn check_task_size(cpu: u32, memory: u32, instance_types: &[String]) -> Result<(), String> {
     if !TASK_CPU_RANGE.contains(&cpu) {
         return Err(format!(
             "cpu must be between {} and {} units (1024 = 1 vCPU)",
@@ -51,7 +51,7 @@ const fn it(name: &'static str, vcpus: u32, gib: u32) -> InstanceType {
 }
 
 /// Current-generation x86 general purpose, compute and memory families that run the ECS-optimised AMI.
-pub const INSTANCE_TYPES: &[InstanceType] = &[
+pub(crate) const INSTANCE_TYPES: &[InstanceType] = &[
     it("t3.medium", 2, 4),
     it("t3.large", 2, 8),
     it("t3a.large", 2, 8),
@@ -104,7 +104,7 @@ pub fn instance_type(name: &str) -> Option<&'static InstanceType> {
 }
 
 /// Memory the ECS agent and the OS keep on an instance, so a task must leave this much free (MiB).
-pub const INSTANCE_MEMORY_OVERHEAD_MIB: u32 = 512;
+pub(crate) const INSTANCE_MEMORY_OVERHEAD_MIB: u32 = 512;
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::prices::PriceList;
 
 /// Hours in an average month (365 × 24 / 12): EFS is priced per GB-month.
-pub const HOURS_PER_MONTH: f64 = 730.0;
+pub(crate) const HOURS_PER_MONTH: f64 = 730.0;
 const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// How an instance is bought.
@@ -32,7 +32,7 @@ impl Lifecycle {
 
 /// An instance seen running for an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunningInstance {
+pub(crate) struct RunningInstance {
     pub instance_type: String,
     pub availability_zone: String,
     pub lifecycle: Lifecycle,
@@ -40,7 +40,7 @@ pub struct RunningInstance {
 
 /// The priced period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PeriodCost {
+pub(crate) struct PeriodCost {
     /// `<type>/<lifecycle>` → hours.
     pub instance_hours: BTreeMap<String, f64>,
     pub spot_hours: f64,
@@ -58,7 +58,7 @@ pub struct PeriodCost {
 /// Prices `instances` running for `hours` with `efs_bytes` stored, in `region`. `spot_price` gives the Spot
 /// price of a type in a zone when known; an unknown Spot price is charged at the on-demand price (never
 /// flattering the savings) and marks the result as estimated.
-pub fn price_period(
+pub(crate) fn price_period(
     instances: &[RunningInstance],
     hours: f64,
     efs_bytes: u64,

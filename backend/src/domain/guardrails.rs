@@ -8,12 +8,12 @@ use super::spec::{JenkinsEnvironmentSpec, ThroughputMode};
 use super::validation::FieldError;
 
 /// Image repositories allowed by default: the stock controller and agent images on Docker Hub.
-pub const DEFAULT_IMAGES: [&str; 2] = ["docker.io/jenkins/jenkins", "docker.io/jenkins/inbound-agent"];
+pub(crate) const DEFAULT_IMAGES: [&str; 2] = ["docker.io/jenkins/jenkins", "docker.io/jenkins/inbound-agent"];
 /// Instance types allowed by default: the general purpose families of Butler's catalog.
-pub const DEFAULT_INSTANCE_TYPES: [&str; 9] =
+pub(crate) const DEFAULT_INSTANCE_TYPES: [&str; 9] =
     ["t3.*", "t3a.*", "m5.*", "m5a.*", "m5n.*", "m6i.*", "m6a.*", "m7i.*", "m7a.*"];
 /// Provisioned EFS throughput allowed by default (MiB/s).
-pub const DEFAULT_MAX_PROVISIONED_MIBPS: u32 = 256;
+pub(crate) const DEFAULT_MAX_PROVISIONED_MIBPS: u32 = 256;
 
 /// The guard rails of one profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,7 +84,7 @@ pub fn repository(image: &str) -> String {
 
 impl Guardrails {
     /// Whether `image` comes from an allowed repository.
-    pub fn allows_image(&self, image: &str) -> bool {
+    pub(crate) fn allows_image(&self, image: &str) -> bool {
         let repository = repository(image);
         self.allowed_images.iter().any(|allowed| match allowed.strip_suffix("/*") {
             Some(prefix) => repository.starts_with(&format!("{prefix}/")),
@@ -93,7 +93,7 @@ impl Guardrails {
     }
 
     /// Whether `instance_type` is allowed.
-    pub fn allows_instance_type(&self, instance_type: &str) -> bool {
+    pub(crate) fn allows_instance_type(&self, instance_type: &str) -> bool {
         let family = instance_type.split('.').next().unwrap_or_default();
         self.allowed_instance_types.iter().any(|allowed| match allowed.strip_suffix(".*") {
             Some(allowed_family) => family == allowed_family,
@@ -103,7 +103,11 @@ impl Guardrails {
 
     /// The errors of `spec` against these rails. Only what changes from `current` is checked, so an environment
     /// made before a rule was tightened can still be edited in other ways (and shrunk).
-    pub fn review(&self, spec: &JenkinsEnvironmentSpec, current: Option<&JenkinsEnvironmentSpec>) -> Vec<FieldError> {
+    pub(crate) fn review(
+        &self,
+        spec: &JenkinsEnvironmentSpec,
+        current: Option<&JenkinsEnvironmentSpec>,
+    ) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut error = |field: String, message: String| errors.push(FieldError { field, message });
         let allowed_images = || self.allowed_images.join(", ");

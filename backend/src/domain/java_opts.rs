@@ -8,7 +8,7 @@
 //! are refused, so the words checked here are exactly the words the JVM gets.
 
 /// The one Butler-owned property a spec may still carry (it is what Butler sets anyway): older specs have it.
-pub const SETUP_WIZARD_OFF: &str = "-Djenkins.install.runSetupWizard=false";
+pub(crate) const SETUP_WIZARD_OFF: &str = "-Djenkins.install.runSetupWizard=false";
 
 /// Flags (`-XX:+Name` / `-XX:-Name`) a team may turn on or off.
 const BOOLEAN_FLAGS: &[&str] = &[

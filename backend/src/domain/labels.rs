@@ -12,7 +12,7 @@ static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Checks a label or annotation key: `[prefix/]name`, prefix a DNS subdomain, name up to 63 characters.
-pub fn check_key(key: &str) -> Result<(), String> {
+pub(crate) fn check_key(key: &str) -> Result<(), String> {
     let (prefix, name) = match key.split_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
@@ -32,7 +32,7 @@ pub fn check_key(key: &str) -> Result<(), String> {
 }
 
 /// Checks a label value: empty, or up to 63 characters as for key names.
-pub fn check_value(value: &str) -> Result<(), String> {
+pub(crate) fn check_value(value: &str) -> Result<(), String> {
     if value.is_empty() || NAME_PART.is_match(value) {
         Ok(())
     } else {
@@ -88,7 +88,7 @@ impl LabelSelector {
 
     /// SQL conditions over a `labels jsonb` column, with placeholders numbered from `first_placeholder`.
     /// Returns the condition text (or `TRUE`) and the JSON values to bind in order.
-    pub fn to_sql(&self, first_placeholder: usize) -> (String, Vec<serde_json::Value>) {
+    pub(crate) fn to_sql(&self, first_placeholder: usize) -> (String, Vec<serde_json::Value>) {
         let mut binds = Binds { next: first_placeholder, values: Vec::new() };
         let mut conditions = Vec::new();
         for requirement in &self.requirements {

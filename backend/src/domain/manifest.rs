@@ -41,7 +41,7 @@ pub struct ManifestMeta {
 
 /// Why a body is not a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ManifestError {
+pub(crate) enum ManifestError {
     /// Not JSON/YAML at all (400).
     Syntax(String),
     /// Well-formed but the wrong shape: unknown field, wrong type (422), with the field path.
@@ -50,13 +50,13 @@ pub enum ManifestError {
 
 /// The media types a manifest may come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFormat {
+pub(crate) enum BodyFormat {
     Json,
     Yaml,
 }
 
 /// Parses raw body bytes into a JSON value tree.
-pub fn parse_document(bytes: &[u8], format: BodyFormat) -> Result<serde_json::Value, ManifestError> {
+pub(crate) fn parse_document(bytes: &[u8], format: BodyFormat) -> Result<serde_json::Value, ManifestError> {
     match format {
         BodyFormat::Json => serde_json::from_slice(bytes).map_err(|e| ManifestError::Syntax(e.to_string())),
         BodyFormat::Yaml => {
@@ -67,7 +67,7 @@ pub fn parse_document(bytes: &[u8], format: BodyFormat) -> Result<serde_json::Va
 }
 
 /// Reads a manifest from a value tree, naming the path of the first field that does not fit.
-pub fn manifest_from_value(value: serde_json::Value) -> Result<EnvironmentManifest, ManifestError> {
+pub(crate) fn manifest_from_value(value: serde_json::Value) -> Result<EnvironmentManifest, ManifestError> {
     if !value.is_object() {
         return Err(ManifestError::Shape { field: "".into(), message: "the body must be an object".into() });
     }

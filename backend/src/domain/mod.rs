@@ -15,8 +15,8 @@ pub mod spec;
 pub mod validation;
 
 /// `apiVersion` of every Butler resource.
-pub const API_VERSION: &str = "butler.dev/v1alpha1";
+pub(crate) const API_VERSION: &str = "butler.dev/v1alpha1";
 /// `kind` of the environment resource.
-pub const KIND: &str = "JenkinsEnvironment";
+pub(crate) const KIND: &str = "JenkinsEnvironment";
 /// The finalizer Butler puts on every environment so its AWS resources are torn down before the row goes.
 pub const AWS_RESOURCES_FINALIZER: &str = "butler.dev/aws-resources";

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 const SHIPPED: &str = include_str!("../../data/prices.json");
 
 /// The region whose prices stand in for a region the list does not have (marked as an estimate).
-pub const FALLBACK_REGION: &str = "us-east-1";
+pub(crate) const FALLBACK_REGION: &str = "us-east-1";
 
 /// A price list: the file format of `backend/data/prices.json` and of `butler admin prices import`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +77,7 @@ impl PriceList {
     }
 
     /// EFS Standard storage per GB-month in `region`.
-    pub fn efs_gb_month(&self, region: &str) -> Quote {
+    pub(crate) fn efs_gb_month(&self, region: &str) -> Quote {
         match self.efs_standard_gb_month.get(region) {
             Some(usd) => Quote { usd: *usd, estimated: false },
             None => {
@@ -87,7 +87,7 @@ impl PriceList {
     }
 
     /// Lays `other` over this list (an admin import adds or replaces prices, never removes them).
-    pub fn overlay(&mut self, other: &PriceList) {
+    pub(crate) fn overlay(&mut self, other: &PriceList) {
         self.source = other.source.clone();
         self.retrieved = other.retrieved.clone();
         for (region, price) in &other.efs_standard_gb_month {

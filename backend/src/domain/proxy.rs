@@ -10,7 +10,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 /// At most this many direct hosts: the list becomes one system property.
-pub const MAX_NO_PROXY: usize = 50;
+pub(crate) const MAX_NO_PROXY: usize = 50;
 
 /// Reached directly whatever the profile says: loopback, the instance metadata service, and ECS's task
 /// metadata and credentials endpoint (through a proxy the controller's AWS SDK would lose its role).
@@ -68,7 +68,7 @@ impl HttpProxy {
 
     /// Every host reached directly: Butler's own (metadata endpoints, the profile's Cloud Map namespace, where
     /// agents and the controller find each other), then the profile's.
-    pub fn direct_hosts(&self, namespace: &str) -> Vec<String> {
+    pub(crate) fn direct_hosts(&self, namespace: &str) -> Vec<String> {
         let mut hosts: Vec<String> = ALWAYS_DIRECT.iter().map(|h| (*h).to_owned()).collect();
         hosts.push(format!("*.{namespace}"));
         for host in &self.no_proxy {
@@ -80,7 +80,7 @@ impl HttpProxy {
     }
 
     /// JVM system properties for HTTP and HTTPS through the proxy (`|` separates direct hosts, Java's syntax).
-    pub fn java_options(&self, namespace: &str) -> Vec<String> {
+    pub(crate) fn java_options(&self, namespace: &str) -> Vec<String> {
         let Some((host, port)) = self.endpoint() else { return Vec::new() };
         let direct = self.direct_hosts(namespace).join("|");
         vec![

@@ -44,7 +44,7 @@ pub struct ControllerSpec {
 }
 
 /// The plugins every Butler controller needs (configuration as code, the ECS cloud, pipelines).
-pub const DEFAULT_PLUGINS: [&str; 9] = [
+pub(crate) const DEFAULT_PLUGINS: [&str; 9] = [
     "configuration-as-code",
     "amazon-ecs",
     "workflow-aggregator",
@@ -58,7 +58,7 @@ pub const DEFAULT_PLUGINS: [&str; 9] = [
 
 /// JAVA_OPTS that skip the setup wizard (JCasC configures Jenkins) and make the node provisioner start agents
 /// without the default delay, as the EC2 Spot CI/CD workshop does.
-pub const DEFAULT_JAVA_OPTS: &str = "-Djenkins.install.runSetupWizard=false \
+pub(crate) const DEFAULT_JAVA_OPTS: &str = "-Djenkins.install.runSetupWizard=false \
 -Dhudson.slaves.NodeProvisioner.initialDelay=0 -Dhudson.slaves.NodeProvisioner.MARGIN=50 \
 -Dhudson.slaves.NodeProvisioner.MARGIN0=0.85";
 
@@ -128,7 +128,7 @@ pub enum SpotAllocationStrategy {
 
 impl SpotAllocationStrategy {
     /// The value the Auto Scaling API expects.
-    pub fn as_aws(self) -> &'static str {
+    pub(crate) fn as_aws(self) -> &'static str {
         match self {
             Self::PriceCapacityOptimized => "price-capacity-optimized",
             Self::CapacityOptimized => "capacity-optimized",
@@ -153,7 +153,7 @@ pub struct CapacitySpec {
 }
 
 /// Six pools of one size (2 vCPU, 8 GiB): the diversification AWS recommends for Spot.
-pub const DEFAULT_INSTANCE_TYPES: [&str; 6] =
+pub(crate) const DEFAULT_INSTANCE_TYPES: [&str; 6] =
     ["m5.large", "m5a.large", "m6i.large", "m6a.large", "m7i.large", "m7a.large"];
 
 impl Default for CapacitySpec {

@@ -20,7 +20,7 @@ pub struct FieldError {
 
 /// The outcome of validation: errors refuse the write, warnings go back with the response.
 #[derive(Debug, Clone, Default)]
-pub struct Review {
+pub(crate) struct Review {
     pub errors: Vec<FieldError>,
     pub warnings: Vec<String>,
 }
@@ -32,7 +32,7 @@ impl Review {
 }
 
 /// The metadata fields clients control.
-pub struct MetaInput<'a> {
+pub(crate) struct MetaInput<'a> {
     pub tenant: &'a str,
     pub name: &'a str,
     pub labels: &'a BTreeMap<String, String>,
@@ -75,7 +75,7 @@ const MAX_INSTANCE_TYPES: usize = 20;
 const MAX_PROVISIONED_MIBPS: u32 = 3414;
 
 /// Checks the whole environment and returns every error at once, plus advice.
-pub fn review(meta: &MetaInput<'_>, spec: &JenkinsEnvironmentSpec) -> Review {
+pub(crate) fn review(meta: &MetaInput<'_>, spec: &JenkinsEnvironmentSpec) -> Review {
     let mut review = Review::default();
     review_meta(meta, &mut review);
     review_controller(spec, &mut review);

@@ -11,7 +11,7 @@ use crate::domain::{API_VERSION, AWS_RESOURCES_FINALIZER, KIND};
 
 /// What a client may change, after defaulting and validation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Admitted {
+pub(crate) struct Admitted {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
@@ -26,7 +26,7 @@ fn invalid(field: &str, message: impl Into<String>) -> OperationError {
 
 /// Admits a manifest for `tenant`: `name_in_path` is the URL's name (replace, patch), `current` the stored
 /// object (replace, patch). Checks identity, preconditions, finalizer rules, defaults and validation.
-pub fn admit(
+pub(crate) fn admit(
     tenant: &str,
     name_in_path: Option<&str>,
     manifest: EnvironmentManifest,

@@ -11,9 +11,9 @@ use crate::domain::object::JenkinsEnvironment;
 use crate::store::cloud_profiles::ProfileRow;
 
 /// Lines shown when the caller does not say.
-pub const DEFAULT_LINES: i32 = 50;
+pub(crate) const DEFAULT_LINES: i32 = 50;
 /// The most lines one request may ask for (GetLogEvents returns at most 10,000; a page needs far fewer).
-pub const MAX_LINES: i32 = 500;
+pub(crate) const MAX_LINES: i32 = 500;
 /// A page must not hang on CloudWatch; two calls normally take milliseconds, a busy endpoint seconds.
 const TAIL_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -11,14 +11,14 @@ use crate::store::cloud_profiles::ProfileRow;
 /// Where JCasC is read from in the controller container: outside JENKINS_HOME, so a new configuration is
 /// always the one applied (files under JENKINS_HOME persist on EFS and would shadow it), and somewhere the
 /// image's user (uid 1000) may write, since the entry point wrapper writes it at start.
-pub const CASC_PATH: &str = "/tmp/butler/casc/jenkins.yaml";
+pub(crate) const CASC_PATH: &str = "/tmp/butler/casc/jenkins.yaml";
 /// The environment variable the admin password comes from (a generated secret, injected by ECS).
-pub const ADMIN_PASSWORD_VARIABLE: &str = "JENKINS_ADMIN_PASSWORD";
+pub(crate) const ADMIN_PASSWORD_VARIABLE: &str = "JENKINS_ADMIN_PASSWORD";
 /// Minutes an idle agent is kept before the plugin stops it (`retentionTimeout` is in minutes).
 const AGENT_RETENTION_MINUTES: u32 = 5;
 /// The plugins behind what the generated document uses: JCasC itself, the `ecs` cloud (amazon-ecs) and
 /// `globalMatrix` (matrix-auth). They are installed whatever the spec's list says; a version the spec pins wins.
-pub const GENERATOR_PLUGINS: [&str; 3] = ["configuration-as-code", "amazon-ecs", "matrix-auth"];
+pub(crate) const GENERATOR_PLUGINS: [&str; 3] = ["configuration-as-code", "amazon-ecs", "matrix-auth"];
 /// Seconds the plugin waits for an agent task to connect.
 const AGENT_CONNECT_TIMEOUT_SECONDS: u32 = 900;
 
@@ -46,7 +46,7 @@ pub fn deployed(
 
 /// Renders the configuration. `cluster_arn` is the ECS cluster once known (the plugin wants an ARN); until
 /// then the cluster's name stands in. `agent_security_group` likewise once the group exists.
-pub fn render(
+pub(crate) fn render(
     object: &JenkinsEnvironment,
     profile: &ProfileRow,
     cluster_arn: Option<&str>,

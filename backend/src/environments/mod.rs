@@ -53,4 +53,4 @@ impl From<sea_orm::DbErr> for OperationError {
     }
 }
 
-pub use crate::store::changes::Committed;
+pub(crate) use crate::store::changes::Committed;

@@ -114,7 +114,7 @@ async fn locked(
 }
 
 /// Spec changes a tenant may make per minute (each may redeploy a controller).
-pub const SPEC_CHANGES_PER_TENANT_PER_MINUTE: i64 = 10;
+pub(crate) const SPEC_CHANGES_PER_TENANT_PER_MINUTE: i64 = 10;
 
 /// Stores `next` under a fresh resourceVersion and logs the change. `base` is the current row (None: insert).
 async fn write(

@@ -22,7 +22,7 @@ pub use listener::run;
 
 /// One change as watchers see it.
 #[derive(Debug, Clone)]
-pub struct ChangeEvent {
+pub(crate) struct ChangeEvent {
     pub resource_version: i64,
     pub change_type: ChangeType,
     pub tenant: String,
@@ -102,7 +102,7 @@ impl Default for Feed {
 
 impl Feed {
     /// Whether the cache holds a full snapshot (until then reads go to the database).
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
@@ -112,22 +112,22 @@ impl Feed {
     }
 
     /// Subscribes to changes applied from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
         self.sender.subscribe()
     }
 
     /// The highest resourceVersion broadcast so far.
-    pub fn head(&self) -> i64 {
+    pub(crate) fn head(&self) -> i64 {
         self.head.load(Ordering::Acquire)
     }
 
     /// Applies this process's own committed write to the cache at once; the broadcast follows via the log.
-    pub fn apply_local(&self, event: &ChangeEvent) {
+    pub(crate) fn apply_local(&self, event: &ChangeEvent) {
         self.store(event);
     }
 
     /// Applies a committed write of `object`, if one was made (dry runs and no-op updates make none).
-    pub fn publish(&self, object: &JenkinsEnvironment, committed: Option<&Committed>) {
+    pub(crate) fn publish(&self, object: &JenkinsEnvironment, committed: Option<&Committed>) {
         if let Some(committed) = committed {
             self.apply_local(&ChangeEvent::new(committed.resource_version, committed.change_type, object));
         }

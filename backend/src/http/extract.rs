@@ -11,7 +11,7 @@ use crate::domain::manifest::{manifest_from_value, parse_document, BodyFormat, E
 use crate::error::ApiError;
 
 /// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 fn media_type(parts: &Parts) -> Option<String> {
     let value = parts.headers.get(CONTENT_TYPE)?.to_str().ok()?;
@@ -36,7 +36,7 @@ fn manifest_error(error: ManifestError) -> ApiError {
 }
 
 /// A JenkinsEnvironment manifest in `application/json` or `application/yaml`.
-pub struct Manifest(pub EnvironmentManifest);
+pub(crate) struct Manifest(pub EnvironmentManifest);
 
 impl<S: Send + Sync> FromRequest<S> for Manifest {
     type Rejection = ApiError;
@@ -60,7 +60,7 @@ impl<S: Send + Sync> FromRequest<S> for Manifest {
 }
 
 /// An RFC 7386 merge patch document (`application/merge-patch+json`).
-pub struct MergePatch(pub serde_json::Value);
+pub(crate) struct MergePatch(pub serde_json::Value);
 
 impl<S: Send + Sync> FromRequest<S> for MergePatch {
     type Rejection = ApiError;
@@ -82,7 +82,7 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
 }
 
 /// Query parameters; a bad one is a 400 naming it.
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
@@ -97,7 +97,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// Path parameters; a bad one is a 400.
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
@@ -111,7 +111,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 }
 
 /// A strict JSON body (`application/json`): malformed is 400, an unknown or mistyped field is 422 with its path.
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
@@ -132,7 +132,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 /// The peer address, when the server runs with connect info (it always does outside unit tests).
-pub struct ClientAddress(pub Option<std::net::SocketAddr>);
+pub(crate) struct ClientAddress(pub Option<std::net::SocketAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;

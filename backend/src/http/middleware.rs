@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::store::audit::{AuditContext, AuditEntry};
 
 /// Records every refused state-changing request, with whoever the refusal names.
-pub async fn audit_refusals(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn audit_refusals(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let (parts, body) = request.into_parts();
@@ -64,7 +64,7 @@ fn truncated(text: &str, max: usize) -> String {
 }
 
 /// Headers every response carries; HSTS only when Butler is served over TLS.
-pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -53,7 +53,7 @@ impl RouteTable {
     }
 
     /// The finished router.
-    pub fn into_router(self) -> Router<AppState> {
+    pub(crate) fn into_router(self) -> Router<AppState> {
         self.router
     }
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use rand::Rng;
 
 /// First retry delay.
-pub const BASE: Duration = Duration::from_secs(1);
+pub(crate) const BASE: Duration = Duration::from_secs(1);
 /// Longest retry delay (field lesson: 1 s → 5 min, reset on success).
-pub const CAP: Duration = Duration::from_secs(300);
+pub(crate) const CAP: Duration = Duration::from_secs(300);
 
 /// The delay before retry number `attempts + 1`: uniformly random in [cap/2, cap] where cap = min(CAP, BASE·2^n),
 /// so a burst of failures spreads out instead of retrying in lockstep.
@@ -21,7 +21,7 @@ pub fn retry_delay(attempts: i32) -> Duration {
 }
 
 /// `interval` ± 5 %, so resyncs of many environments do not line up.
-pub fn jittered(interval: Duration) -> Duration {
+pub(crate) fn jittered(interval: Duration) -> Duration {
     let millis = interval.as_millis() as f64;
     let factor = rand::rng().random_range(0.95..=1.05);
     Duration::from_millis((millis * factor) as u64)

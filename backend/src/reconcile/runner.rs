@@ -43,7 +43,7 @@ impl Default for RunnerConfig {
 }
 
 /// A runner's identity in `lease_owner`: unique per process start.
-pub fn owner_id() -> String {
+pub(crate) fn owner_id() -> String {
     format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple())
 }
 

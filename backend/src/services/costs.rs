@@ -20,7 +20,7 @@ pub async fn import_prices(
 }
 
 /// Sets (or with None, removes) a tenant's monthly budget.
-pub async fn set_budget(
+pub(crate) async fn set_budget(
     services: &Services,
     context: &AuditContext,
     tenant: &str,

@@ -11,7 +11,7 @@ use crate::store::invitations::{self, InvitationRow};
 use crate::store::users::{self, UserRow};
 
 /// Creates a user (a platform admin's act; nothing is cached about a user nobody has signed in as yet).
-pub async fn create_user(
+pub(crate) async fn create_user(
     services: &Services,
     context: &AuditContext,
     email: &str,
@@ -27,7 +27,7 @@ pub async fn create_user(
 }
 
 /// Disables or enables a user, grants or takes platform admin, or sets a new password hash.
-pub async fn update_user(
+pub(crate) async fn update_user(
     services: &Services,
     context: &AuditContext,
     id: Uuid,
@@ -51,7 +51,7 @@ pub async fn update_user(
 }
 
 /// Gives `user` (`email`) `role` in `tenant`, as a new member or a changed one (`status` says which).
-pub async fn set_member_role(
+pub(crate) async fn set_member_role(
     services: &Services,
     context: &AuditContext,
     tenant: &str,
@@ -68,7 +68,7 @@ pub async fn set_member_role(
 }
 
 /// Takes `user` out of `tenant`.
-pub async fn remove_member(
+pub(crate) async fn remove_member(
     services: &Services,
     context: &AuditContext,
     tenant: &str,
@@ -100,7 +100,7 @@ pub async fn invite(
 }
 
 /// Withdraws the open invitation of `email` to `tenant`.
-pub async fn withdraw_invitation(
+pub(crate) async fn withdraw_invitation(
     services: &Services,
     context: &AuditContext,
     tenant: &str,
@@ -115,7 +115,7 @@ pub async fn withdraw_invitation(
 }
 
 /// The invited person (`user`, `email`) takes the invitation: they become a member with its role.
-pub async fn accept_invitation(
+pub(crate) async fn accept_invitation(
     services: &Services,
     context: &AuditContext,
     tenant: &str,
@@ -134,7 +134,7 @@ pub async fn accept_invitation(
 
 /// What a new token is: its name, role, the digest of its secret (the secret itself is never stored), who made
 /// it and when it expires.
-pub struct NewToken<'a> {
+pub(crate) struct NewToken<'a> {
     pub name: &'a str,
     pub role: &'a str,
     pub digest: &'a str,
@@ -143,7 +143,7 @@ pub struct NewToken<'a> {
 }
 
 /// Stores a tenant's new API token.
-pub async fn create_token(
+pub(crate) async fn create_token(
     services: &Services,
     context: &AuditContext,
     tenant: &str,
@@ -167,7 +167,7 @@ pub async fn create_token(
 }
 
 /// Revokes a token: the next request with it is refused, on every replica.
-pub async fn revoke_token(
+pub(crate) async fn revoke_token(
     services: &Services,
     context: &AuditContext,
     tenant: &str,
@@ -183,7 +183,7 @@ pub async fn revoke_token(
 }
 
 /// Opens a browser session for `user` (signed in): its id.
-pub async fn open_session(
+pub(crate) async fn open_session(
     services: &Services,
     user: Uuid,
     csrf_token: &str,
@@ -193,7 +193,7 @@ pub async fn open_session(
 }
 
 /// Ends a browser session: its cookie stops working at once, on every replica.
-pub async fn end_session(services: &Services, session: Uuid) -> Result<(), ServiceError> {
+pub(crate) async fn end_session(services: &Services, session: Uuid) -> Result<(), ServiceError> {
     crate::store::sessions::revoke(&services.db, session).await?;
     services.identity.clear();
     Ok(())

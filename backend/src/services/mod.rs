@@ -68,7 +68,7 @@ impl Services {
 
 impl Write<'_> {
     /// The transaction the writes go into.
-    pub fn txn(&self) -> &DatabaseTransaction {
+    pub(crate) fn txn(&self) -> &DatabaseTransaction {
         &self.txn
     }
 

@@ -59,7 +59,10 @@ pub async fn create(
 /// The live (not revoked, not expired) token with this digest, with the role it carries *now*: never more than
 /// its creator has today. A token dies with its creator's access: the creator disabled, or neither a member of
 /// the token's tenant any more nor a platform admin. (Tokens without a creator were made by the CLI.)
-pub async fn find_live_by_digest(db: &impl ConnectionTrait, digest: &str) -> Result<Option<TokenRow>, StoreError> {
+pub(crate) async fn find_live_by_digest(
+    db: &impl ConnectionTrait,
+    digest: &str,
+) -> Result<Option<TokenRow>, StoreError> {
     let columns = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
         "SELECT {} FROM ( \
@@ -81,7 +84,7 @@ pub async fn find_live_by_digest(db: &impl ConnectionTrait, digest: &str) -> Res
 }
 
 /// Records use, at most once a minute per token (a write per request would cost more than the request).
-pub async fn touch(db: &impl ConnectionTrait, id: Uuid) -> Result<(), StoreError> {
+pub(crate) async fn touch(db: &impl ConnectionTrait, id: Uuid) -> Result<(), StoreError> {
     db.execute(statement(
         "UPDATE api_tokens SET last_used_at = now() WHERE id = $1 \
          AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"

@@ -146,7 +146,7 @@ impl<'a> AuditEntry<'a> {
     }
 
     /// In this tenant.
-    pub fn in_tenant(mut self, tenant: &'a str) -> Self {
+    pub(crate) fn in_tenant(mut self, tenant: &'a str) -> Self {
         self.tenant = Some(tenant);
         self
     }
@@ -166,7 +166,7 @@ impl<'a> AuditEntry<'a> {
 
 /// How many spec changes (replaces and patches that bumped the generation) the tenant made in the last
 /// `seconds`, and how many seconds until the oldest of them leaves that window.
-pub async fn recent_spec_changes(
+pub(crate) async fn recent_spec_changes(
     db: &impl ConnectionTrait,
     tenant: &str,
     seconds: i64,

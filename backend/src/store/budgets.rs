@@ -11,7 +11,7 @@ use crate::store::audit::{self, AuditContext, AuditEntry};
 use crate::store::StoreError;
 
 /// The thresholds, in percent of the budget.
-pub const THRESHOLDS: [i32; 2] = [80, 100];
+pub(crate) const THRESHOLDS: [i32; 2] = [80, 100];
 
 /// A recorded crossing.
 #[derive(Debug, Clone, PartialEq, Serialize, FromQueryResult)]
@@ -37,7 +37,7 @@ fn month_of(now: DateTime<Utc>) -> (DateTime<Utc>, f64) {
 }
 
 /// What the tenant has spent this month (USD) and how many hours of the month are left.
-pub async fn month_so_far(
+pub(crate) async fn month_so_far(
     db: &impl ConnectionTrait,
     tenant: &str,
     now: DateTime<Utc>,
@@ -60,7 +60,7 @@ pub async fn month_so_far(
 }
 
 /// Sets (or with None, removes) a tenant's monthly budget.
-pub async fn set_budget(
+pub(crate) async fn set_budget(
     db: &impl ConnectionTrait,
     tenant: &str,
     monthly_usd: Option<f64>,
@@ -85,7 +85,7 @@ pub async fn set_budget(
 }
 
 /// A tenant's monthly budget, if set.
-pub async fn budget_of(db: &impl ConnectionTrait, tenant: &str) -> Result<Option<f64>, StoreError> {
+pub(crate) async fn budget_of(db: &impl ConnectionTrait, tenant: &str) -> Result<Option<f64>, StoreError> {
     let row = db
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -186,7 +186,7 @@ pub async fn check(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<
 }
 
 /// This month's crossings of a tenant, highest threshold first (the banner).
-pub async fn alerts_this_month(
+pub(crate) async fn alerts_this_month(
     db: &impl ConnectionTrait,
     tenant: &str,
     now: DateTime<Utc>,

@@ -14,7 +14,7 @@ use super::entity::environment_change;
 use super::StoreError;
 
 /// The NOTIFY channel every committed change is announced on (payload: its resourceVersion).
-pub const CHANNEL: &str = "butler_changes";
+pub(crate) const CHANNEL: &str = "butler_changes";
 /// Advisory lock key serialising resourceVersion allocation ("butler rv").
 const RESOURCE_VERSION_LOCK: i64 = 0x6275_746c_6572_7276;
 
@@ -48,24 +48,18 @@ impl ChangeType {
 
 /// One committed change.
 #[derive(Debug, Clone)]
-pub struct ChangeRow {
+pub(crate) struct ChangeRow {
     pub resource_version: i64,
-    pub tenant: String,
-    pub name: String,
     pub change_type: ChangeType,
     pub object: serde_json::Value,
-    pub recorded_at: DateTime<Utc>,
 }
 
 impl From<environment_change::Model> for ChangeRow {
     fn from(row: environment_change::Model) -> Self {
         Self {
             resource_version: row.resource_version,
-            tenant: row.tenant,
-            name: row.name,
             change_type: ChangeType::parse(&row.change_type),
             object: row.object,
-            recorded_at: row.recorded_at.to_utc(),
         }
     }
 }
@@ -82,7 +76,7 @@ async fn number(db: &impl ConnectionTrait, sql: &str) -> Result<Option<i64>, Sto
 
 /// Takes the resourceVersion lock for the rest of the transaction and allocates the next resourceVersion.
 /// Call it as late as possible in a write transaction: the lock is held until commit.
-pub async fn next_resource_version(txn: &impl ConnectionTrait) -> Result<i64, StoreError> {
+pub(crate) async fn next_resource_version(txn: &impl ConnectionTrait) -> Result<i64, StoreError> {
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock($1)",
@@ -124,7 +118,7 @@ pub async fn append(
 }
 
 /// Changes after `after` in resourceVersion order, optionally for one tenant, at most `limit`.
-pub async fn since(
+pub(crate) async fn since(
     db: &impl ConnectionTrait,
     after: i64,
     tenant: Option<&str>,
@@ -146,7 +140,7 @@ pub async fn compacted_through(db: &impl ConnectionTrait) -> Result<i64, StoreEr
 }
 
 /// The newest committed resourceVersion visible to this snapshot.
-pub async fn head(db: &impl ConnectionTrait) -> Result<i64, StoreError> {
+pub(crate) async fn head(db: &impl ConnectionTrait) -> Result<i64, StoreError> {
     let newest = number(db, "SELECT max(resource_version) AS value FROM environment_changes").await?;
     match newest {
         Some(newest) => Ok(newest),

@@ -114,7 +114,11 @@ pub struct ProfileEgress {
 }
 
 /// Records what the reconciler found about the profile's egress.
-pub async fn set_egress(db: &impl ConnectionTrait, name: &str, egress: &ProfileEgress) -> Result<(), StoreError> {
+pub(crate) async fn set_egress(
+    db: &impl ConnectionTrait,
+    name: &str,
+    egress: &ProfileEgress,
+) -> Result<(), StoreError> {
     let value = serde_json::to_value(egress).map_err(StoreError::Corrupt)?;
     db.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -158,7 +162,11 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<ProfileRow>, StoreErr
 }
 
 /// Records the shared Cloud Map namespace's id once the reconciler has it.
-pub async fn set_namespace_id(db: &impl ConnectionTrait, name: &str, namespace_id: &str) -> Result<(), StoreError> {
+pub(crate) async fn set_namespace_id(
+    db: &impl ConnectionTrait,
+    name: &str,
+    namespace_id: &str,
+) -> Result<(), StoreError> {
     db.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE cloud_profiles SET namespace_id = $2 WHERE name = $1",

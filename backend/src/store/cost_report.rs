@@ -260,7 +260,7 @@ fn month_hours(now: DateTime<Utc>) -> (f64, f64) {
 }
 
 /// The report as CSV: one row per tenant, environment and day.
-pub fn to_csv(report: &CostReport) -> String {
+pub(crate) fn to_csv(report: &CostReport) -> String {
     let mut out = String::from(
         "tenant,environment,day,cost_usd,on_demand_cost_usd,savings_usd,savings_percent,instance_hours,spot_hours,spot_share,efs_gb_months,spot_interruptions\n",
     );

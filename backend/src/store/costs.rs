@@ -15,7 +15,7 @@ use crate::domain::prices::PriceList;
 const METER_LOCK: i64 = 0x6275_746c_6572_6d74; // "butlermt"
 
 /// Takes the meter's lock for the transaction; false when another process holds it.
-pub async fn try_lock_meter(txn: &impl ConnectionTrait) -> Result<bool, StoreError> {
+pub(crate) async fn try_lock_meter(txn: &impl ConnectionTrait) -> Result<bool, StoreError> {
     #[derive(FromQueryResult)]
     struct Locked {
         locked: bool,
@@ -31,7 +31,7 @@ pub async fn try_lock_meter(txn: &impl ConnectionTrait) -> Result<bool, StoreErr
 }
 
 /// Whether an interval has been metered already.
-pub async fn interval_done(db: &impl ConnectionTrait, interval_end: DateTime<Utc>) -> Result<bool, StoreError> {
+pub(crate) async fn interval_done(db: &impl ConnectionTrait, interval_end: DateTime<Utc>) -> Result<bool, StoreError> {
     let row = db
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -43,7 +43,7 @@ pub async fn interval_done(db: &impl ConnectionTrait, interval_end: DateTime<Utc
 }
 
 /// Records an interval as metered.
-pub async fn finish_interval(
+pub(crate) async fn finish_interval(
     db: &impl ConnectionTrait,
     interval_end: DateTime<Utc>,
     owner: &str,
@@ -60,7 +60,7 @@ pub async fn finish_interval(
 
 /// An environment to meter: who, since when, in which profile.
 #[derive(Debug, Clone, FromQueryResult)]
-pub struct Meterable {
+pub(crate) struct Meterable {
     pub uid: Uuid,
     pub tenant: String,
     pub name: String,
@@ -71,7 +71,7 @@ pub struct Meterable {
 }
 
 /// Every environment with where its metering left off.
-pub async fn meterable(db: &impl ConnectionTrait) -> Result<Vec<Meterable>, StoreError> {
+pub(crate) async fn meterable(db: &impl ConnectionTrait) -> Result<Vec<Meterable>, StoreError> {
     Ok(Meterable::find_by_statement(Statement::from_string(
         DbBackend::Postgres,
         "SELECT e.uid, e.tenant, e.name, e.creation_timestamp AS created_at, t.cloud_profile, s.metered_until \
@@ -84,7 +84,7 @@ pub async fn meterable(db: &impl ConnectionTrait) -> Result<Vec<Meterable>, Stor
 }
 
 /// Stores a sample; a period already stored for the environment is left alone (never counted twice).
-pub async fn insert_sample(
+pub(crate) async fn insert_sample(
     db: &impl ConnectionTrait,
     environment: &Meterable,
     period_start: DateTime<Utc>,
@@ -149,7 +149,7 @@ pub async fn insert_sample(
 }
 
 /// Cached Spot prices of a region no older than `max_age_seconds`: (type, zone) → USD.
-pub async fn cached_spot_prices(
+pub(crate) async fn cached_spot_prices(
     db: &impl ConnectionTrait,
     region: &str,
     fresh_since: DateTime<Utc>,
@@ -171,7 +171,7 @@ pub async fn cached_spot_prices(
 }
 
 /// Stores a Spot price with when it was seen.
-pub async fn put_spot_price(
+pub(crate) async fn put_spot_price(
     db: &impl ConnectionTrait,
     region: &str,
     instance_type: &str,
@@ -273,7 +273,7 @@ pub async fn current(
 }
 
 /// Counts a Spot instance of an environment replaced on `at`'s day.
-pub async fn record_interruption(
+pub(crate) async fn record_interruption(
     db: &impl ConnectionTrait,
     uid: Uuid,
     tenant: &str,

@@ -23,7 +23,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// Builds the API object from a row.
-pub fn to_object(row: &Model) -> Result<JenkinsEnvironment, StoreError> {
+pub(crate) fn to_object(row: &Model) -> Result<JenkinsEnvironment, StoreError> {
     let labels: BTreeMap<String, String> = parse(&row.labels)?;
     let annotations: BTreeMap<String, String> = parse(&row.annotations)?;
     let finalizers: Vec<String> = parse(&row.finalizers)?;
@@ -49,7 +49,7 @@ pub fn to_object(row: &Model) -> Result<JenkinsEnvironment, StoreError> {
 }
 
 /// Writes the API object's fields into a row model, keeping the queue columns of `base`.
-pub fn to_row(object: &JenkinsEnvironment, base: Option<&Model>) -> Result<Model, StoreError> {
+pub(crate) fn to_row(object: &JenkinsEnvironment, base: Option<&Model>) -> Result<Model, StoreError> {
     let resource_version = object
         .metadata
         .resource_version
@@ -94,7 +94,11 @@ pub async fn find(db: &impl ConnectionTrait, tenant: &str, name: &str) -> Result
 }
 
 /// Finds one environment and locks its row until the transaction ends.
-pub async fn find_for_update(db: &impl ConnectionTrait, tenant: &str, name: &str) -> Result<Option<Model>, StoreError> {
+pub(crate) async fn find_for_update(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<Model>, StoreError> {
     Ok(jenkins_environment::Entity::find()
         .filter(jenkins_environment::Column::Tenant.eq(tenant))
         .filter(jenkins_environment::Column::Name.eq(name))
@@ -164,7 +168,7 @@ pub async fn list(
 }
 
 /// Every environment of every tenant with the snapshot's resourceVersion: the cache's starting point.
-pub async fn snapshot_all(db: &DatabaseConnection) -> Result<(i64, Vec<JenkinsEnvironment>), StoreError> {
+pub(crate) async fn snapshot_all(db: &DatabaseConnection) -> Result<(i64, Vec<JenkinsEnvironment>), StoreError> {
     let txn = db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?;
     let head = changes::head(&txn).await?;
     let rows = jenkins_environment::Entity::find()
@@ -179,7 +183,10 @@ pub async fn snapshot_all(db: &DatabaseConnection) -> Result<(i64, Vec<JenkinsEn
 
 /// Every environment of the tenants on cloud profile `profile` (the content check's batched look needs their
 /// recorded names).
-pub async fn in_profile(db: &impl ConnectionTrait, profile: &str) -> Result<Vec<JenkinsEnvironment>, StoreError> {
+pub(crate) async fn in_profile(
+    db: &impl ConnectionTrait,
+    profile: &str,
+) -> Result<Vec<JenkinsEnvironment>, StoreError> {
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT * FROM jenkins_environments WHERE tenant IN (SELECT name FROM tenants WHERE cloud_profile = $1)",
@@ -190,7 +197,7 @@ pub async fn in_profile(db: &impl ConnectionTrait, profile: &str) -> Result<Vec<
 }
 
 /// The name and spec of every environment of a tenant (the budget's projection reads them).
-pub async fn specs_of(
+pub(crate) async fn specs_of(
     db: &impl ConnectionTrait,
     tenant: &str,
 ) -> Result<Vec<(String, crate::domain::spec::JenkinsEnvironmentSpec)>, StoreError> {

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use super::StoreError;
 
 /// How long an invitation stays open.
-pub const INVITATION_DAYS: i64 = 14;
+pub(crate) const INVITATION_DAYS: i64 = 14;
 
 /// An open invitation.
 #[derive(Debug, Clone, FromQueryResult, serde::Serialize)]
@@ -46,14 +46,14 @@ pub async fn invite(
 }
 
 /// A tenant's open invitations, by email.
-pub async fn of_tenant(db: &impl ConnectionTrait, tenant: &str) -> Result<Vec<InvitationRow>, StoreError> {
+pub(crate) async fn of_tenant(db: &impl ConnectionTrait, tenant: &str) -> Result<Vec<InvitationRow>, StoreError> {
     let sql =
         format!("SELECT {COLUMNS} FROM tenant_invitations WHERE tenant = $1 AND expires_at > now() ORDER BY email");
     Ok(InvitationRow::find_by_statement(statement(sql, vec![tenant.into()])).all(db).await?)
 }
 
 /// The open invitations naming `email`.
-pub async fn for_email(db: &impl ConnectionTrait, email: &str) -> Result<Vec<InvitationRow>, StoreError> {
+pub(crate) async fn for_email(db: &impl ConnectionTrait, email: &str) -> Result<Vec<InvitationRow>, StoreError> {
     let sql =
         format!("SELECT {COLUMNS} FROM tenant_invitations WHERE email = $1 AND expires_at > now() ORDER BY tenant");
     Ok(InvitationRow::find_by_statement(statement(sql, vec![email.into()])).all(db).await?)
@@ -68,7 +68,7 @@ pub async fn take(db: &impl ConnectionTrait, tenant: &str, email: &str) -> Resul
 }
 
 /// Withdraws an invitation; false when there was none.
-pub async fn withdraw(db: &impl ConnectionTrait, tenant: &str, email: &str) -> Result<bool, StoreError> {
+pub(crate) async fn withdraw(db: &impl ConnectionTrait, tenant: &str, email: &str) -> Result<bool, StoreError> {
     let result = db
         .execute(statement(
             "DELETE FROM tenant_invitations WHERE tenant = $1 AND email = $2".into(),

@@ -25,7 +25,7 @@ use sea_orm::{DbErr, SqlErr};
 static QUERIES: AtomicU64 = AtomicU64::new(0);
 
 /// Counts one statement (sea-orm's metric callback calls this for each).
-pub fn count_query() {
+pub(crate) fn count_query() {
     QUERIES.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -67,7 +67,7 @@ impl From<DbErr> for StoreError {
 /// Whether an error says the database could not be reached (as opposed to refusing a statement): no connection
 /// from the pool in time, a connection lost, or a server shutting down or starting up (SQLSTATE classes 08 and
 /// 57P: connection exceptions, admin shutdown, cannot connect now).
-pub fn is_unavailable(error: &DbErr) -> bool {
+pub(crate) fn is_unavailable(error: &DbErr) -> bool {
     use sea_orm::RuntimeErr;
     let sqlx_error = match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
@@ -87,11 +87,11 @@ pub fn is_unavailable(error: &DbErr) -> bool {
 }
 
 /// The channel on which identity changes are announced (`auth::cache` listens and drops its entries).
-pub const IDENTITY_CHANNEL: &str = "butler_identity";
+pub(crate) const IDENTITY_CHANNEL: &str = "butler_identity";
 
 /// Announces that users, memberships, tokens or sessions changed (at commit, when inside a transaction), so
 /// every process drops its cached identities.
-pub async fn notify_identity_changed(db: &impl sea_orm::ConnectionTrait) -> Result<(), StoreError> {
+pub(crate) async fn notify_identity_changed(db: &impl sea_orm::ConnectionTrait) -> Result<(), StoreError> {
     db.execute(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
         "SELECT pg_notify($1, '')",

@@ -140,7 +140,7 @@ pub async fn complete(
 
 /// Makes every environment of the tenants using cloud profile `profile` due now, with a clean slate of
 /// attempts: a changed profile (a role, an AMI) is the change a permanent failure waits for.
-pub async fn make_due_for_profile(db: &impl ConnectionTrait, profile: &str) -> Result<u64, StoreError> {
+pub(crate) async fn make_due_for_profile(db: &impl ConnectionTrait, profile: &str) -> Result<u64, StoreError> {
     let result = db
         .execute(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -154,7 +154,7 @@ pub async fn make_due_for_profile(db: &impl ConnectionTrait, profile: &str) -> R
 
 /// Makes due now the environments of `profile` whose last content check is older than `checked_before`: the
 /// profile's batched look was just taken, and their checks can share it.
-pub async fn make_content_checks_due(
+pub(crate) async fn make_content_checks_due(
     db: &impl ConnectionTrait,
     profile: &str,
     checked_before: chrono::DateTime<chrono::Utc>,
@@ -173,7 +173,7 @@ pub async fn make_content_checks_due(
 }
 
 /// Makes every environment of `tenant` due now (the tenant moved to another cloud profile).
-pub async fn make_due_for_tenant(db: &impl ConnectionTrait, tenant: &str) -> Result<u64, StoreError> {
+pub(crate) async fn make_due_for_tenant(db: &impl ConnectionTrait, tenant: &str) -> Result<u64, StoreError> {
     let result = db
         .execute(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -185,7 +185,7 @@ pub async fn make_due_for_tenant(db: &impl ConnectionTrait, tenant: &str) -> Res
 }
 
 /// Gives back every lease `owner` holds (graceful shutdown): the rows are due again for others at once.
-pub async fn release_all(db: &impl ConnectionTrait, owner: &str) -> Result<u64, StoreError> {
+pub(crate) async fn release_all(db: &impl ConnectionTrait, owner: &str) -> Result<u64, StoreError> {
     let result = db
         .execute(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -8,8 +8,7 @@ use super::StoreError;
 
 /// A live session.
 #[derive(Debug, Clone, FromQueryResult)]
-pub struct SessionRow {
-    pub id: Uuid,
+pub(crate) struct SessionRow {
     pub user_id: Uuid,
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
@@ -33,7 +32,7 @@ pub async fn create(
 }
 
 /// The session if it is neither revoked nor expired.
-pub async fn find_live(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
+pub(crate) async fn find_live(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
     Ok(SessionRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT id, user_id, csrf_token, expires_at FROM sessions \

@@ -63,7 +63,10 @@ pub async fn find(db: &impl ConnectionTrait, name: &str) -> Result<Option<tenant
 }
 
 /// Looks a tenant up and locks it until the transaction ends: writes that check quotas go one at a time.
-pub async fn find_for_update(db: &impl ConnectionTrait, name: &str) -> Result<Option<tenant::Model>, StoreError> {
+pub(crate) async fn find_for_update(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<tenant::Model>, StoreError> {
     Ok(tenant::Entity::find().filter(tenant::Column::Name.eq(name)).lock_exclusive().one(db).await?)
 }
 
@@ -73,7 +76,7 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<tenant::Model>, Store
 }
 
 /// The named tenants, by name.
-pub async fn list_named(db: &impl ConnectionTrait, names: &[String]) -> Result<Vec<tenant::Model>, StoreError> {
+pub(crate) async fn list_named(db: &impl ConnectionTrait, names: &[String]) -> Result<Vec<tenant::Model>, StoreError> {
     Ok(tenant::Entity::find()
         .filter(tenant::Column::Name.is_in(names.iter().cloned()))
         .order_by_asc(tenant::Column::Name)
@@ -118,7 +121,7 @@ pub struct Usage {
 
 /// A tenant with its quotas and how many environments it has.
 #[derive(Debug, Clone, FromQueryResult)]
-pub struct TenantWithUsage {
+pub(crate) struct TenantWithUsage {
     pub name: String,
     pub display_name: String,
     pub cloud_profile: String,
@@ -128,7 +131,7 @@ pub struct TenantWithUsage {
 }
 
 /// Every tenant with its environment count, in one query (the platform admin's tenants page).
-pub async fn list_with_usage(db: &impl ConnectionTrait) -> Result<Vec<TenantWithUsage>, StoreError> {
+pub(crate) async fn list_with_usage(db: &impl ConnectionTrait) -> Result<Vec<TenantWithUsage>, StoreError> {
     Ok(TenantWithUsage::find_by_statement(Statement::from_string(
         DbBackend::Postgres,
         // Counting rows uses the (tenant, name) index; summing each spec's capacity would read every

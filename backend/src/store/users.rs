@@ -46,7 +46,7 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Opt
 }
 
 /// Finds a user by id.
-pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<UserRow>, StoreError> {
+pub(crate) async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<UserRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     Ok(UserRow::find_by_statement(statement(sql, vec![id.into()])).one(db).await?)
 }
@@ -93,7 +93,7 @@ pub async fn update(
 }
 
 /// `(tenant, role)` for every membership of a user.
-pub async fn memberships_of(db: &impl ConnectionTrait, user: Uuid) -> Result<Vec<(String, String)>, StoreError> {
+pub(crate) async fn memberships_of(db: &impl ConnectionTrait, user: Uuid) -> Result<Vec<(String, String)>, StoreError> {
     #[derive(FromQueryResult)]
     struct Membership {
         tenant: String,
@@ -135,7 +135,7 @@ pub async fn set_membership(db: &impl ConnectionTrait, tenant: &str, user: Uuid,
 }
 
 /// Removes a membership; false when there was none.
-pub async fn remove_membership(db: &impl ConnectionTrait, tenant: &str, user: Uuid) -> Result<bool, StoreError> {
+pub(crate) async fn remove_membership(db: &impl ConnectionTrait, tenant: &str, user: Uuid) -> Result<bool, StoreError> {
     let result = db
         .execute(statement(
             "DELETE FROM memberships WHERE tenant = $1 AND user_id = $2".into(),

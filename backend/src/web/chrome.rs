@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A signed-in person on a page; anyone else is sent to the sign-in page (with the way back).
-pub struct PageCaller(pub Caller);
+pub(crate) struct PageCaller(pub Caller);
 
 impl FromRequestParts<AppState> for PageCaller {
     type Rejection = Response;
@@ -30,14 +30,14 @@ impl FromRequestParts<AppState> for PageCaller {
 }
 
 /// A tenant in the switcher.
-pub struct TenantLink {
+pub(crate) struct TenantLink {
     pub name: String,
     pub role: String,
     pub current: bool,
 }
 
 /// The page frame: who, where, and the CSRF token.
-pub struct Chrome {
+pub(crate) struct Chrome {
     pub who: String,
     pub platform_admin: bool,
     pub tenant: Option<String>,
@@ -103,12 +103,7 @@ impl Chrome {
     }
 
     /// Whether the caller may change environments in the current tenant.
-    pub fn can_edit(&self, caller: &Caller) -> bool {
+    pub(crate) fn can_edit(&self, caller: &Caller) -> bool {
         self.tenant.as_deref().is_some_and(|t| caller.require(t, Role::Editor).is_ok())
-    }
-
-    /// Whether the caller administers the current tenant.
-    pub fn can_admin(&self, caller: &Caller) -> bool {
-        self.tenant.as_deref().is_some_and(|t| caller.require(t, Role::Admin).is_ok())
     }
 }

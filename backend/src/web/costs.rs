@@ -30,7 +30,7 @@ struct CostQuery {
 const COLOURS: [&str; 6] = ["#0a55b8", "#a40e26", "#116329", "#7a4d00", "#6639ba", "#1b1f24"];
 
 /// A bar chart of daily cost, one series per tenant (the five most expensive, the rest summed), as SVG.
-pub fn daily_chart(tenants: &[TenantCost], from: NaiveDate, days: i64) -> String {
+pub(crate) fn daily_chart(tenants: &[TenantCost], from: NaiveDate, days: i64) -> String {
     let (width, height, left, bottom) = (720.0_f64, 240.0_f64, 56.0_f64, 28.0_f64);
     let mut series: Vec<(String, Vec<f64>)> = Vec::new();
     let day_index = |day: NaiveDate| (day - from).num_days();

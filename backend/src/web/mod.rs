@@ -18,7 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
-pub use chrome::{Chrome, PageCaller};
+pub(crate) use chrome::{Chrome, PageCaller};
 
 use crate::caller::Principal;
 use crate::error::ApiError;
@@ -51,7 +51,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// Renders a template, or a 500 page saying it could not.
-pub fn render(template: &impl Template) -> Response {
+pub(crate) fn render(template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
         Err(error) => {
@@ -77,7 +77,7 @@ fn error_response(status: StatusCode, title: &str, detail: &str) -> Response {
 
 /// The error page for an API error (404 for another tenant's things, 403 for a role too low, …). A refusal
 /// keeps what the audit layer records about it.
-pub fn error_page(error: ApiError) -> Response {
+pub(crate) fn error_page(error: ApiError) -> Response {
     let status = error.status();
     let (title, detail) = match status {
         StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or it is not yours to see.".to_owned()),
@@ -94,7 +94,7 @@ pub fn error_page(error: ApiError) -> Response {
 }
 
 /// The HTML 404 for paths that are not API routes.
-pub fn not_found_page() -> Response {
+pub(crate) fn not_found_page() -> Response {
     error_response(StatusCode::NOT_FOUND, "Not found", "There is nothing here, or it is not yours to see.")
 }
 

@@ -6,7 +6,7 @@
 const MAX_NEXT: usize = 2048;
 
 /// A same-origin relative path from `next`, or `/`.
-pub fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     let Some(next) = next else { return "/".to_owned() };
     let same_origin_path = next.len() <= MAX_NEXT
         && next.starts_with('/')

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::object::{ConditionStatus, JenkinsEnvironment, Phase};
 
 /// One row of the environments list.
-pub struct EnvironmentRow {
+pub(crate) struct EnvironmentRow {
     pub name: String,
     pub phase: String,
     pub badge: &'static str,
@@ -20,12 +20,12 @@ pub struct EnvironmentRow {
 }
 
 /// How a current cost reads on a page.
-pub fn cost_text(cost: Option<&crate::store::costs::CurrentCost>) -> String {
+pub(crate) fn cost_text(cost: Option<&crate::store::costs::CurrentCost>) -> String {
     cost.map_or_else(String::new, |c| format!("{:.4} USD/h · {:.2} USD this month", c.per_hour, c.month_to_date))
 }
 
 /// The CSS class of a phase's badge.
-pub fn badge(phase: Phase) -> &'static str {
+pub(crate) fn badge(phase: Phase) -> &'static str {
     match phase {
         Phase::Ready => "badge ok",
         Phase::Provisioning | Phase::Pending => "badge busy",
@@ -46,7 +46,7 @@ pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// The phase's name as shown: the API's own word for it.
-pub fn phase_name(phase: Phase) -> String {
+pub(crate) fn phase_name(phase: Phase) -> String {
     phase.as_str().to_owned()
 }
 
@@ -79,7 +79,7 @@ impl EnvironmentRow {
 }
 
 /// An output of the detail page, with a link to the AWS console when there is one.
-pub struct Output {
+pub(crate) struct Output {
     pub label: &'static str,
     pub value: String,
     pub link: Option<String>,

@@ -17,7 +17,7 @@ use crate::store::audit::{self, AuditFilter};
 /// Filters and page.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuditQuery {
+pub(crate) struct AuditQuery {
     tenant: Option<String>,
     actor: Option<String>,
     action: Option<String>,
@@ -29,7 +29,7 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/audit`
-pub async fn list_audit(
+pub(crate) async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<AuditQuery>,

@@ -22,7 +22,7 @@ use crate::store::users;
 /// Email and password.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     email: String,
     password: SecretString,
 }
@@ -58,7 +58,7 @@ fn expiry(seconds: i64) -> DateTime<Utc> {
 }
 
 /// `POST /api/v1/auth/token`: email + password → a short-lived JWT for `Authorization: Bearer`.
-pub async fn create_token(
+pub(crate) async fn create_token(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     ApiJson(credentials): ApiJson<Credentials>,
@@ -86,7 +86,7 @@ fn session_cookie(state: &AppState, value: &str, max_age: u64) -> Option<HeaderV
 }
 
 /// `POST /api/v1/auth/session`: email + password → an HttpOnly, SameSite=Lax session cookie.
-pub async fn create_session(
+pub(crate) async fn create_session(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     ApiJson(credentials): ApiJson<Credentials>,
@@ -108,7 +108,7 @@ pub async fn create_session(
 }
 
 /// `DELETE /api/v1/auth/session`: ends the caller's browser session and clears the cookie.
-pub async fn delete_session(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn delete_session(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     if let Some(session) = caller.session {
         identity::end_session(&state.services(), session).await?;
     }
@@ -139,7 +139,7 @@ struct MembershipView {
 }
 
 /// `GET /api/v1/me`
-pub async fn get_me(caller: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn get_me(caller: Caller) -> Result<Response, ApiError> {
     let (email, memberships) = match &caller.principal {
         Principal::User { email, memberships, .. } => (
             Some(email.clone()),

@@ -86,7 +86,7 @@ fn view(row: ProfileRow) -> ProfileView {
 /// Body of `PUT /api/v1/cloudprofiles/{name}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ProfileBody {
+pub(crate) struct ProfileBody {
     region: String,
     vpc_id: String,
     subnet_ids: Vec<String>,
@@ -160,14 +160,14 @@ fn validate(name: &str, body: &ProfileBody) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/cloudprofiles`
-pub async fn list_cloud_profiles(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn list_cloud_profiles(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require_platform_admin()?;
     let items: Vec<ProfileView> = cloud_profiles::list(&state.db).await?.into_iter().map(view).collect();
     respond::json(StatusCode::OK, &serde_json::json!({ "items": items }))
 }
 
 /// `GET /api/v1/cloudprofiles/{name}`
-pub async fn get_cloud_profile(
+pub(crate) async fn get_cloud_profile(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
@@ -180,7 +180,7 @@ pub async fn get_cloud_profile(
 }
 
 /// `PUT /api/v1/cloudprofiles/{name}`: 201 when new, 200 when replaced.
-pub async fn put_cloud_profile(
+pub(crate) async fn put_cloud_profile(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
@@ -204,7 +204,7 @@ pub async fn put_cloud_profile(
 }
 
 /// `DELETE /api/v1/cloudprofiles/{name}`: refused (409) while a tenant uses it.
-pub async fn delete_cloud_profile(
+pub(crate) async fn delete_cloud_profile(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,

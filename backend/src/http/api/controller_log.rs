@@ -15,13 +15,13 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LogParams {
+pub(crate) struct LogParams {
     lines: Option<i32>,
 }
 
 /// The controller's last log lines. Editors and admins: Jenkins' own log may carry what a build or a plugin
 /// printed, which is more than a viewer sees of an environment.
-pub async fn get_controller_log(
+pub(crate) async fn get_controller_log(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,

@@ -25,7 +25,7 @@ const MAX_DAYS: i64 = 400;
 /// `?from=&to=&tenant=&format=`
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CostQuery {
+pub(crate) struct CostQuery {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     tenant: Option<String>,
@@ -33,7 +33,7 @@ pub struct CostQuery {
 }
 
 /// `GET /api/v1/costs`
-pub async fn get_costs(
+pub(crate) async fn get_costs(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<CostQuery>,
@@ -64,13 +64,13 @@ pub async fn get_costs(
 }
 
 /// `GET /api/v1/prices`
-pub async fn get_prices(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn get_prices(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require_platform_admin()?;
     respond::json(StatusCode::OK, &costs::price_list(&state.db).await?)
 }
 
 /// `PUT /api/v1/prices`: lays the given list over the current one (adds or replaces prices).
-pub async fn put_prices(
+pub(crate) async fn put_prices(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(list): ApiJson<PriceList>,
@@ -84,7 +84,7 @@ pub async fn put_prices(
 /// Body of `PUT /api/v1/tenants/{tenant}/budget`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BudgetBody {
+pub(crate) struct BudgetBody {
     /// USD per month; null removes the budget.
     monthly_usd: Option<f64>,
 }
@@ -111,7 +111,7 @@ async fn budget_view(state: &AppState, tenant: &str) -> Result<BudgetView, ApiEr
 }
 
 /// `GET /api/v1/tenants/{tenant}/budget` (tenant admins and platform admins)
-pub async fn get_budget(
+pub(crate) async fn get_budget(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -121,7 +121,7 @@ pub async fn get_budget(
 }
 
 /// `PUT /api/v1/tenants/{tenant}/budget` (platform admins)
-pub async fn put_budget(
+pub(crate) async fn put_budget(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,

@@ -33,7 +33,7 @@ const EVENTS_LIMIT: u64 = 500;
 /// `?labelSelector=&fieldSelector=&limit=&continue=&watch=&resourceVersion=`
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     pub label_selector: Option<String>,
     pub field_selector: Option<String>,
     pub limit: Option<u64>,
@@ -78,7 +78,7 @@ struct ListMeta {
 /// `?dryRun=All`
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WriteParams {
+pub(crate) struct WriteParams {
     pub dry_run: Option<String>,
 }
 
@@ -115,7 +115,7 @@ fn decode_continue(token: &str, selector: &str) -> Result<String, ApiError> {
 }
 
 /// Parses `fieldSelector`: only `metadata.name=<name>` is supported.
-pub fn parse_field_selector(text: Option<&str>) -> Result<Option<String>, ApiError> {
+pub(crate) fn parse_field_selector(text: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(None) };
     match text.split_once('=') {
         Some(("metadata.name", name)) => Ok(Some(name.trim_start_matches('=').to_owned())),
@@ -133,7 +133,7 @@ async fn require_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> 
 }
 
 /// `GET …/jenkinsenvironments`: a page of the tenant's environments, or with `watch=true` a stream of changes.
-pub async fn list_environments(
+pub(crate) async fn list_environments(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -188,7 +188,7 @@ pub async fn list_environments(
 }
 
 /// `POST …/jenkinsenvironments`: creates one (201 + Location), or with `dryRun=All` shows what would be stored.
-pub async fn create_environment(
+pub(crate) async fn create_environment(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -213,7 +213,7 @@ pub async fn create_environment(
 }
 
 /// The header a dry run answers with: what the spec would cost per hour at its minimum capacity.
-pub const ESTIMATE_HEADER: &str = "butler-estimated-cost-per-hour";
+pub(crate) const ESTIMATE_HEADER: &str = "butler-estimated-cost-per-hour";
 
 /// Adds the estimated cost per hour (`<usd> USD` and, when a price was missing, `; approximate`). Only dry runs
 /// pay for the lookups (the tenant's profile for its region, the cached Spot prices there).
@@ -257,7 +257,7 @@ async fn read_one(state: &AppState, tenant: &str, name: &str) -> Result<Bytes, A
 
 /// `GET …/jenkinsenvironments/{name}` and its read-only `/status` subresource (the whole object, as in
 /// Kubernetes): served from the change-feed cache.
-pub async fn get_environment(
+pub(crate) async fn get_environment(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
@@ -267,7 +267,7 @@ pub async fn get_environment(
 }
 
 /// `PUT …/jenkinsenvironments/{name}`: replaces metadata and spec; a stale `resourceVersion` is 409.
-pub async fn replace_environment(
+pub(crate) async fn replace_environment(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
@@ -283,7 +283,7 @@ pub async fn replace_environment(
 }
 
 /// `PATCH …/jenkinsenvironments/{name}` with `application/merge-patch+json`.
-pub async fn patch_environment(
+pub(crate) async fn patch_environment(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
@@ -299,7 +299,7 @@ pub async fn patch_environment(
 }
 
 /// `DELETE …/jenkinsenvironments/{name}`: 202 while finalizers remain (idempotent), 200 once the row is gone.
-pub async fn delete_environment(
+pub(crate) async fn delete_environment(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,
@@ -315,7 +315,7 @@ pub async fn delete_environment(
 }
 
 /// `GET …/jenkinsenvironments/{name}/events`: newest first.
-pub async fn list_environment_events(
+pub(crate) async fn list_environment_events(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,

@@ -16,12 +16,12 @@ use crate::state::AppState;
 const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The process is up.
-pub async fn get_healthz() -> Result<Response, ApiError> {
+pub(crate) async fn get_healthz() -> Result<Response, ApiError> {
     respond::json(StatusCode::OK, &json!({ "status": "ok" }))
 }
 
 /// The process can serve: the database answers, every migration is applied and the cache is loaded.
-pub async fn get_readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn get_readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     // Bounded: a readiness probe must answer, red, while the database does not.
     let probe = tokio::time::timeout(READINESS_TIMEOUT, state.db.execute_unprepared("SELECT 1")).await;
     if !matches!(probe, Ok(Ok(_))) {

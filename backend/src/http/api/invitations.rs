@@ -21,7 +21,7 @@ use crate::store::invitations;
 /// Body of `POST …/members`: whom to invite, with which role.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Invite {
+pub(crate) struct Invite {
     email: String,
     role: Role,
 }
@@ -32,7 +32,7 @@ fn looks_like_email(email: &str) -> bool {
 }
 
 /// `POST /api/v1/tenants/{tenant}/members`: invites an email (202, whether or not it has an account).
-pub async fn invite_member(
+pub(crate) async fn invite_member(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -49,7 +49,7 @@ pub async fn invite_member(
 }
 
 /// `GET /api/v1/tenants/{tenant}/invitations`: the tenant's open invitations (tenant admins).
-pub async fn list_invitations(
+pub(crate) async fn list_invitations(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -61,7 +61,7 @@ pub async fn list_invitations(
 }
 
 /// `DELETE /api/v1/tenants/{tenant}/invitations/{email}`: withdraws an invitation (tenant admins).
-pub async fn withdraw_invitation(
+pub(crate) async fn withdraw_invitation(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, email)): ApiPath<(String, String)>,
@@ -81,14 +81,14 @@ fn person(caller: &Caller) -> Result<(uuid::Uuid, String), ApiError> {
 }
 
 /// `GET /api/v1/me/invitations`: the open invitations naming the caller's email.
-pub async fn my_invitations(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn my_invitations(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (_, email) = person(&caller)?;
     let items = invitations::for_email(&state.db, &email).await?;
     respond::json(StatusCode::OK, &serde_json::json!({ "items": items }))
 }
 
 /// `POST /api/v1/me/invitations/{tenant}`: accepts an invitation: the caller joins with the invited role.
-pub async fn accept_invitation(
+pub(crate) async fn accept_invitation(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,

@@ -36,7 +36,7 @@ pub(super) async fn environment_with_profile(
 }
 
 /// The generated Jenkins configuration of one environment (viewers may read it: it holds no secret).
-pub async fn get_jenkins_config(
+pub(crate) async fn get_jenkins_config(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, name)): ApiPath<(String, String)>,

@@ -23,7 +23,7 @@ pub(super) async fn require_existing_tenant(state: &AppState, tenant: &str) -> R
 }
 
 /// `GET /api/v1/tenants/{tenant}/members`
-pub async fn list_members(
+pub(crate) async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -37,7 +37,7 @@ pub async fn list_members(
 /// Body of `PUT …/members/{userId}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SetRole {
+pub(crate) struct SetRole {
     role: Role,
 }
 
@@ -56,7 +56,7 @@ async fn set_role(
 }
 
 /// `PUT /api/v1/tenants/{tenant}/members/{userId}`: changes a member's role.
-pub async fn update_member(
+pub(crate) async fn update_member(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, user_id)): ApiPath<(String, Uuid)>,
@@ -71,7 +71,7 @@ pub async fn update_member(
 }
 
 /// `DELETE /api/v1/tenants/{tenant}/members/{userId}`
-pub async fn remove_member(
+pub(crate) async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, user_id)): ApiPath<(String, Uuid)>,

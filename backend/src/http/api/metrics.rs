@@ -41,7 +41,7 @@ async fn authorize(state: &AppState, parts: &mut Parts) -> Result<(), ApiError> 
 }
 
 /// The metrics of this process (AWS counters) and of the shared queue (database).
-pub async fn get_metrics(State(state): State<AppState>, mut parts: Parts) -> Result<Response, ApiError> {
+pub(crate) async fn get_metrics(State(state): State<AppState>, mut parts: Parts) -> Result<Response, ApiError> {
     authorize(&state, &mut parts).await?;
     let health = queue::health(&state.db).await?;
     let mut text = String::new();

@@ -20,9 +20,9 @@ mod watch;
 use super::routes::RouteTable;
 
 /// Collection path of JenkinsEnvironments in a tenant.
-pub const ENVIRONMENTS: &str = "/api/v1/tenants/{tenant}/jenkinsenvironments";
+pub(crate) const ENVIRONMENTS: &str = "/api/v1/tenants/{tenant}/jenkinsenvironments";
 /// One JenkinsEnvironment.
-pub const ENVIRONMENT: &str = "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}";
+pub(crate) const ENVIRONMENT: &str = "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}";
 
 /// Registers every API route.
 pub fn routes(table: RouteTable) -> RouteTable {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 
 /// A JSON response from bytes already serialized (the cache's, or a fresh serialization).
-pub fn json_bytes(status: StatusCode, body: Bytes) -> Response {
+pub(crate) fn json_bytes(status: StatusCode, body: Bytes) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
@@ -21,7 +21,7 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, Api
 }
 
 /// Adds one `Warning: 299 - "..."` header per warning (RFC 7234 form, as the Kubernetes API sends them).
-pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+pub(crate) fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for warning in warnings {
         let text: String = warning
             .chars()

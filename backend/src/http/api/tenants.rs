@@ -19,7 +19,7 @@ use crate::store::tenants::{self, NewTenant, Usage};
 /// A tenant as the API shows it; usage only to its admins.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TenantView {
+pub(crate) struct TenantView {
     name: String,
     display_name: String,
     cloud_profile: String,
@@ -49,7 +49,7 @@ fn view(tenant: tenant::Model, usage: Option<Usage>) -> TenantView {
 }
 
 /// `GET /api/v1/tenants`: every tenant for platform admins, otherwise the caller's own.
-pub async fn list_tenants(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn list_tenants(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let rows = match &caller.principal {
         _ if caller.is_platform_admin() => tenants::list(&state.db).await?,
         Principal::User { memberships, .. } => {
@@ -93,7 +93,7 @@ fn check_tenant_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /api/v1/tenants` (platform admin).
-pub async fn create_tenant(
+pub(crate) async fn create_tenant(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateTenant>,
@@ -119,7 +119,7 @@ pub async fn create_tenant(
 }
 
 /// `GET /api/v1/tenants/{tenant}` (tenant admin): quotas and usage.
-pub async fn get_tenant(
+pub(crate) async fn get_tenant(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -135,7 +135,7 @@ pub async fn get_tenant(
 /// Body of `PATCH /api/v1/tenants/{tenant}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateTenant {
+pub(crate) struct UpdateTenant {
     display_name: Option<String>,
     max_environments: Option<i32>,
     max_instances: Option<i32>,
@@ -143,7 +143,7 @@ pub struct UpdateTenant {
 }
 
 /// `PATCH /api/v1/tenants/{tenant}` (platform admin): display name, quotas, cloud profile.
-pub async fn update_tenant(
+pub(crate) async fn update_tenant(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,

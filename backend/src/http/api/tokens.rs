@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::store::{api_tokens, tenants};
 
 /// `GET /api/v1/tenants/{tenant}/tokens`: metadata only, never secrets.
-pub async fn list_tokens(
+pub(crate) async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -30,14 +30,14 @@ pub async fn list_tokens(
 /// Body of `POST …/tokens`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateToken {
+pub(crate) struct CreateToken {
     name: String,
     role: Role,
     expires_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/tenants/{tenant}/tokens`: the secret is in this response and nowhere else, ever.
-pub async fn create_token(
+pub(crate) async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
@@ -77,7 +77,7 @@ pub async fn create_token(
 }
 
 /// `DELETE /api/v1/tenants/{tenant}/tokens/{tokenId}`: revokes at once (the next request with it is 401).
-pub async fn revoke_token(
+pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, token_id)): ApiPath<(String, Uuid)>,

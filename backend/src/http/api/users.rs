@@ -41,13 +41,13 @@ fn view(user: UserRow) -> UserView {
 /// `?after=<email>&limit=`
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ListUsers {
+pub(crate) struct ListUsers {
     after: Option<String>,
     limit: Option<u64>,
 }
 
 /// `GET /api/v1/users`
-pub async fn list_users(
+pub(crate) async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<ListUsers>,
@@ -80,7 +80,7 @@ fn check_email(email: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /api/v1/users`
-pub async fn create_user(
+pub(crate) async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateUser>,
@@ -95,7 +95,7 @@ pub async fn create_user(
 }
 
 /// `GET /api/v1/users/{userId}`
-pub async fn get_user(
+pub(crate) async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
@@ -109,14 +109,14 @@ pub async fn get_user(
 /// Body of `PATCH /api/v1/users/{userId}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateUser {
+pub(crate) struct UpdateUser {
     disabled: Option<bool>,
     platform_admin: Option<bool>,
     password: Option<SecretString>,
 }
 
 /// `PATCH /api/v1/users/{userId}`
-pub async fn update_user(
+pub(crate) async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,

@@ -45,7 +45,7 @@ impl Filter {
 
 /// Starts a watch of a tenant's environments from `from` (a resourceVersion), or from now after the current
 /// state as ADDED events when `from` is absent.
-pub async fn watch_environments(
+pub(crate) async fn watch_environments(
     state: AppState,
     tenant: String,
     selector: LabelSelector,

@@ -8,7 +8,7 @@ use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::EventType;
 
 /// Days logs are kept.
-pub const LOG_RETENTION_DAYS: i32 = 30;
+pub(crate) const LOG_RETENTION_DAYS: i32 = 30;
 /// Name of Butler's inline policy on a role.
 const INLINE_POLICY: &str = "butler";
 

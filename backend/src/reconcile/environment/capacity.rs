@@ -37,7 +37,7 @@ echo "ECS_INSTANCE_ATTRIBUTES={{\"lifecycle\":\"$LIFECYCLE\"}}" >> /etc/ecs/ecs.
 }
 
 /// The group Butler wants for this pass's spec.
-pub fn desired_group(pass: &Pass, launch_template_id: &str) -> GroupSpec {
+pub(crate) fn desired_group(pass: &Pass, launch_template_id: &str) -> GroupSpec {
     let capacity = &pass.object.spec.capacity;
     let mut subnets = super::storage::subnets(pass);
     subnets.sort();
@@ -69,12 +69,12 @@ fn waiting(pass: &mut Pass, reason: &str, message: String) -> Progress {
 }
 
 /// Whether the spec changed since the status was written (an update), as opposed to AWS drifting (a repair).
-pub fn spec_changed(pass: &Pass) -> bool {
+pub(crate) fn spec_changed(pass: &Pass) -> bool {
     pass.object.status.observed_generation != pass.object.metadata.generation
 }
 
 /// The event for putting something back: a spec change is an update, anything else is repaired drift.
-pub fn change_event(pass: &mut Pass, updated_reason: &str, message: String) {
+pub(crate) fn change_event(pass: &mut Pass, updated_reason: &str, message: String) {
     let reason = if spec_changed(pass) { updated_reason } else { "DriftRepaired" };
     pass.event(EventType::Normal, reason, message);
 }
@@ -220,7 +220,7 @@ async fn group(pass: &mut Pass, desired: &GroupSpec) -> Result<Option<Group>, Aw
 
 /// Records the group's instances and an event for each one that left since the last look (a Spot reclaim or
 /// rebalance when it ran on Spot; the ASG launches its replacement).
-pub fn observe_instances(pass: &mut Pass, group: &Group) {
+pub(crate) fn observe_instances(pass: &mut Pass, group: &Group) {
     let now: Vec<InstanceStatus> = group
         .instances
         .iter()

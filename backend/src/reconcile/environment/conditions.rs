@@ -6,20 +6,20 @@ use chrono::{DateTime, Utc};
 use crate::domain::object::{Condition, ConditionStatus, JenkinsEnvironmentStatus, Phase};
 
 /// Storage (EFS, mount targets, access point).
-pub const STORAGE_READY: &str = "StorageReady";
+pub(crate) const STORAGE_READY: &str = "StorageReady";
 /// The controller's Cloud Map name.
-pub const DISCOVERY_READY: &str = "DiscoveryReady";
+pub(crate) const DISCOVERY_READY: &str = "DiscoveryReady";
 /// ASG and capacity provider.
-pub const CAPACITY_READY: &str = "CapacityReady";
+pub(crate) const CAPACITY_READY: &str = "CapacityReady";
 /// The profile's subnets reach the internet (the controller downloads its plugins at start).
-pub const EGRESS_READY: &str = "EgressReady";
+pub(crate) const EGRESS_READY: &str = "EgressReady";
 /// The controller service.
-pub const CONTROLLER_READY: &str = "ControllerReady";
+pub(crate) const CONTROLLER_READY: &str = "ControllerReady";
 /// All of the above.
-pub const READY: &str = "Ready";
+pub(crate) const READY: &str = "Ready";
 
 /// The part conditions `Ready` is derived from.
-pub const PARTS: [&str; 5] = [STORAGE_READY, DISCOVERY_READY, CAPACITY_READY, EGRESS_READY, CONTROLLER_READY];
+pub(crate) const PARTS: [&str; 5] = [STORAGE_READY, DISCOVERY_READY, CAPACITY_READY, EGRESS_READY, CONTROLLER_READY];
 
 /// Sets a condition, keeping `lastTransitionTime` unless the status flips.
 pub fn set(
@@ -53,12 +53,12 @@ pub fn set(
 }
 
 /// The status of a condition, Unknown when absent.
-pub fn status_of(status: &JenkinsEnvironmentStatus, condition_type: &str) -> ConditionStatus {
+pub(crate) fn status_of(status: &JenkinsEnvironmentStatus, condition_type: &str) -> ConditionStatus {
     status.conditions.iter().find(|c| c.condition_type == condition_type).map_or(ConditionStatus::Unknown, |c| c.status)
 }
 
 /// Derives `Ready` and the phase from the parts observed for `generation`.
-pub fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i64, deleting: bool, now: DateTime<Utc>) {
+pub(crate) fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i64, deleting: bool, now: DateTime<Utc>) {
     let pending: Vec<&Condition> = PARTS
         .iter()
         .filter_map(|part| status.conditions.iter().find(|c| c.condition_type == *part))

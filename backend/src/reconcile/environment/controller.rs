@@ -28,7 +28,7 @@ const ADMIN_PASSWORD_LENGTH: usize = 32;
 ///
 /// tini is `/usr/bin/tini` in the Debian images and `/sbin/tini` in the alpine and rhel ones
 /// (jenkinsci/docker: debian/Dockerfile, alpine/hotspot/Dockerfile, rhel/Dockerfile), so the wrapper finds it.
-pub const ENTRY_POINT_SCRIPT: &str = r#"set -eu
+pub(crate) const ENTRY_POINT_SCRIPT: &str = r#"set -eu
 mkdir -p "$(dirname "$CASC_JENKINS_CONFIG")"
 printf '%s' "$BUTLER_CASC_YAML" > "$CASC_JENKINS_CONFIG"
 printf '%s\n' $BUTLER_PLUGINS > /tmp/butler-plugins.txt
@@ -66,7 +66,7 @@ fn java_opts(spec: &str) -> String {
 }
 
 /// The controller's task definition for this pass.
-pub fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
+pub(crate) fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
     let spec = &pass.object.spec.controller;
     let config = jenkins_config::deployed(&pass.object, &pass.status.outputs, &pass.profile).map_err(config_error)?;
     let proxy = pass.profile.proxy();
@@ -108,7 +108,7 @@ pub fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
 }
 
 /// A short, stable hash of what a task definition says: equal hashes, no new revision.
-pub fn definition_hash(task: &ControllerTask) -> String {
+pub(crate) fn definition_hash(task: &ControllerTask) -> String {
     let encoded = serde_json::to_vec(task).unwrap_or_default();
     let digest = Sha256::digest(&encoded);
     digest.iter().take(12).map(|byte| format!("{byte:02x}")).collect()

@@ -21,7 +21,7 @@ fn is_egress(target: &str) -> bool {
 }
 
 /// The verdict on a profile's subnets from their default routes.
-pub fn judge(
+pub(crate) fn judge(
     routes: &std::collections::BTreeMap<String, Option<String>>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ProfileEgress {

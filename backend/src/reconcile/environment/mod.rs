@@ -107,7 +107,7 @@ pub enum Progress {
 }
 
 /// How often a converged environment gets a full content check unless configured otherwise.
-pub const DEFAULT_CONTENT_CHECK: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_CONTENT_CHECK: Duration = Duration::from_secs(3600);
 
 /// The reconciler.
 pub struct EnvironmentReconciler {

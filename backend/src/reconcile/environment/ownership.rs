@@ -8,7 +8,7 @@ use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::EventType;
 
 /// The reason of the condition and events.
-pub const NOT_OWNED: &str = "ResourceNotOwned";
+pub(crate) const NOT_OWNED: &str = "ResourceNotOwned";
 
 /// Whether a resource marked `owner` is this environment's.
 pub fn owns(pass: &Pass, owner: Option<&str>) -> bool {
@@ -24,7 +24,7 @@ fn whose(owner: Option<&str>) -> &'static str {
 }
 
 /// Ok when the environment owns the resource; otherwise the permanent error that stops the pass.
-pub fn require(pass: &Pass, what: &str, name: &str, owner: Option<&str>) -> Result<(), AwsError> {
+pub(crate) fn require(pass: &Pass, what: &str, name: &str, owner: Option<&str>) -> Result<(), AwsError> {
     if owns(pass, owner) {
         return Ok(());
     }

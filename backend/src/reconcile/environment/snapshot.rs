@@ -23,7 +23,7 @@ use crate::domain::object::JenkinsEnvironment;
 use crate::store::cloud_profiles::ProfileRow;
 
 /// How long a snapshot serves the profile's content checks.
-pub const SNAPSHOT_TTL: Duration = Duration::from_secs(300);
+pub(crate) const SNAPSHOT_TTL: Duration = Duration::from_secs(300);
 /// Security group names per DescribeSecurityGroups filter (EC2 takes up to 200 values).
 const GROUP_NAMES_PER_CALL: usize = 150;
 
