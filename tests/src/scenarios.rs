@@ -80,7 +80,7 @@ fn overlapping(
 }
 
 /// Two `butler serve` replicas provision `count` environments; one is killed with SIGKILL `kill_after` the
-/// creates. The survivor must finish them all, taking the killed one's over only after its lease ran out.
+/// creates (at the first moment after that when it is in the middle of a pass). The survivor must finish them all, taking the killed one's over only after its lease ran out.
 pub async fn kill_a_replica(
     emulator: &FaultyEmulator,
     count: usize,
@@ -98,6 +98,12 @@ pub async fn kill_a_replica(
         assert_eq!(world.app.create("payments", &manifest(name)).await.status, StatusCode::CREATED);
     }
     tokio::time::sleep(kill_after).await;
+    // Kill it in the middle of a pass (what leases are for), not between two.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !doomed.passes().values().any(|passes| passes.last().is_some_and(|(_, end)| end.is_none())) {
+        assert!(Instant::now() < deadline, "the replica never started a pass");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     doomed.kill();
     let killed_at = Utc::now();
     until_ready(&world, &names, Duration::from_secs(60 * 15)).await;

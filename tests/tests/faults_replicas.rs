@@ -34,8 +34,8 @@ async fn slow_aws_does_not_slow_reads_and_metrics_show_the_backlog() {
     for (what, before, slow) in
         [("GET", report.get_before, report.get_slow), ("LIST", report.list_before, report.list_slow)]
     {
-        assert!(slow.p50 < before.p50 + 20.0, "{what} p50 {before:?} -> {slow:?}");
-        assert!(slow.p99 < 250.0, "{what} p99 {before:?} -> {slow:?}");
+        assert!(slow.p50 < before.p50 + 50.0, "{what} p50 {before:?} -> {slow:?}");
+        assert!(slow.p99 < 1000.0, "{what} p99 {before:?} -> {slow:?}");
     }
     // Two reconciling at a time, each call 2 s: most of the six wait, and the queue says so.
     assert_eq!(report.leased, 2.0, "{report:?}");
