@@ -18,6 +18,18 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy in front of the PostgreSQL server holding test database `name`, and the URL of that database
+    /// through it.
+    pub async fn for_database(name: &str) -> (Self, String) {
+        let direct = reqwest::Url::parse(&crate::database::url_for(name)).expect("database url");
+        let upstream = format!("{}:{}", direct.host_str().expect("host"), direct.port().unwrap_or(5432));
+        let upstream = tokio::net::lookup_host(upstream).await.expect("resolve").next().expect("address");
+        let proxy = Self::start(upstream).await;
+        let mut via_proxy = direct;
+        via_proxy.set_port(Some(proxy.port)).expect("port");
+        (proxy, via_proxy.into())
+    }
+
     /// Listens on a free loopback port and forwards to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");

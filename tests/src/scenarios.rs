@@ -251,8 +251,8 @@ pub struct OutageReport {
     pub watch_resumed: bool,
 }
 
-/// One answer of the load: status, whether a 503 carried Retry-After, how long it took.
-async fn timed_send(request: reqwest::RequestBuilder) -> (u16, bool, f64) {
+/// One answer: status (0 when none came within 30 s), whether it carried a numeric Retry-After, how long it took.
+pub async fn timed_send(request: reqwest::RequestBuilder) -> (u16, bool, f64) {
     let started = Instant::now();
     let response = request.timeout(Duration::from_secs(30)).send().await;
     let took = started.elapsed().as_secs_f64() * 1000.0;
@@ -272,16 +272,10 @@ async fn timed_send(request: reqwest::RequestBuilder) -> (u16, bool, f64) {
 pub async fn database_outage(emulator: &FaultyEmulator, outage: Duration) -> OutageReport {
     use crate::sse::SseReader;
     let world = world_on(emulator).await;
-    let direct = reqwest::Url::parse(&database::url_for(&world.app.database_name)).expect("database url");
-    let upstream = format!("{}:{}", direct.host_str().expect("host"), direct.port().unwrap_or(5432));
-    let upstream = tokio::net::lookup_host(upstream).await.expect("resolve").next().expect("address");
-    let proxy = crate::proxy::Proxy::start(upstream).await;
-    let mut via_proxy = direct.clone();
-    via_proxy.set_port(Some(proxy.port)).expect("port");
+    let (proxy, via_proxy) = crate::proxy::Proxy::for_database(&world.app.database_name).await;
     let dir = log_dir("db-outage");
     let replica =
-        Replica::start(via_proxy.as_str(), &emulator.endpoint, Duration::from_secs(6), dir.join("butler.log"), &[])
-            .await;
+        Replica::start(&via_proxy, &emulator.endpoint, Duration::from_secs(6), dir.join("butler.log"), &[]).await;
     let client = reqwest::Client::new();
     let jwt = world.app.jwts[&crate::Who::Platform].clone();
     let at = |path: &str| format!("{}{path}", replica.base_url);
