@@ -50,6 +50,9 @@ pub struct Config {
     pub content_check: Duration,
     /// How often the cost meter samples every environment (`BUTLER_METER_SECONDS`, default 300).
     pub meter_interval: Duration,
+    /// How long a shared load balancer with no environment left stays before the pool sweep deletes it
+    /// (`BUTLER_LOAD_BALANCER_GRACE_SECONDS`, default an hour).
+    pub load_balancer_grace: Duration,
     /// An AWS endpoint override (`BUTLER_AWS_ENDPOINT_URL`: the emulator); unset in production.
     pub aws_endpoint_url: Option<String>,
 }
@@ -136,6 +139,9 @@ impl Config {
             resync: Duration::from_secs(parsed(&lookup, "BUTLER_RESYNC_SECONDS", 600)?),
             content_check: Duration::from_secs(parsed(&lookup, "BUTLER_CONTENT_CHECK_SECONDS", 3600)?),
             meter_interval: Duration::from_secs(parsed::<u64>(&lookup, "BUTLER_METER_SECONDS", 300)?.max(60)),
+            // An hour: a team that deletes its last environment and makes a new one soon gets the same balancer
+            // (and DNS name) back.
+            load_balancer_grace: Duration::from_secs(parsed(&lookup, "BUTLER_LOAD_BALANCER_GRACE_SECONDS", 3600)?),
             aws_endpoint_url: optional(&lookup, "BUTLER_AWS_ENDPOINT_URL"),
         })
     }

@@ -166,6 +166,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let account = butler::aws::context::AwsAccount::connect(&settings, &target).await;
             let ec2 = butler::aws::ec2::SdkEc2::new(&account);
             let network = butler::aws::emulator::ensure_network(&ec2, &name).await?;
+            // An HTTPS address for every environment: a hosted zone and a certificate made in the emulator.
+            let ingress =
+                butler::aws::emulator::ensure_ingress(&account, "jenkins.butler.test", &network.subnet_ids, 100)
+                    .await?;
             let db = startup::connect(&config).await?;
             let input = butler::store::cloud_profiles::ProfileInput {
                 region: &region,
@@ -176,6 +180,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 namespace_name: "jenkins.local",
                 guardrails: &butler::domain::guardrails::Guardrails::default(),
                 proxy: None,
+                ingress: Some(&ingress),
             };
             butler::store::cloud_profiles::upsert(&db, &name, &input).await?;
             println!("cloud profile {name}: {} with subnets {}", network.vpc_id, network.subnet_ids.join(", "));

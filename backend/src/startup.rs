@@ -105,6 +105,7 @@ impl Application {
         if state.config.reconcile {
             background.spawn(reconcile(state.clone()));
             background.spawn(meter(state.clone()));
+            background.spawn(sweep_pool(state.clone()));
         }
         tracing::info!(address = %listener.local_addr()?, "butler is serving");
         let router = crate::http::router(state.clone());
@@ -175,6 +176,14 @@ async fn meter(state: AppState) {
     Meter::new(state.db.clone(), provider, owner, state.config.meter_interval).run(state.shutdown.clone()).await;
 }
 
+/// The load balancer pool sweep, until shutdown.
+async fn sweep_pool(state: AppState) {
+    use crate::reconcile::environment::SdkProvider;
+    let provider = Arc::new(SdkProvider::new(state.aws.clone()));
+    let grace = state.config.load_balancer_grace;
+    crate::reconcile::pool::run(state.db.clone(), provider, grace, state.shutdown.clone()).await;
+}
+
 /// The reconcile runner with the environment reconciler, until shutdown.
 async fn reconcile(state: AppState) {
     use crate::reconcile::environment::{EnvironmentReconciler, SdkProvider};
@@ -204,6 +213,7 @@ impl Application {
         background.spawn(feed::run(state.feed.clone(), state.identity.clone(), state.db.clone(), shutdown.clone()));
         background.spawn(reconcile(state.clone()));
         background.spawn(meter(state.clone()));
+        background.spawn(sweep_pool(state.clone()));
         shutdown.cancelled().await;
         while background.join_next().await.is_some() {}
         state.db.clone().close().await.ok();

@@ -16,6 +16,7 @@ mod m20261205_000011_add_profile_guardrails;
 mod m20261205_000012_create_tenant_invitations;
 mod m20261205_000013_add_profile_egress;
 mod m20261205_000014_add_profile_proxy;
+mod m20261205_000015_create_load_balancer_pool;
 
 /// The ordered list of every migration Butler has ever shipped.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_create_tenant_invitations::Migration),
             Box::new(m20261205_000013_add_profile_egress::Migration),
             Box::new(m20261205_000014_add_profile_proxy::Migration),
+            Box::new(m20261205_000015_create_load_balancer_pool::Migration),
         ]
     }
 }

@@ -32,6 +32,8 @@ pub struct World {
     pub vpc: String,
     /// The profile's subnets.
     pub subnets: Vec<String>,
+    /// The profile's ingress, when it has one.
+    pub ingress: Option<butler::domain::ingress::Ingress>,
 }
 
 impl World {
@@ -41,16 +43,37 @@ impl World {
         Self::on(AwsSettings::from_env(), account, &role).await
     }
 
+    /// A Butler whose `default` profile has ingress: shared load balancers for `per_balancer` environments each,
+    /// in a hosted zone and with a certificate made in its fresh emulator account.
+    pub async fn with_ingress(per_balancer: u32) -> Self {
+        let (account, role) = fresh_account_with_role().await;
+        Self::on_with(AwsSettings::from_env(), account, &role, Some(per_balancer)).await
+    }
+
     /// A Butler whose `default` profile is a network in `account`, reached through `role`, with `settings`.
     pub async fn on(settings: AwsSettings, account: AwsAccount, role: &str) -> Self {
+        Self::on_with(settings, account, role, None).await
+    }
+
+    /// As `on`, with ingress for `per_balancer` environments a load balancer when given.
+    pub async fn on_with(settings: AwsSettings, account: AwsAccount, role: &str, per_balancer: Option<u32>) -> Self {
         let app = TestApp::spawn().await;
         let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
-        let profile =
+        let mut profile =
             json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
+        let mut ingress = None;
+        if let Some(capacity) = per_balancer {
+            let made =
+                butler::aws::emulator::ensure_ingress(&account, "jenkins.example.test", &network.subnet_ids, capacity)
+                    .await
+                    .expect("hosted zone and certificate");
+            profile["ingress"] = serde_json::to_value(&made).expect("ingress");
+            ingress = Some(made);
+        }
         let created = app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await;
-        assert_eq!(created.status, StatusCode::CREATED);
+        assert_eq!(created.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&created.body));
         let reconciler = Self::reconciler_with(&app, &settings);
-        Self { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids }
+        Self { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids, ingress }
     }
 
     /// A reconciler of this Butler calling AWS with `settings` (a restarted process gets new ones).
@@ -143,6 +166,9 @@ impl World {
         counts.push(("launch template".into(), usize::from(template.is_some())));
         let groups = asg.describe_groups(&[names.auto_scaling_group()]).await.expect("asg");
         counts.push(("auto scaling group".into(), groups.len()));
+        if self.ingress.is_some() {
+            counts.extend(crate::emulated_ingress::inventory(self, names, uid).await);
+        }
         counts
     }
 }
@@ -207,8 +233,13 @@ impl World {
         let (agents, controller, storage) = (groups.get(&all[0]), groups.get(&all[1]), groups.get(&all[2]));
         if let (Some(agents), Some(controller), Some(storage)) = (agents, controller, storage) {
             use butler::aws::ec2::IngressRule;
-            let rule = |port, source: &str| IngressRule { port, source_group_id: source.to_owned() };
+            let rule = |port, source: &str| IngressRule::from_group(port, source);
             let mut controller_rules = vec![rule(8080, &agents.id), rule(50000, &agents.id)];
+            if self.ingress.is_some() {
+                let balancer = crate::emulated_ingress::balancer_of(self, object).await;
+                let group = balancer.and_then(|b| b.security_groups.first().cloned()).unwrap_or_default();
+                controller_rules.push(rule(8080, &group));
+            }
             controller_rules.sort();
             check(agents.ingress.is_empty() && !agents.other_ingress, format!("agents group rules {agents:?}"));
             check(
@@ -328,6 +359,9 @@ impl World {
                 let policy = efs.file_system_policy(&file_system.id).await.expect("policy");
                 check(wanted.is_some() && policy == wanted, format!("file system policy {policy:?}"));
             }
+        }
+        if self.ingress.is_some() {
+            problems.extend(crate::emulated_ingress::problems(self, object).await);
         }
         problems
     }

@@ -136,6 +136,8 @@ impl AwsProvider for FakeAws {
             ecs: Arc::new(self.clone()),
             autoscaling: Arc::new(self.clone()),
             ssm: Arc::new(self.clone()),
+            elb: Arc::new(crate::fakes_ingress::NoIngress),
+            dns: Arc::new(crate::fakes_ingress::NoIngress),
         }
     }
 }

@@ -212,6 +212,7 @@ impl EcsApi for FakeAws {
             failed_tasks: 0,
             network: Some(service.network()),
             registries: vec![service.registry_arn.clone()],
+            target_groups: service.target_group.iter().cloned().collect(),
         };
         state.ecs_services.insert((service.cluster.clone(), service.name.clone()), (created.clone(), 0));
         state.created("ecs:CreateService");

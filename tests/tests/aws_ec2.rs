@@ -39,10 +39,7 @@ async fn security_groups_are_found_by_name_and_rules_are_idempotent() {
     assert_eq!(found, Some(butler::aws::ec2::FoundGroup { id: agents.clone(), owner, ..Default::default() }));
     let duplicate = ec2.create_security_group(&network.vpc_id, "butler-payments-ci-agents", "agents", &tags).await;
     assert_eq!(duplicate.expect_err("duplicate name").kind, butler::aws::AwsErrorKind::AlreadyExists);
-    let rules = [
-        IngressRule { port: 50000, source_group_id: agents.clone() },
-        IngressRule { port: 8080, source_group_id: agents.clone() },
-    ];
+    let rules = [IngressRule::from_group(50000, &agents), IngressRule::from_group(8080, &agents)];
     ec2.authorize_ingress(&controller, &rules).await.expect("rules");
     ec2.authorize_ingress(&controller, &rules).await.expect("the same rules again");
     let mut sorted = rules.to_vec();

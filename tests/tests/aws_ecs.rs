@@ -83,6 +83,7 @@ async fn clusters_are_described_in_batches_and_the_controller_runs_as_one_servic
         registry_arn: "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-test".into(),
         client_token: uid.to_string(),
         on_demand_only: true,
+        target_group: None,
     };
     let created = ecs.create_controller_service(&service, &tags).await.expect("service");
     assert_eq!(created.desired, 1);

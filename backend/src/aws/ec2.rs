@@ -24,11 +24,41 @@ pub struct SubnetInfo {
     pub availability_zone: String,
 }
 
-/// An inbound TCP rule from another security group (Butler never opens a port to the world).
+/// Where an inbound rule admits traffic from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RuleSource {
+    /// Another security group (every environment group's rules are of this kind).
+    Group(String),
+    /// An IPv4 CIDR: only a shared load balancer's group, from the profile's allowed CIDRs.
+    Cidr(String),
+}
+
+impl std::fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Group(id) | Self::Cidr(id) => f.write_str(id),
+        }
+    }
+}
+
+/// An inbound TCP rule on one port. Environment groups admit only other groups; only a load balancer's group
+/// admits CIDRs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct IngressRule {
     pub port: i32,
-    pub source_group_id: String,
+    pub source: RuleSource,
+}
+
+impl IngressRule {
+    /// TCP `port` from the security group `group_id`.
+    pub fn from_group(port: i32, group_id: &str) -> Self {
+        Self { port, source: RuleSource::Group(group_id.to_owned()) }
+    }
+
+    /// TCP `port` from the IPv4 range `cidr`.
+    pub fn from_cidr(port: i32, cidr: &str) -> Self {
+        Self { port, source: RuleSource::Cidr(cidr.to_owned()) }
+    }
 }
 
 /// What a launch template version says, in Butler's terms.
@@ -274,12 +304,16 @@ impl Ec2Api for SdkEc2 {
         let permissions = rules
             .iter()
             .map(|rule| {
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(rule.port)
-                    .to_port(rule.port)
-                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(&rule.source_group_id).build())
-                    .build()
+                let permission = IpPermission::builder().ip_protocol("tcp").from_port(rule.port).to_port(rule.port);
+                match &rule.source {
+                    RuleSource::Group(id) => {
+                        permission.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+                    }
+                    RuleSource::Cidr(cidr) => {
+                        permission.ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(cidr).build())
+                    }
+                }
+                .build()
             })
             .collect();
         let request = self

@@ -12,9 +12,9 @@ use super::{AwsError, AwsErrorKind};
 pub struct FoundGroup {
     pub id: String,
     pub owner: Option<String>,
-    /// The inbound rules Butler's shape can express (TCP, one port, from a group), sorted.
+    /// The inbound rules Butler's shape can express (TCP, one port, from a group or an IPv4 CIDR), sorted.
     pub ingress: Vec<IngressRule>,
-    /// Whether it also has inbound rules of any other shape (a CIDR, a port range, another protocol).
+    /// Whether it also has inbound rules of any other shape (IPv6, a prefix list, a port range, another protocol).
     pub other_ingress: bool,
     /// Its outbound rules, in the two shapes Butler uses.
     pub outbound: Outbound,
@@ -58,18 +58,23 @@ pub(super) fn ingress_of(group: &aws_sdk_ec2::types::SecurityGroup) -> (Vec<Ingr
     let mut other = false;
     for permission in group.ip_permissions() {
         let single_tcp_port = permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();
-        let ranges = !permission.ip_ranges().is_empty()
-            || !permission.ipv6_ranges().is_empty()
-            || !permission.prefix_list_ids().is_empty();
+        let ranges = !permission.ipv6_ranges().is_empty() || !permission.prefix_list_ids().is_empty();
         if !single_tcp_port || ranges {
             other = true;
         }
-        if single_tcp_port {
+        if let (true, Some(port)) = (single_tcp_port, permission.from_port()) {
             for pair in permission.user_id_group_pairs() {
-                if let (Some(port), Some(group_id)) = (permission.from_port(), pair.group_id()) {
-                    rules.push(IngressRule { port, source_group_id: group_id.to_owned() });
+                if let Some(group_id) = pair.group_id() {
+                    rules.push(IngressRule::from_group(port, group_id));
                 }
             }
+            for range in permission.ip_ranges() {
+                if let Some(cidr) = range.cidr_ip() {
+                    rules.push(IngressRule::from_cidr(port, cidr));
+                }
+            }
+        } else if !permission.ip_ranges().is_empty() {
+            other = true;
         }
     }
     rules.sort();
@@ -158,12 +163,24 @@ pub(super) async fn converge_ingress(
         let single_tcp_port = permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();
         // Split a permission into its sources; keep each one Butler wants, revoke the rest exactly as listed.
         let mut unwanted_pairs = Vec::new();
-        let mut any_unwanted = !permission.ip_ranges().is_empty()
-            || !permission.ipv6_ranges().is_empty()
-            || !permission.prefix_list_ids().is_empty();
+        let mut unwanted_ranges = Vec::new();
+        let mut any_unwanted = !permission.ipv6_ranges().is_empty() || !permission.prefix_list_ids().is_empty();
+        for range in permission.ip_ranges() {
+            let rule = match (single_tcp_port, permission.from_port(), range.cidr_ip()) {
+                (true, Some(port), Some(cidr)) => Some(IngressRule::from_cidr(port, cidr)),
+                _ => None,
+            };
+            match rule {
+                Some(rule) if desired.contains(&rule) => present.push(rule),
+                _ => {
+                    unwanted_ranges.push(range.clone());
+                    any_unwanted = true;
+                }
+            }
+        }
         for pair in permission.user_id_group_pairs() {
             let rule = match (single_tcp_port, permission.from_port(), pair.group_id()) {
-                (true, Some(port), Some(source)) => Some(IngressRule { port, source_group_id: source.to_owned() }),
+                (true, Some(port), Some(source)) => Some(IngressRule::from_group(port, source)),
                 _ => None,
             };
             match rule {
@@ -181,13 +198,12 @@ pub(super) async fn converge_ingress(
                 permission.from_port(),
                 permission.to_port()
             ));
-            let ranges = |v: &[_]| (!v.is_empty()).then(|| v.to_vec());
             revoke.push(
                 IpPermission::builder()
                     .set_ip_protocol(permission.ip_protocol().map(str::to_owned))
                     .set_from_port(permission.from_port())
                     .set_to_port(permission.to_port())
-                    .set_ip_ranges(ranges(permission.ip_ranges()))
+                    .set_ip_ranges((!unwanted_ranges.is_empty()).then_some(unwanted_ranges))
                     .set_ipv6_ranges((!permission.ipv6_ranges().is_empty()).then(|| permission.ipv6_ranges().to_vec()))
                     .set_prefix_list_ids(
                         (!permission.prefix_list_ids().is_empty()).then(|| permission.prefix_list_ids().to_vec()),
@@ -205,7 +221,7 @@ pub(super) async fn converge_ingress(
     let missing: Vec<IngressRule> = desired.iter().filter(|rule| !present.contains(rule)).cloned().collect();
     if !missing.is_empty() {
         ec2.authorize_ingress(group_id, &missing).await?;
-        changes.extend(missing.iter().map(|rule| format!("allowed {} from {}", rule.port, rule.source_group_id)));
+        changes.extend(missing.iter().map(|rule| format!("allowed {} from {}", rule.port, rule.source)));
     }
     Ok(changes)
 }

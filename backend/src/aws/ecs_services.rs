@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentConfiguration, DesiredStatus, NetworkConfiguration,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentConfiguration, DesiredStatus, LoadBalancer, NetworkConfiguration,
     PlacementConstraint, PlacementConstraintType, ServiceRegistry,
 };
 
@@ -47,6 +47,8 @@ pub struct Service {
     pub network: Option<ServiceNetwork>,
     /// The ARNs of the Cloud Map services its tasks register in.
     pub registries: Vec<String>,
+    /// The target groups its tasks register in (container `jenkins`, port 8080).
+    pub target_groups: Vec<String>,
 }
 
 /// A controller task that stopped: why, and how its container exited.
@@ -71,7 +73,13 @@ pub struct ControllerService {
     pub client_token: String,
     /// Keep the controller off Spot (`attribute:lifecycle != spot`).
     pub on_demand_only: bool,
+    /// The target group of its load balancer, when the profile has ingress.
+    pub target_group: Option<String>,
 }
+
+/// The container the load balancer sends to, and its port.
+const CONTROLLER_CONTAINER: &str = "jenkins";
+const CONTROLLER_PORT: i32 = 8080;
 
 impl ControllerService {
     /// The network the service should report.
@@ -102,6 +110,9 @@ impl ControllerService {
         if found.registries != [self.registry_arn.clone()] {
             differences.push(format!("Cloud Map registries {:?} set back", found.registries));
         }
+        if found.target_groups != self.target_group.iter().cloned().collect::<Vec<_>>() {
+            differences.push(format!("target groups {:?} set back to {:?}", found.target_groups, self.target_group));
+        }
         differences
     }
 }
@@ -128,6 +139,21 @@ fn placement(service: &ControllerService) -> Option<Vec<PlacementConstraint>> {
             .expression("attribute:lifecycle != spot")
             .build()]
     })
+}
+
+/// The load balancer entry of the service: the whole list (an update replaces it; empty removes it).
+fn load_balancers(service: &ControllerService) -> Vec<LoadBalancer> {
+    service
+        .target_group
+        .iter()
+        .map(|arn| {
+            LoadBalancer::builder()
+                .target_group_arn(arn)
+                .container_name(CONTROLLER_CONTAINER)
+                .container_port(CONTROLLER_PORT)
+                .build()
+        })
+        .collect()
 }
 
 /// One controller per JENKINS_HOME, ever: stop the old task before starting the new one.
@@ -157,6 +183,11 @@ pub(super) fn service_of(service: &aws_sdk_ecs::types::Service) -> Service {
         failed_tasks: primary.map_or(0, |d| d.failed_tasks()),
         network,
         registries: service.service_registries().iter().filter_map(|r| r.registry_arn().map(str::to_owned)).collect(),
+        target_groups: service
+            .load_balancers()
+            .iter()
+            .filter_map(|l| l.target_group_arn().map(str::to_owned))
+            .collect(),
     }
 }
 
@@ -188,6 +219,7 @@ pub(super) async fn create_controller_service(
         .set_placement_constraints(placement(service))
         .network_configuration(network_configuration(operation, service)?)
         .service_registries(ServiceRegistry::builder().registry_arn(&service.registry_arn).build())
+        .set_load_balancers(Some(load_balancers(service)))
         .health_check_grace_period_seconds(HEALTH_CHECK_GRACE_SECONDS)
         .set_tags(Some(tags(tag_set)))
         .send();
@@ -210,6 +242,7 @@ pub(super) async fn update_controller_service(ecs: &SdkEcs, service: &Controller
         .set_placement_constraints(Some(placement(service).unwrap_or_default()))
         .network_configuration(network_configuration(operation, service)?)
         .service_registries(ServiceRegistry::builder().registry_arn(&service.registry_arn).build())
+        .set_load_balancers(Some(load_balancers(service)))
         .health_check_grace_period_seconds(HEALTH_CHECK_GRACE_SECONDS)
         .send();
     ecs.account.call(operation, ApiFamily::EcsServiceWrite, request).await.map(|_| ())

@@ -35,3 +35,59 @@ pub async fn ensure_network(ec2: &dyn Ec2Api, profile: &str) -> Result<ProfileNe
     }
     Ok(ProfileNetwork { vpc_id, subnet_ids: subnets.into_iter().map(|subnet| subnet.id).collect() })
 }
+
+/// Finds or creates, in the emulator, what a profile's ingress needs from outside Butler: a Route 53 hosted zone
+/// for `domain` and an ACM certificate for `*.<domain>` (in real accounts the platform team owns both). The load
+/// balancers go in the profile's subnets; `capacity` is the environments per load balancer.
+pub async fn ensure_ingress(
+    account: &super::context::AwsAccount,
+    domain: &str,
+    subnet_ids: &[String],
+    capacity: u32,
+) -> Result<crate::domain::ingress::Ingress, AwsError> {
+    use super::limits::ApiFamily;
+    let route53 = aws_sdk_route53::Client::new(&account.config);
+    let acm = aws_sdk_acm::Client::new(&account.config);
+    let request = route53.list_hosted_zones_by_name().dns_name(domain).max_items(1).send();
+    let zones = account.call("route53:ListHostedZonesByName", ApiFamily::Route53, request).await?;
+    let wanted = format!("{domain}.");
+    let existing = zones.hosted_zones().iter().find(|zone| zone.name() == wanted).map(|zone| zone.id().to_owned());
+    let zone = match existing {
+        Some(id) => id,
+        None => {
+            let request = route53.create_hosted_zone().name(domain).caller_reference(format!("butler-{domain}")).send();
+            let created = account.call("route53:CreateHostedZone", ApiFamily::Route53, request).await?;
+            created.hosted_zone().map(|zone| zone.id().to_owned()).unwrap_or_default()
+        }
+    };
+    let wildcard = format!("*.{domain}");
+    let request = acm.list_certificates().send();
+    let certificates = account.call("acm:ListCertificates", ApiFamily::Route53, request).await?;
+    let existing = certificates
+        .certificate_summary_list()
+        .iter()
+        .find(|summary| summary.domain_name() == Some(wildcard.as_str()))
+        .and_then(|summary| summary.certificate_arn().map(str::to_owned));
+    let certificate = match existing {
+        Some(arn) => arn,
+        None => {
+            let request = acm
+                .request_certificate()
+                .domain_name(&wildcard)
+                .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+                .idempotency_token("butler")
+                .send();
+            let requested = account.call("acm:RequestCertificate", ApiFamily::Route53, request).await?;
+            requested.certificate_arn().unwrap_or_default().to_owned()
+        }
+    };
+    Ok(crate::domain::ingress::Ingress {
+        scheme: crate::domain::ingress::Scheme::InternetFacing,
+        subnet_ids: subnet_ids.to_vec(),
+        domain: domain.to_owned(),
+        hosted_zone_id: zone.trim_start_matches("/hostedzone/").to_owned(),
+        certificate_arn: certificate,
+        allowed_cidrs: vec!["0.0.0.0/0".to_owned()],
+        max_environments_per_load_balancer: capacity,
+    })
+}

@@ -38,6 +38,10 @@ pub enum ApiFamily {
     SsmRead,
     /// SSM PutParameter/DeleteParameter: 3/s.
     SsmWrite,
+    /// Elastic Load Balancing v2: 10/s (conservative; ELB throttles per account and action).
+    Elb,
+    /// Route 53: 5/s per account (Route 53 quotas, "five requests per second per AWS account").
+    Route53,
 }
 
 impl ApiFamily {
@@ -46,7 +50,7 @@ impl ApiFamily {
         match self {
             Self::EcsRegisterTaskDefinition => 1,
             Self::EcsRead | Self::Ec2Read => 20,
-            Self::Sts => 10,
+            Self::Sts | Self::Elb => 10,
             Self::SsmRead => 40,
             Self::SsmWrite => 3,
             _ => 5,

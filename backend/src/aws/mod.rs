@@ -13,12 +13,14 @@ mod ecs_providers;
 mod ecs_services;
 mod ecs_tasks;
 pub mod efs;
+pub mod elb;
 pub mod emulator;
 pub mod error;
 pub mod iam;
 pub mod limits;
 pub mod logs;
 pub mod provider;
+pub mod route53;
 pub mod ssm;
 pub mod tags;
 

@@ -11,8 +11,10 @@ use super::discovery::{DiscoveryApi, SdkDiscovery};
 use super::ec2::{Ec2Api, SdkEc2};
 use super::ecs::{EcsApi, SdkEcs};
 use super::efs::{EfsApi, SdkEfs};
+use super::elb::{ElbApi, SdkElb};
 use super::iam::{IamApi, SdkIam};
 use super::logs::{LogsApi, SdkLogs};
+use super::route53::{DnsApi, SdkRoute53};
 use super::ssm::{SdkSsm, SsmApi};
 
 /// The adapters of one account.
@@ -26,6 +28,8 @@ pub struct AwsServices {
     pub ecs: Arc<dyn EcsApi>,
     pub autoscaling: Arc<dyn AutoScalingApi>,
     pub ssm: Arc<dyn SsmApi>,
+    pub elb: Arc<dyn ElbApi>,
+    pub dns: Arc<dyn DnsApi>,
 }
 
 /// Gives a pass the adapters for its profile (tests give in-memory fakes).
@@ -66,6 +70,8 @@ impl AwsProvider for SdkProvider {
             ecs: Arc::new(SdkEcs::new(&account)),
             autoscaling: Arc::new(SdkAutoScaling::new(&account)),
             ssm: Arc::new(SdkSsm::new(&account)),
+            elb: Arc::new(SdkElb::new(&account)),
+            dns: Arc::new(SdkRoute53::new(&account)),
         };
         self.accounts.insert(key, services.clone());
         services

@@ -12,6 +12,8 @@ pub(crate) const ENVIRONMENT: &str = "butler:environment";
 pub const UID: &str = "butler:uid";
 /// `butler:profile` — on resources shared by a cloud profile (the namespace, emulator networks).
 pub(crate) const PROFILE: &str = "butler:profile";
+/// `butler:pool-slot` — on a profile's shared load balancer and its security group: which slot of the pool.
+pub(crate) const POOL_SLOT: &str = "butler:pool-slot";
 
 /// The tag set of one environment's resources.
 pub fn environment_tags(tenant: &str, environment: &str, uid: &uuid::Uuid) -> BTreeMap<String, String> {

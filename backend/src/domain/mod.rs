@@ -5,6 +5,7 @@ pub mod aws_names;
 pub mod catalog;
 pub mod cost_arithmetic;
 pub mod guardrails;
+pub mod ingress;
 pub mod java_opts;
 pub mod labels;
 pub mod manifest;

@@ -119,6 +119,12 @@ pub struct EnvironmentOutputs {
     /// The agents' security group (the Jenkins configuration names it for every agent task).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agents_security_group_id: Option<String>,
+    /// The shared load balancer the environment is placed on (a profile with ingress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<String>,
+    /// The environment's target group behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_group_arn: Option<String>,
 }
 
 /// The observed state, written only by Butler (the `/status` subresource).

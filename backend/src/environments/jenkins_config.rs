@@ -54,6 +54,10 @@ pub(crate) fn render(
 ) -> Result<JenkinsConfig, serde_yaml_ng::Error> {
     let names = Names::of(object);
     let dns = names.controller_dns(&profile.namespace_name);
+    let location = match profile.ingress() {
+        Some(ingress) => ingress.url(&object.metadata.tenant, &object.metadata.name),
+        None => format!("http://{dns}:8080/"),
+    };
     // Full role ARNs: the plugin reuses a task definition revision only when the template's role equals the ARN
     // ECS reports (ECSService.registerTemplate compares strings); a bare name would register a revision per agent.
     // The account and partition come from the cluster's ARN; until it is known (a preview) names stand in.
@@ -133,7 +137,9 @@ pub(crate) fn render(
                 }
             }]
         },
-        "unclassified": { "location": { "url": format!("http://{dns}:8080/") } }
+        // People reach Jenkins at its HTTPS address when the profile has ingress (links in mails, redirects after
+        // sign-in); agents keep the Cloud Map name above (an ALB cannot carry the agent port).
+        "unclassified": { "location": { "url": location } }
     });
     let mut document = document;
     if let Some((proxy, (host, port))) = profile.proxy().and_then(|proxy| proxy.endpoint().map(|end| (proxy, end))) {
@@ -318,6 +324,7 @@ mod tests {
             guardrails: json!({}),
             egress: None,
             proxy: None,
+            ingress: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         }

@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod environment;
+pub mod pool;
 pub mod runner;
 
 use std::time::Duration;

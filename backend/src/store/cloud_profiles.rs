@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::domain::guardrails::Guardrails;
+use crate::domain::ingress::Ingress;
 use crate::domain::proxy::HttpProxy;
 
 /// A profile's subnets: read from its `jsonb` column as a list of ids, or the read fails (corrupt data is an
@@ -31,6 +32,8 @@ pub struct ProfileRow {
     pub egress: Option<serde_json::Value>,
     /// The HTTP proxy the controller goes out through, if the subnets have no NAT (see `proxy()`).
     pub proxy: Option<serde_json::Value>,
+    /// The shared HTTPS load balancers its environments are reached through, if any (see `ingress()`).
+    pub ingress: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -46,11 +49,12 @@ pub struct ProfileInput<'a> {
     pub namespace_name: &'a str,
     pub guardrails: &'a Guardrails,
     pub proxy: Option<&'a HttpProxy>,
+    pub ingress: Option<&'a Ingress>,
 }
 
 const COLUMNS: &str =
     "name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name, namespace_id, guardrails, egress, \
-     proxy, created_at, updated_at";
+     proxy, ingress, created_at, updated_at";
 
 /// Creates or replaces a profile; returns it and whether it was new. A changed namespace name or VPC forgets
 /// the namespace id (the reconciler finds or creates the right one).
@@ -66,12 +70,12 @@ pub async fn upsert(
     let sql = format!(
         r#"WITH upserted AS (
                INSERT INTO cloud_profiles (name, region, vpc_id, subnet_ids, role_arn, ami_id, namespace_name,
-                                           guardrails, proxy)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                           guardrails, proxy, ingress)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (name) DO UPDATE SET
                    region = excluded.region, vpc_id = excluded.vpc_id, subnet_ids = excluded.subnet_ids,
                    role_arn = excluded.role_arn, ami_id = excluded.ami_id, namespace_name = excluded.namespace_name,
-                   guardrails = excluded.guardrails, proxy = excluded.proxy,
+                   guardrails = excluded.guardrails, proxy = excluded.proxy, ingress = excluded.ingress,
                    egress = CASE WHEN cloud_profiles.vpc_id = excluded.vpc_id
                                   AND cloud_profiles.subnet_ids = excluded.subnet_ids
                                   AND cloud_profiles.region = excluded.region
@@ -95,6 +99,7 @@ pub async fn upsert(
         input.namespace_name.into(),
         serde_json::to_value(input.guardrails).map_err(StoreError::Corrupt)?.into(),
         input.proxy.map(serde_json::to_value).transpose().map_err(StoreError::Corrupt)?.into(),
+        input.ingress.map(serde_json::to_value).transpose().map_err(StoreError::Corrupt)?.into(),
     ];
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
     let row = db.query_one(statement).await?.ok_or(StoreError::NotFound)?;
@@ -133,6 +138,12 @@ impl ProfileRow {
     /// The profile's HTTP proxy, if it has one (and it is readable).
     pub fn proxy(&self) -> Option<HttpProxy> {
         self.proxy.clone().and_then(|value| serde_json::from_value(value).ok())
+    }
+
+    /// The profile's ingress, if it has one (and it is readable: a stored value that no longer parses is no
+    /// ingress, which the environment page says).
+    pub fn ingress(&self) -> Option<Ingress> {
+        self.ingress.clone().and_then(|value| serde_json::from_value(value).ok())
     }
 
     /// The last egress check, if any (and readable).

@@ -11,6 +11,7 @@ pub mod entity;
 pub mod environments;
 pub mod events;
 pub mod invitations;
+pub mod load_balancers;
 pub mod queue;
 pub mod sessions;
 pub mod tenants;

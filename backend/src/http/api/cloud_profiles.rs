@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::respond;
 use crate::caller::Caller;
 use crate::domain::guardrails::Guardrails;
+use crate::domain::ingress::Ingress;
 use crate::domain::proxy::HttpProxy;
 use crate::domain::validation::FieldError;
 use crate::error::ApiError;
@@ -58,6 +59,8 @@ struct ProfileView {
     guardrails: Guardrails,
     #[serde(skip_serializing_if = "Option::is_none")]
     http_proxy: Option<HttpProxy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingress: Option<Ingress>,
     /// Whether the subnets reach the internet, once the reconciler has looked.
     #[serde(skip_serializing_if = "Option::is_none")]
     egress: Option<cloud_profiles::ProfileEgress>,
@@ -70,6 +73,7 @@ fn view(row: ProfileRow) -> ProfileView {
         guardrails: row.guardrails(),
         egress: row.egress(),
         http_proxy: row.proxy(),
+        ingress: row.ingress(),
         name: row.name,
         region: row.region,
         vpc_id: row.vpc_id,
@@ -99,6 +103,10 @@ pub(crate) struct ProfileBody {
     /// For subnets that reach the internet only through a proxy.
     #[serde(default)]
     http_proxy: Option<HttpProxy>,
+    /// The shared HTTPS load balancers environments are reached through; left out, Jenkins is reachable only
+    /// inside the VPC.
+    #[serde(default)]
+    ingress: Option<Ingress>,
 }
 
 fn validate(name: &str, body: &ProfileBody) -> Result<(), ApiError> {
@@ -151,6 +159,9 @@ fn validate(name: &str, body: &ProfileBody) -> Result<(), ApiError> {
     for (field, message) in body.http_proxy.iter().flat_map(HttpProxy::problems) {
         check(false, format!("httpProxy.{field}"), &message);
     }
+    for (field, message) in body.ingress.iter().flat_map(|ingress| ingress.problems(&body.region)) {
+        check(false, format!("ingress.{field}"), &message);
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -197,6 +208,7 @@ pub(crate) async fn put_cloud_profile(
         namespace_name: body.namespace_name.as_deref().unwrap_or("jenkins.local"),
         guardrails: &body.guardrails,
         proxy: body.http_proxy.as_ref(),
+        ingress: body.ingress.as_ref(),
     };
     let (row, created) = profiles::put(&state.services(), &caller.audit(), &name, &input).await?;
     let status = if created { 201 } else { 200 };

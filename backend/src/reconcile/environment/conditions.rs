@@ -15,11 +15,15 @@ pub(crate) const CAPACITY_READY: &str = "CapacityReady";
 pub(crate) const EGRESS_READY: &str = "EgressReady";
 /// The controller service.
 pub(crate) const CONTROLLER_READY: &str = "ControllerReady";
+/// The HTTPS address: target healthy behind the profile's load balancer, record in place (True with reason
+/// `NoIngress` when the profile has none).
+pub(crate) const INGRESS_READY: &str = "IngressReady";
 /// All of the above.
 pub(crate) const READY: &str = "Ready";
 
 /// The part conditions `Ready` is derived from.
-pub(crate) const PARTS: [&str; 5] = [STORAGE_READY, DISCOVERY_READY, CAPACITY_READY, EGRESS_READY, CONTROLLER_READY];
+pub(crate) const PARTS: [&str; 6] =
+    [STORAGE_READY, DISCOVERY_READY, CAPACITY_READY, EGRESS_READY, CONTROLLER_READY, INGRESS_READY];
 
 /// Sets a condition, keeping `lastTransitionTime` unless the status flips.
 pub fn set(
@@ -70,7 +74,7 @@ pub(crate) fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i6
         (
             ConditionStatus::True,
             "AllPartsReady".to_owned(),
-            "storage, discovery, capacity, egress and controller are ready".to_owned(),
+            "storage, discovery, capacity, egress, controller and ingress are ready".to_owned(),
         )
     } else if let Some(first) = pending.first() {
         (

@@ -197,6 +197,7 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         registry_arn,
         client_token: pass.object.metadata.uid.simple().to_string(),
         on_demand_only: pass.object.spec.controller.placement == ControllerPlacement::OnDemand,
+        target_group: pass.status.outputs.target_group_arn.clone().filter(|_| pass.ingress.is_some()),
     };
     // A first provisioning creates the service without looking (its client token makes a retried create the same
     // service); once made, the look is the wait for its task.

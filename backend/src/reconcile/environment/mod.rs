@@ -12,6 +12,7 @@ pub mod conditions;
 pub mod controller;
 mod discovery;
 mod egress;
+pub mod ingress;
 pub mod names;
 mod ownership;
 mod plugin_calls;
@@ -52,6 +53,8 @@ pub struct Pass {
     pub status: JenkinsEnvironmentStatus,
     /// The security groups, once storage has found or made them.
     pub security_groups: Option<storage::SecurityGroups>,
+    /// Where the environment is reached (its place on the profile's load balancers), when the profile has ingress.
+    pub ingress: Option<ingress::Placed>,
     /// Events to record at the end of the pass.
     pub events: Vec<(EventType, String, String)>,
     /// Instances that left the group while it ran on Spot (each a `SpotInstanceReplaced` event): counted as
@@ -177,6 +180,7 @@ impl EnvironmentReconciler {
             profile,
             aws,
             security_groups: None,
+            ingress: None,
             events: Vec::new(),
             spot_interruptions: 0,
             now,
@@ -196,15 +200,24 @@ impl EnvironmentReconciler {
             return Ok(Action::AwaitChange);
         }
         access::ensure(pass).await?;
+        // The load balancer first: the controller's group admits the balancer's.
+        pass.ingress = ingress::place(pass, &self.db).await?;
         let storage = storage::ensure(pass).await?;
         let discovery = discovery::ensure(pass, &self.db).await?;
+        let address = ingress::ensure(pass).await?;
         let capacity = capacity::ensure(pass).await?;
         let egress = egress::ensure(pass, &self.db).await?;
         // The controller needs all four: its volume, its DNS registry, somewhere to run and a way to its plugins.
-        let controller = if [&storage, &discovery, &capacity, &egress].iter().all(|part| **part == Progress::Done) {
-            controller::ensure(pass).await?
-        } else {
-            Progress::Waiting("storage, discovery, capacity and egress first".to_owned())
+        let controller =
+            if [&storage, &discovery, &capacity, &egress, &address].iter().all(|part| **part == Progress::Done) {
+                controller::ensure(pass).await?
+            } else {
+                Progress::Waiting("storage, discovery, capacity, egress and the address first".to_owned())
+            };
+        // The load balancer's view of the controller: only once the controller runs.
+        let controller = match controller {
+            Progress::Done => ingress::observe(pass).await?,
+            waiting => waiting,
         };
         let generation = pass.object.metadata.generation;
         conditions::derive_ready(&mut pass.status, generation, false, pass.now);

@@ -44,9 +44,17 @@ pub struct Snapshot {
     pub groups: BTreeMap<String, Group>,
     pub clusters: BTreeMap<String, Cluster>,
     pub providers: BTreeMap<String, CapacityProvider>,
+    /// The pool load balancers a content check has already looked at under this snapshot: each is read once per
+    /// snapshot, not once per environment on it.
+    looked_at_balancers: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Snapshot {
+    /// True the first time it is asked about `balancer` (the caller then looks at it), false after.
+    pub fn first_look_at_balancer(&self, balancer: &str) -> bool {
+        self.looked_at_balancers.lock().map(|mut seen| seen.insert(balancer.to_owned())).unwrap_or(true)
+    }
+
     /// Whether it may stand in for `object`'s own reads: taken after the environment's status last changed
     /// (anything Butler itself changed for it since would be missing).
     pub fn serves(&self, object: &JenkinsEnvironment, now: DateTime<Utc>) -> bool {
@@ -92,5 +100,6 @@ pub async fn take(
         groups: groups.collect(),
         clusters: clusters.collect(),
         providers: providers.collect(),
+        looked_at_balancers: Default::default(),
     })
 }

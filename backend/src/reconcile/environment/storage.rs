@@ -124,10 +124,13 @@ pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError
         outbound: Outbound::Everything,
     };
     let agents = security_group(pass, &existing, agents_group).await?;
-    let controller_rules = [
-        IngressRule { port: JENKINS_HTTP_PORT, source_group_id: agents.clone() },
-        IngressRule { port: JENKINS_AGENT_PORT, source_group_id: agents.clone() },
-    ];
+    let mut controller_rules =
+        vec![IngressRule::from_group(JENKINS_HTTP_PORT, &agents), IngressRule::from_group(JENKINS_AGENT_PORT, &agents)];
+    // Its load balancer reaches the web UI; never the agent port (an ALB carries HTTP only).
+    if let Some(placed) = &pass.ingress {
+        controller_rules.push(IngressRule::from_group(JENKINS_HTTP_PORT, &placed.balancer.security_group_id));
+    }
+    controller_rules.sort();
     let controller_group = GroupRules {
         name: &names.controller_security_group(),
         description: "Jenkins controller: 8080 and 50000 from agents",
@@ -136,7 +139,7 @@ pub async fn security_groups(pass: &mut Pass) -> Result<SecurityGroups, AwsError
         outbound: Outbound::Everything,
     };
     let controller = security_group(pass, &existing, controller_group).await?;
-    let storage_rules = [IngressRule { port: NFS_PORT, source_group_id: controller.clone() }];
+    let storage_rules = [IngressRule::from_group(NFS_PORT, &controller)];
     let storage_group = GroupRules {
         name: &names.storage_security_group(),
         description: "JENKINS_HOME: NFS from the controller",

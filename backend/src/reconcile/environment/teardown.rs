@@ -1,4 +1,6 @@
-//! Deletion in the safe order of the inventory: the controller service (scaled to 0, then deleted) and any
+//! Deletion in the safe order of the inventory: the address first (host rule, alias record, target group, then
+//! the place on the shared load balancer, which the pool sweep deletes once empty past its grace period), the
+//! controller service (scaled to 0, then deleted) and any
 //! agent tasks, the task definitions, the Cloud Map service (after deregistering instances), the capacity
 //! provider, the ASG (drained, unprotected, force-deleted) and its launch template, the cluster, the access
 //! point and mount targets, the file system unless `deletionPolicy: Retain`, logs, the admin password, roles,
@@ -41,6 +43,11 @@ fn in_use(error: &AwsError) -> bool {
 /// Tears the environment down; removes the finalizer when nothing is left.
 pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Result<Action, AwsError> {
     pass.status.phase = Phase::Deleting;
+
+    // 0. The address: host rule, alias record, target group (traffic stops before the controller does).
+    if let Some(message) = super::ingress::remove(pass, db).await? {
+        return Ok(blocked(pass, "WaitingForTargetGroup", message));
+    }
 
     // 1-3. The controller and agents, their task definitions.
     if let Some(action) = compute(pass).await? {
