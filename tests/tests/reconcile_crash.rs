@@ -2,7 +2,8 @@
 //! (AWS acted, Butler recorded nothing), for every k of a provisioning and of a teardown. A restarted
 //! reconciler then converges with exactly one of each resource, each with exactly the configuration the spec says
 //! (read back: the policies on each role, the rules on each group, the ASG's settings…), and a teardown leaves
-//! nothing behind.
+//! nothing behind. The profile has ingress, so the kills fall in the load balancer pool's and the address's steps
+//! too (no second balancer, rule, record or target group; each read back).
 //!
 //! The kill is the `KillSwitch` of the AWS settings: the pass future freezes after the call returns and is
 //! dropped, so no later line of the pass runs (no status, no event, no further call), as in a killed process.
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use butler::aws::context::{AwsSettings, KillSwitch};
 use butler::reconcile::Action;
 use butler_tests::emulated::{names_of, World};
+use butler_tests::emulated_ingress::pool;
 use butler_tests::{environment_path, manifest};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -48,7 +50,7 @@ fn expected_count(what: &str) -> usize {
 /// more mutating calls than that); stops at the first k past the last call.
 async fn provisioning_crashes(ks: std::ops::RangeInclusive<i64>, within_the_calls: bool) {
     for k in ks {
-        let world = World::new().await;
+        let world = World::with_ingress(100).await;
         let mut body = manifest("ci");
         body["spec"] = json!({ "storage": { "deletionPolicy": "Delete" } });
         assert_eq!(world.app.create("payments", &body).await.status, StatusCode::CREATED);
@@ -64,6 +66,9 @@ async fn provisioning_crashes(ks: std::ops::RangeInclusive<i64>, within_the_call
         // Not only one of each: each with exactly the configuration the spec says.
         let problems = world.content_problems(&object).await;
         assert!(problems.is_empty(), "k={k}: {problems:?}");
+        // One load balancer and one group for the pool, however often its creation was cut short.
+        let (balancers, groups) = pool(&world).await;
+        assert_eq!((balancers.len(), groups.len()), (1, 1), "k={k}: {balancers:?} {groups:?}");
         if !killed {
             return;
         }
@@ -73,7 +78,7 @@ async fn provisioning_crashes(ks: std::ops::RangeInclusive<i64>, within_the_call
 /// Kills a teardown after each k in `ks` (every k must kill when `within_the_calls`).
 async fn teardown_crashes(ks: std::ops::RangeInclusive<i64>, within_the_calls: bool) {
     for k in ks {
-        let world = World::new().await;
+        let world = World::with_ingress(100).await;
         let mut body = manifest("ci");
         body["spec"] = json!({ "storage": { "deletionPolicy": "Delete" } });
         assert_eq!(world.app.create("payments", &body).await.status, StatusCode::CREATED);
@@ -105,8 +110,13 @@ async fn provisioning_killed_after_calls_13_to_24_converges_to_one_of_each() {
 }
 
 #[tokio::test]
-async fn provisioning_killed_after_calls_25_and_later_converges_to_one_of_each() {
-    provisioning_crashes(25..=60, false).await;
+async fn provisioning_killed_after_calls_25_to_36_converges_to_one_of_each() {
+    provisioning_crashes(25..=36, true).await;
+}
+
+#[tokio::test]
+async fn provisioning_killed_after_calls_37_and_later_converges_to_one_of_each() {
+    provisioning_crashes(37..=80, false).await;
 }
 
 #[tokio::test]

@@ -16,8 +16,12 @@ async fn reconciling_app() -> TestApp {
     let app = TestApp::spawn_reconciling().await;
     let (account, role) = fresh_account_with_role().await;
     let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
-    let profile =
-        json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
+    // With ingress: every environment gets an HTTPS address on the profile's shared load balancer.
+    let ingress = butler::aws::emulator::ensure_ingress(&account, "jenkins.example.test", &network.subnet_ids, 100)
+        .await
+        .expect("hosted zone and certificate");
+    let profile = json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role,
+                          "ingress": ingress });
     assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
     app
 }
@@ -60,6 +64,13 @@ async fn a_team_creates_watches_edits_and_deletes_an_environment_in_the_browser(
     // The page follows the reconciler by itself: no reload between Provisioning and Ready.
     browser.wait_for_text("[data-testid=phase]", "Ready", 90).await;
     assert!(browser.has("[data-condition=ControllerReady]").await);
+    // Its HTTPS address, as a link, healthy behind the load balancer (IngressReady, followed live too).
+    browser.wait_for_text("[data-testid=address-health]", "healthy", 30).await;
+    assert!(browser.has("[data-condition=IngressReady]").await);
+    let link = browser.find("[data-testid=jenkins-url]").await;
+    let href = link.attr("href").await.expect("href").expect("a link");
+    assert_eq!(href, "https://web-ci-payments-8.jenkins.example.test/");
+    assert_eq!(link.text().await.expect("text"), href);
     assert!(browser.text(".outputs").await.contains("web-ci.payments.jenkins.local"));
     browser.check_page("05-detail-ready").await;
 

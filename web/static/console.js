@@ -91,7 +91,11 @@ function valueOf(element) {
   if (kind === "bool") return element.checked;
   const raw = (element.value || "").trim();
   if (kind === "number") return raw === "" ? undefined : Number(raw);
-  if (kind === "lines") return raw.split(/\r?\n|,/).map((s) => s.trim()).filter(Boolean);
+  if (kind === "lines") {
+    const list = raw.split(/\r?\n|,/).map((s) => s.trim()).filter(Boolean);
+    // An optional section (a profile's ingress) stays out of the body until one of its fields is filled in.
+    return list.length === 0 && element.hasAttribute("data-optional") ? undefined : list;
+  }
   if (kind === "labels") {
     const labels = {};
     raw.split(/\r?\n/).map((s) => s.trim()).filter(Boolean).forEach((line) => {

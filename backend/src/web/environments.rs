@@ -183,6 +183,8 @@ struct Panel {
     observed_generation: i64,
     /// What it costs now and this month ("" before the first sample).
     cost: String,
+    /// Where people open Jenkins, and whether the load balancer sees it healthy.
+    address: view::Address,
 }
 
 #[derive(Template)]
@@ -230,6 +232,7 @@ async fn panel_of(state: &AppState, object: &JenkinsEnvironment, region: &str) -
         generation: meta.generation,
         observed_generation: object.status.observed_generation,
         cost: view::cost_text(current.get(&meta.uid)),
+        address: view::Address::of(object),
     })
 }
 

@@ -78,6 +78,31 @@ impl EnvironmentRow {
     }
 }
 
+/// The environment's address as the page shows it: the HTTPS link and its health (`IngressReady`), or why
+/// there is none.
+pub(crate) struct Address {
+    /// The HTTPS URL, when the profile has ingress and Butler has made it.
+    pub url: Option<String>,
+    /// The load balancer sees the controller healthy.
+    pub healthy: bool,
+    /// `IngressReady`'s message (health, or "no ingress on this profile").
+    pub health: String,
+}
+
+impl Address {
+    /// The address of `object`.
+    pub fn of(object: &JenkinsEnvironment) -> Self {
+        let status = &object.status;
+        let condition = status.conditions.iter().find(|c| c.condition_type == "IngressReady");
+        let url = status.outputs.url.clone().filter(|url| url.starts_with("https://"));
+        Self {
+            url,
+            healthy: condition.is_some_and(|c| c.status == ConditionStatus::True && c.reason != "NoIngress"),
+            health: condition.map_or_else(|| "not observed yet".to_owned(), |c| c.message.clone()),
+        }
+    }
+}
+
 /// An output of the detail page, with a link to the AWS console when there is one.
 pub(crate) struct Output {
     pub label: &'static str,

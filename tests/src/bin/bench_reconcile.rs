@@ -1,6 +1,6 @@
 //! `./dev/bench reconcile`: N environments (default 100) created at once against the AWS emulator and
 //! reconciled by Butler's own runner. Prints AWS calls per environment to reach Ready (by operation) next to
-//! the minimum the inventory needs, calls per idle resync of a Ready environment, and the time to all-Ready next
+//! the minimum the inventory needs (the profile has ingress: one shared load balancer for all), calls per idle resync of a Ready environment, and the time to all-Ready next
 //! to the emulator's floor (total calls × median call latency) and the client-side rate limits' floor.
 
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ struct Args {
 /// create cannot: a role's policies, a group's rules, a log group's retention, the file system policy), and one
 /// read per wait (file system available, mount targets available, ASG ARN, controller running) plus the AMI
 /// lookup. The profile's namespace is made once per profile and left out.
-const MINIMUM: [(&str, u64); 32] = [
+const MINIMUM: [(&str, u64); 37] = [
     ("ec2:CreateSecurityGroup", 3),
     ("ec2:AuthorizeSecurityGroupIngress", 2),
     ("ec2:RevokeSecurityGroupEgress", 1),
@@ -62,6 +62,12 @@ const MINIMUM: [(&str, u64); 32] = [
     ("logs:DescribeLogGroups", 0),
     ("ec2:DescribeSecurityGroups", 0),
     ("ecs:DescribeClusters", 0),
+    // The address (the profile has ingress): target group and its delay, host rule, alias record, one health read.
+    ("elasticloadbalancing:CreateTargetGroup", 1),
+    ("elasticloadbalancing:ModifyTargetGroupAttributes", 1),
+    ("elasticloadbalancing:CreateRule", 1),
+    ("route53:ChangeResourceRecordSets", 1),
+    ("elasticloadbalancing:DescribeTargetHealth", 1),
 ];
 
 fn delta(before: &BTreeMap<&'static str, u64>, after: &BTreeMap<&'static str, u64>) -> BTreeMap<&'static str, u64> {
@@ -117,6 +123,8 @@ fn family_of(operation: &str) -> (&'static str, f64) {
         "autoscaling" => ("autoscaling", 5.0),
         "servicediscovery" => ("servicediscovery", 5.0),
         "logs" => ("logs", 5.0),
+        "elasticloadbalancing" => ("elasticloadbalancing", 10.0),
+        "route53" => ("route53", 5.0),
         _ => ("other", 10.0),
     }
 }
@@ -128,8 +136,12 @@ async fn main() {
     let app = TestApp::spawn_reconciling().await;
     let (account, role) = fresh_account_with_role().await;
     let network = ensure_network(&SdkEc2::new(&account), "default").await.expect("network");
-    let profile =
-        json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role });
+    // With ingress, as a platform team runs it: 100 environments a load balancer (ELB's limit).
+    let ingress = butler::aws::emulator::ensure_ingress(&account, "jenkins.bench.test", &network.subnet_ids, 100)
+        .await
+        .expect("hosted zone and certificate");
+    let profile = json!({ "region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids, "roleArn": role,
+                          "ingress": ingress });
     assert_eq!(app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await.status, StatusCode::CREATED);
     let quotas = json!({ "maxEnvironments": 100_000, "maxInstances": 100_000 });
     assert_eq!(app.send_json(Method::PATCH, "/api/v1/tenants/payments", &quotas).await.status, StatusCode::OK);
