@@ -1,7 +1,7 @@
 //! Ingress against the emulator with the real SDK: a profile's pool of shared load balancers, each environment's
 //! target group, host rule and alias record, read back; the pool grows by slot and shrinks after the grace period;
 //! drift of any part (rule, record, target group, listener) is put back by the next content check with an event
-//! naming it.
+//! naming it; two reconcilers opening the same slot at once make one balancer.
 
 use std::time::Duration;
 
@@ -65,7 +65,7 @@ async fn three_environments_two_per_balancer_make_two_balancers_and_the_pool_shr
         let host = ingress.host("payments", name);
         let mine: Vec<_> = rules.iter().filter(|rule| rule.hosts == [host.clone()]).collect();
         assert_eq!(mine.len(), 1);
-        assert_eq!(mine[0].target_groups, [group.arn.clone()]);
+        assert_eq!(mine[0].target_groups, std::slice::from_ref(&group.arn));
         // The controller service registers its task in that target group; the generated JCasC links the URL.
         let config = world.app.get(&format!("{}/jenkins-config", environment_path("payments", name))).await.json();
         assert!(config["casc"].as_str().expect("casc").contains(&format!("url: {url}")), "{}", config["casc"]);
@@ -185,6 +185,29 @@ async fn drift_messages(world: &World) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn two_replicas_provisioning_at_once_share_one_new_balancer() {
+    let world = World::with_ingress(2).await;
+    for name in ["ci", "qa"] {
+        let mut body = manifest(name);
+        body["spec"] = json!({ "storage": { "deletionPolicy": "Delete" } });
+        assert_eq!(world.app.create("payments", &body).await.status, StatusCode::CREATED);
+    }
+    // Two reconcilers (as two processes would have), each on its own environment, pass for pass at the same time:
+    // both need the pool's first balancer before either has recorded it.
+    let other = World::reconciler_with(&world.app, &world.settings);
+    tokio::join!(World::converge_with(&world.reconciler, "ci"), World::converge_with(&other, "qa"));
+    let (balancers, groups) = pool(&world).await;
+    assert_eq!((balancers.len(), groups.len()), (1, 1), "{balancers:?} {groups:?}");
+    for name in ["ci", "qa"] {
+        let object = world.object(name).await;
+        assert_eq!(object["status"]["phase"], "Ready", "{name}");
+        let problems = world.content_problems(&object).await;
+        assert!(problems.is_empty(), "{name}: {problems:?}");
+    }
+    assert_eq!(pool_rules(&world).await.len(), 2);
 }
 
 #[tokio::test]

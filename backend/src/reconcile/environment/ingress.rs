@@ -162,13 +162,21 @@ async fn balancer(pass: &mut Pass, ingress: &Ingress, row: &BalancerRow) -> Resu
                 pass.event(EventType::Normal, "DriftRepaired", message);
                 existing.arn.clone()
             }
-            None => {
-                let arn = pass.aws.elb.create_listener(&found.arn, &wanted).await?;
-                // A balancer that had its listeners already lost one: that is drift; a new one gets its own.
-                let reason = if row.https_listener_arn.is_some() { "DriftRepaired" } else { "ListenerCreated" };
-                pass.event(EventType::Normal, reason, format!("listener {} of {} created", wanted.port, row.name));
-                arn
-            }
+            None => match pass.aws.elb.create_listener(&found.arn, &wanted).await {
+                Ok(arn) => {
+                    // A balancer that had its listeners already lost one: that is drift; a new one gets its own.
+                    let reason = if row.https_listener_arn.is_some() { "DriftRepaired" } else { "ListenerCreated" };
+                    pass.event(EventType::Normal, reason, format!("listener {} of {} created", wanted.port, row.name));
+                    arn
+                }
+                // Another pass on the same balancer (another environment, another replica) made it meanwhile; its
+                // settings are checked on the next look.
+                Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
+                    let listeners = pass.aws.elb.listeners(&found.arn).await?;
+                    listeners.into_iter().find(|l| l.port == wanted.port).map(|l| l.arn).ok_or(error)?
+                }
+                Err(error) => return Err(error),
+            },
         };
         arns.push(arn);
     }
@@ -358,6 +366,10 @@ pub async fn observe(pass: &mut Pass) -> Result<Progress, AwsError> {
 pub async fn remove(pass: &mut Pass, db: &DatabaseConnection) -> Result<Option<String>, AwsError> {
     let uid = pass.object.metadata.uid;
     let placement = load_balancers::placement_of(db, uid).await.map_err(|e| store_error("butler:FindPlacement", &e))?;
+    // Never placed and no ingress: nothing of an address was ever made (the placement comes before any of it).
+    if placement.is_none() && pass.profile.ingress().is_none() {
+        return Ok(None);
+    }
     let target_group_name = ingress::target_group_name(&uid);
     if let (Some(placement), Some(ingress)) = (&placement, pass.profile.ingress()) {
         let meta = &pass.object.metadata;
