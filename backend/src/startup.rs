@@ -61,6 +61,11 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (BUTLER_LISTEN)", config.listen))?;
         let jwt_secret = config.jwt_secret.clone().ok_or(ConfigError::Missing("BUTLER_JWT_SECRET"))?;
         let jwt = JwtKeys::new(&jwt_secret, &config.jwt_previous_secrets);
+        // The OpenID Connect issuer: Butler's public URL, or where it listens (development; Jenkins must reach it).
+        let issuer = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
         bootstrap_admin(&db, &config).await?;
         let aws = crate::aws::context::AwsSettings::new(config.aws_endpoint_url.clone());
         let state = AppState::new(Inner {
@@ -75,6 +80,8 @@ impl Application {
             login_limiter: LoginLimiter::default(),
             refusal_limiter: RefusalLimiter::default(),
             decoy_password_hash: password::decoy_hash().await,
+            oidc_keys: crate::auth::oidc_keys::OidcKeys::new(&jwt_secret),
+            issuer,
         });
         Ok(Self { listener, state })
     }
@@ -191,7 +198,9 @@ async fn reconcile(state: AppState) {
     let provider = Arc::new(SdkProvider::new(state.aws.clone()));
     let reconciler = Arc::new(
         EnvironmentReconciler::new(state.db.clone(), state.feed.clone(), provider)
-            .with_content_check(state.config.content_check),
+            .with_content_check(state.config.content_check)
+            // Jenkins signs people in with Butler only where it can reach Butler: at its public URL.
+            .with_issuer(state.config.public_url.as_ref().map(|_| state.issuer())),
     );
     let config = RunnerConfig {
         concurrency: state.config.reconcile_concurrency,

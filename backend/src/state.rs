@@ -18,6 +18,12 @@ use crate::feed::Feed;
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
+    /// The OpenID Connect issuer: Butler's public URL (`BUTLER_PUBLIC_URL`), or where it listens when unset
+    /// (development: Jenkins must reach Butler at this address).
+    pub fn issuer(&self) -> String {
+        self.issuer.clone()
+    }
+
     /// The use cases, with what their commits must reach.
     pub fn services(&self) -> crate::services::Services {
         crate::services::Services { db: self.db.clone(), feed: self.feed.clone(), identity: self.identity.clone() }
@@ -43,6 +49,10 @@ pub struct Inner {
     pub accounts: crate::aws::context::Accounts,
     /// Verified against when a login names no account, so both failures take as long.
     pub decoy_password_hash: String,
+    /// The OpenID Connect provider's signing keys.
+    pub oidc_keys: crate::auth::oidc_keys::OidcKeys,
+    /// The OpenID Connect issuer (Butler's public URL).
+    pub issuer: String,
 }
 
 impl AppState {

@@ -17,6 +17,7 @@ mod m20261205_000012_create_tenant_invitations;
 mod m20261205_000013_add_profile_egress;
 mod m20261205_000014_add_profile_proxy;
 mod m20261205_000015_create_load_balancer_pool;
+mod m20261205_000016_create_oidc_provider;
 
 /// The ordered list of every migration Butler has ever shipped.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_add_profile_egress::Migration),
             Box::new(m20261205_000014_add_profile_proxy::Migration),
             Box::new(m20261205_000015_create_load_balancer_pool::Migration),
+            Box::new(m20261205_000016_create_oidc_provider::Migration),
         ]
     }
 }

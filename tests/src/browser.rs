@@ -43,6 +43,11 @@ fn screenshot_dir(test: &str) -> PathBuf {
 impl Browser {
     /// A headless Chromium at phone or desktop size, for `base_url`; `test` names the screenshot folder.
     pub async fn start(base_url: &str, test: &str, width: u32, height: u32) -> Self {
+        Self::start_with_args(base_url, test, width, height, &[]).await
+    }
+
+    /// As `start`, with more Chromium arguments (a proxy standing in for a site the test plays).
+    pub async fn start_with_args(base_url: &str, test: &str, width: u32, height: u32, extra: &[String]) -> Self {
         let chromedriver = std::env::var("BUTLER_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let chromium = std::env::var("BUTLER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let axe_path = std::env::var("BUTLER_AXE_JS").expect("BUTLER_AXE_JS: run the tests through ./dev/test");
@@ -56,13 +61,15 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts (./dev/test installs it)");
-        let capabilities = serde_json::json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         format!("--window-size={width},{height}")]
-            }
-        });
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            format!("--window-size={width},{height}"),
+        ];
+        args.extend(extra.iter().cloned());
+        let capabilities = serde_json::json!({ "goog:chromeOptions": { "binary": chromium, "args": args } });
         let capabilities = capabilities.as_object().cloned().expect("object");
         let mut last_error = String::new();
         for _ in 0..100 {
@@ -91,6 +98,11 @@ impl Browser {
     /// Opens a path of the site.
     pub async fn goto(&self, path: &str) {
         self.client.goto(&format!("{}{path}", self.base_url)).await.expect("navigate");
+    }
+
+    /// Opens an absolute URL (another site's link into Butler).
+    pub async fn goto_url(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
     }
 
     /// The current path.

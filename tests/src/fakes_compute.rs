@@ -406,6 +406,15 @@ impl SsmApi for FakeAws {
         state.created("ssm:PutParameter");
         Ok(())
     }
+    async fn overwrite_secret(&self, name: &str, value: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        state.parameters.insert(name.to_owned(), value.to_owned());
+        state.mutated("ssm:PutParameter");
+        Ok(())
+    }
+    async fn read_secret(&self, name: &str) -> Result<Option<String>, AwsError> {
+        Ok(self.state().parameters.get(name).cloned())
+    }
     async fn delete_parameter(&self, name: &str) -> Result<(), AwsError> {
         let mut state = self.state();
         if state.parameters.remove(name).is_some() {

@@ -121,6 +121,13 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         ("GET", "/healthz") => (Rule::Public(200), request(Method::GET, "/healthz".into(), None)),
         ("GET", "/readyz") => (Rule::Public(200), request(Method::GET, "/readyz".into(), None)),
         ("GET", "/metrics") => (Rule::Platform(200), request(Method::GET, "/metrics".into(), None)),
+        // The OpenID Connect provider: discovery and keys are public; the token endpoint authenticates clients,
+        // not Butler callers (an empty form is invalid_request whoever sends it); userinfo takes only its own
+        // access tokens (a Butler API credential is no such token).
+        ("GET", "/.well-known/openid-configuration") => (Rule::Public(200), request(Method::GET, path.into(), None)),
+        ("GET", "/oauth2/jwks") => (Rule::Public(200), request(Method::GET, path.into(), None)),
+        ("POST", "/oauth2/token") => (Rule::Public(400), request(Method::POST, path.into(), None)),
+        ("GET", "/oauth2/userinfo") => (Rule::Public(401), request(Method::GET, path.into(), None)),
         ("POST", "/api/v1/auth/token") => (
             Rule::Public(200),
             request(
@@ -191,6 +198,14 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/controller-log") => {
             (Rule::Tenant(Role::Editor, 200), request(Method::GET, format!("{env}/controller-log"), None))
         }
+        ("POST", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/rotate-oidc-secret") => {
+            (Rule::Tenant(Role::Admin, 202), request(Method::POST, format!("{env}/rotate-oidc-secret"), None))
+        }
+        // Tenant admins only; "ci" was never reconciled, so an admin passes and finds no password yet (409).
+        ("POST", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/reveal-admin-password") => (
+            Rule::Tenant(Role::Admin, 409),
+            request(Method::POST, format!("{env}/reveal-admin-password"), json_body(json!({ "reason": "matrix" }))),
+        ),
         ("GET", "/api/v1/tenants/{tenant}/members") => {
             (Rule::Tenant(Role::Admin, 200), request(Method::GET, "/api/v1/tenants/payments/members".into(), None))
         }
@@ -349,6 +364,12 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
     assert_eq!(app.create("other", &secret).await.status, StatusCode::CREATED);
     assert_eq!(app.create("payments", &manifest("ci")).await.status, StatusCode::CREATED);
     assert_eq!(app.create("payments", &manifest("doomed")).await.status, StatusCode::CREATED);
+    // "ci" is a sign-in client (as the reconciler would have registered it), so a rotation can be asked for.
+    let ci = butler::store::environments::find(&app.db(), "payments", "ci").await.expect("db").expect("ci");
+    let uri = ("https://ci.example.test/securityRealm/finishLogin", "https://ci.example.test/");
+    butler::store::oidc::begin_secret(&app.db(), "env-ci", ("payments", "ci", ci.uid), "digest", uri)
+        .await
+        .expect("client");
 
     for profile in ["default", "spare"] {
         let body = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] });

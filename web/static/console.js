@@ -299,6 +299,13 @@ function wireApiForms() {
       flash("Token created.");
       return;
     }
+    if (form.hasAttribute("data-reveal") && result.body && result.body.password) {
+      const box = document.querySelector("[data-revealed]");
+      box.querySelector("#revealed-password").textContent = result.body.password;
+      box.hidden = false;
+      flash("Revealed. This is in the audit log and on the environment's timeline.");
+      return;
+    }
     if (form.hasAttribute("data-reload")) { window.location.reload(); return; }
     if (form.dataset.next) { window.location.assign(sameOrigin(form.dataset.next)); return; }
     flash("Saved.");

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod jwt;
+pub mod oidc_keys;
 pub mod password;
 pub mod rate_limit;
 pub mod tokens;

@@ -19,6 +19,10 @@ pub trait SsmApi: Send + Sync {
     async fn parameter_exists(&self, name: &str) -> Result<bool, AwsError>;
     /// Creates a tagged SecureString; an existing one is left as it is (AlreadyExists).
     async fn create_secret(&self, name: &str, value: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError>;
+    /// Replaces a SecureString's value (its tags stay; PutParameter takes no tags with Overwrite).
+    async fn overwrite_secret(&self, name: &str, value: &str) -> Result<(), AwsError>;
+    /// A SecureString's value, decrypted (only the break-glass reveal asks); None when absent.
+    async fn read_secret(&self, name: &str) -> Result<Option<String>, AwsError>;
     /// Deletes a parameter; gone is fine.
     async fn delete_parameter(&self, name: &str) -> Result<(), AwsError>;
 }
@@ -74,6 +78,27 @@ impl SsmApi for SdkSsm {
             .set_tags(Some(tags))
             .send();
         self.account.call(operation, ApiFamily::SsmWrite, request).await.map(|_| ())
+    }
+
+    async fn overwrite_secret(&self, name: &str, value: &str) -> Result<(), AwsError> {
+        let request = self
+            .client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .overwrite(true)
+            .send();
+        self.account.call("ssm:PutParameter", ApiFamily::SsmWrite, request).await.map(|_| ())
+    }
+
+    async fn read_secret(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let request = self.client.get_parameter().name(name).with_decryption(true).send();
+        match self.account.call("ssm:GetParameter", ApiFamily::SsmRead, request).await {
+            Ok(output) => Ok(output.parameter().and_then(|p| p.value()).map(str::to_owned)),
+            Err(error) if error.kind == AwsErrorKind::NotFound || error.code == "ParameterNotFound" => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     async fn delete_parameter(&self, name: &str) -> Result<(), AwsError> {

@@ -227,6 +227,11 @@ impl Names {
         self.admin_password_parameter.clone()
     }
 
+    /// The SSM parameter holding the environment's sign-in client secret (beside its admin password).
+    pub fn oidc_client_secret_parameter(&self) -> String {
+        format!("{}oidc-client-secret", self.log_group_prefix)
+    }
+
     /// The agent task definition families the amazon-ecs plugin registers: `<cloud name>-<template name>`.
     pub(crate) fn agent_family(&self, template: &str) -> String {
         format!("{}-{template}", self.agent_cloud)

@@ -10,6 +10,7 @@ pub mod java_opts;
 pub mod labels;
 pub mod manifest;
 pub mod object;
+pub mod oidc;
 pub mod prices;
 pub mod proxy;
 pub mod spec;

@@ -125,6 +125,18 @@ pub struct EnvironmentOutputs {
     /// The environment's target group behind it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_group_arn: Option<String>,
+    /// The environment's client id at Butler's OpenID Connect provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_client_id: Option<String>,
+    /// The SSM parameter holding its client secret (never the secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_client_secret_parameter: Option<String>,
+    /// The provider Jenkins signs people in with (Butler's public URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_issuer: Option<String>,
+    /// Which secret the controller runs with (a rotation makes a new one and rolls the controller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_secret_version: Option<i32>,
 }
 
 /// The observed state, written only by Butler (the `/status` subresource).

@@ -14,6 +14,30 @@ use crate::store::cloud_profiles::ProfileRow;
 pub(crate) const CASC_PATH: &str = "/tmp/butler/casc/jenkins.yaml";
 /// The environment variable the admin password comes from (a generated secret, injected by ECS).
 pub(crate) const ADMIN_PASSWORD_VARIABLE: &str = "JENKINS_ADMIN_PASSWORD";
+/// The environment variable the sign-in client secret comes from (likewise).
+pub(crate) const OIDC_SECRET_VARIABLE: &str = "BUTLER_OIDC_CLIENT_SECRET";
+/// The plugins sign-in with Butler adds: the OpenID Connect realm, and workflow-cps, which defines `Run/Replay`.
+pub(crate) const SIGN_IN_PLUGINS: [&str; 2] = ["oic-auth", "workflow-cps"];
+/// What each tenant role may do in Jenkins (matrix-auth permission ids, `<group>/<permission>`).
+pub(crate) const ROLE_PERMISSIONS: [(&str, &[&str]); 3] = [
+    ("admin", &["Overall/Administer"]),
+    (
+        "editor",
+        &[
+            "Overall/Read",
+            "Job/Read",
+            "Job/Build",
+            "Job/Cancel",
+            "Job/Configure",
+            "Job/Create",
+            "Job/Delete",
+            "Job/Workspace",
+            "Run/Replay",
+            "View/Read",
+        ],
+    ),
+    ("viewer", &["Overall/Read", "Job/Read"]),
+];
 /// Minutes an idle agent is kept before the plugin stops it (`retentionTimeout` is in minutes).
 const AGENT_RETENTION_MINUTES: u32 = 5;
 /// The plugins behind what the generated document uses: JCasC itself, the `ecs` cloud (amazon-ecs) and
@@ -41,7 +65,61 @@ pub fn deployed(
     outputs: &EnvironmentOutputs,
     profile: &ProfileRow,
 ) -> Result<JenkinsConfig, serde_yaml_ng::Error> {
-    render(object, profile, outputs.cluster_arn.as_deref(), outputs.agents_security_group_id.as_deref())
+    let sign_in = match (&outputs.oidc_issuer, &outputs.oidc_client_id) {
+        (Some(issuer), Some(client)) => Some(SignIn { issuer, client_id: client }),
+        _ => None,
+    };
+    render(object, profile, outputs.cluster_arn.as_deref(), outputs.agents_security_group_id.as_deref(), sign_in)
+}
+
+/// Sign-in with Butler: the provider and the environment's client there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignIn<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+}
+
+/// The security realm and the authorization matrix. With sign-in: the `oic` realm on Butler's discovery URL
+/// (PKCE, the person's Butler id as user name, `groups` as authorities), the local `admin` kept as the plugin's
+/// escape hatch with the generated password, and each tenant role's group mapped to its permissions. Without:
+/// the local admin alone, and signed-in users read.
+fn security(object: &JenkinsEnvironment, sign_in: Option<SignIn<'_>>) -> (Value, Value) {
+    let admin_password = format!("${{{ADMIN_PASSWORD_VARIABLE}}}");
+    let Some(sign_in) = sign_in else {
+        let realm =
+            json!({ "local": { "allowsSignup": false, "users": [{ "id": "admin", "password": admin_password }] } });
+        // Only the admin administers; signed-in users read. Never "every signed-in user is an admin".
+        let matrix = json!({ "globalMatrix": { "entries": [
+            { "user": { "name": "admin", "permissions": ["Overall/Administer"] } },
+            { "group": { "name": "authenticated", "permissions": ["Overall/Read"] } }
+        ] } });
+        return (realm, matrix);
+    };
+    let realm = json!({ "oic": {
+        "clientId": sign_in.client_id,
+        "clientSecret": format!("${{{OIDC_SECRET_VARIABLE}}}"),
+        "serverConfiguration": { "wellKnown": {
+            "wellKnownOpenIDConfigurationUrl": format!("{}/.well-known/openid-configuration", sign_in.issuer),
+            "scopesOverride": "openid profile email groups"
+        } },
+        "userNameField": "email",
+        "fullNameFieldName": "name",
+        "emailFieldName": "email",
+        "groupsFieldName": "groups",
+        // Signing out of Jenkins does not sign the person out of Butler.
+        "logoutFromOpenidProvider": false,
+        "properties": [
+            "pkce",
+            { "escapeHatch": { "username": "admin", "secret": admin_password } }
+        ]
+    } });
+    let tenant = &object.metadata.tenant;
+    let mut entries = vec![json!({ "user": { "name": "admin", "permissions": ["Overall/Administer"] } })];
+    for (role, permissions) in ROLE_PERMISSIONS {
+        let group = crate::domain::oidc::group(tenant, role);
+        entries.push(json!({ "group": { "name": group, "permissions": permissions } }));
+    }
+    (realm, json!({ "globalMatrix": { "entries": entries } }))
 }
 
 /// Renders the configuration. `cluster_arn` is the ECS cluster once known (the plugin wants an ARN); until
@@ -51,7 +129,9 @@ pub(crate) fn render(
     profile: &ProfileRow,
     cluster_arn: Option<&str>,
     agent_security_group: Option<&str>,
+    sign_in: Option<SignIn<'_>>,
 ) -> Result<JenkinsConfig, serde_yaml_ng::Error> {
+    let (realm, matrix) = security(object, sign_in);
     let names = Names::of(object);
     let dns = names.controller_dns(&profile.namespace_name);
     let location = match profile.ingress() {
@@ -106,21 +186,8 @@ pub(crate) fn render(
             ),
             "numExecutors": 0,
             "slaveAgentPort": 50000,
-            "securityRealm": {
-                "local": {
-                    "allowsSignup": false,
-                    "users": [{ "id": "admin", "password": format!("${{{ADMIN_PASSWORD_VARIABLE}}}") }]
-                }
-            },
-            // Only the admin administers; signed-in users read. Never "every signed-in user is an admin".
-            "authorizationStrategy": {
-                "globalMatrix": {
-                    "entries": [
-                        { "user": { "name": "admin", "permissions": ["Overall/Administer"] } },
-                        { "group": { "name": "authenticated", "permissions": ["Overall/Read"] } }
-                    ]
-                }
-            },
+            "securityRealm": realm,
+            "authorizationStrategy": matrix,
             "clouds": [{
                 "ecs": {
                     "name": names.agent_family_prefix(),
@@ -151,7 +218,8 @@ pub(crate) fn render(
             "noProxyHost": proxy.direct_hosts(&profile.namespace_name).join("\n"),
         });
     }
-    Ok(JenkinsConfig { casc: serde_yaml_ng::to_string(&document)?, plugins: plugins(object), casc_path: CASC_PATH })
+    let plugins = plugins(object, sign_in.is_some());
+    Ok(JenkinsConfig { casc: serde_yaml_ng::to_string(&document)?, plugins, casc_path: CASC_PATH })
 }
 
 /// The partition and account of an ARN (`arn:<partition>:<service>:<region>:<account>:…`).
@@ -162,9 +230,10 @@ fn arn_account(arn: &str) -> Option<(&str, &str)> {
 }
 
 /// The spec's plugins, plus any the generated document needs that the spec left out.
-fn plugins(object: &JenkinsEnvironment) -> Vec<String> {
+fn plugins(object: &JenkinsEnvironment, sign_in: bool) -> Vec<String> {
     let mut plugins = object.spec.controller.plugins.clone();
-    for needed in GENERATOR_PLUGINS {
+    let extra: &[&str] = if sign_in { &SIGN_IN_PLUGINS } else { &[] };
+    for needed in GENERATOR_PLUGINS.iter().chain(extra).copied() {
         if !plugins.iter().any(|p| p.split(':').next() == Some(needed)) {
             plugins.push(needed.to_owned());
         }
@@ -183,7 +252,16 @@ mod tests {
     //! - jenkinsci/configuration-as-code-plugin 58646eb6 (2026-08-17): the `jenkins` root attributes used
     //!   (demos/jenkins, test-harness Primitives.yml), `local` security realm (demos/embedded-userdatabase),
     //!   `unclassified.location`.
-    //! - matrix-auth >= 3.2 (`globalMatrix.entries[user|group{name, permissions}]`, JCasC demos/matrix-auth).
+    //! - matrix-auth >= 3.2 (`globalMatrix.entries[user|group{name, permissions}]`, JCasC demos/matrix-auth);
+    //!   jenkinsci/matrix-auth-plugin 56ab385a: `DefinitionEntry` (exactly one of user/group/userOrGroup), permission
+    //!   ids `<group>/<name>`; `Run/Replay` is defined by workflow-cps (`ReplayAction.REPLAY`).
+    //! - jenkinsci/oic-auth-plugin f202e422 (4.715, 2026-07-17): `OicSecurityRealm` (JCasC `oic`; constructor
+    //!   clientId, clientSecret, serverConfiguration, disableSslVerification, userIdStrategy, groupIdStrategy;
+    //!   setters userNameField, fullNameFieldName, emailFieldName, groupsFieldName, logoutFromOpenidProvider,
+    //!   postLogoutRedirectUrl, rootURLFromRequest, sendScopesInTokenRequest, properties…),
+    //!   `OicServerWellKnownConfiguration` (@Symbol wellKnown: wellKnownOpenIDConfigurationUrl, scopesOverride),
+    //!   the properties (since 4.600) `pkce` (no arguments) and `escapeHatch(username, group, secret)`, as in
+    //!   src/test/resources/org/jenkinsci/plugins/oic/ConfigurationAsCode.yml.
 
     use std::collections::BTreeSet;
 
@@ -339,7 +417,7 @@ mod tests {
         let mut with_proxy = profile();
         with_proxy.proxy = Some(json!({ "url": "http://proxy.corp.example:3128", "noProxy": ["*.corp.example"] }));
         let config =
-            render(&object, &with_proxy, Some("arn:aws:ecs:eu-west-1:1:cluster/x"), Some("sg-1")).expect("yaml");
+            render(&object, &with_proxy, Some("arn:aws:ecs:eu-west-1:1:cluster/x"), Some("sg-1"), None).expect("yaml");
         let document: Value = serde_yaml_ng::from_str(&config.casc).expect("parses");
         assert_within("the document", &document, &["jenkins", "unclassified"]);
         let jenkins = &document["jenkins"];
@@ -384,6 +462,90 @@ mod tests {
         assert_within("location", &document["unclassified"]["location"], &["url", "adminAddress"]);
         // The plugin behind each symbol used is installed.
         for needed in GENERATOR_PLUGINS {
+            assert!(config.plugins.iter().any(|p| p == needed), "{needed} missing from {:?}", config.plugins);
+        }
+    }
+
+    const OIC_SECURITY_REALM: &[&str] = &[
+        "clientId",
+        "clientSecret",
+        "serverConfiguration",
+        "disableSslVerification",
+        "userIdStrategy",
+        "groupIdStrategy",
+        "userNameField",
+        "fullNameFieldName",
+        "emailFieldName",
+        "groupsFieldName",
+        "tokenFieldToCheckKey",
+        "tokenFieldToCheckValue",
+        "logoutFromOpenidProvider",
+        "postLogoutRedirectUrl",
+        "rootURLFromRequest",
+        "sendScopesInTokenRequest",
+        "tokenExpirationCheckDisabled",
+        "allowTokenAccessWithoutOicSession",
+        "properties",
+    ];
+    const OIC_WELL_KNOWN: &[&str] = &["wellKnownOpenIDConfigurationUrl", "scopesOverride"];
+    const OIC_ESCAPE_HATCH: &[&str] = &["username", "group", "secret"];
+
+    #[test]
+    fn sign_in_with_butler_uses_only_keys_the_oic_and_matrix_plugins_declare() {
+        let object = environment();
+        let sign_in = SignIn { issuer: "https://butler.example.com", client_id: "env-0123" };
+        let config = render(&object, &profile(), None, None, Some(sign_in)).expect("yaml");
+        let document: Value = serde_yaml_ng::from_str(&config.casc).expect("parses");
+        let realm = &document["jenkins"]["securityRealm"];
+        assert_within("securityRealm", realm, &["oic"]);
+        let oic = &realm["oic"];
+        assert_within("oic", oic, OIC_SECURITY_REALM);
+        assert_eq!(oic["clientId"], "env-0123");
+        assert_eq!(
+            oic["clientSecret"],
+            format!("${{{OIDC_SECRET_VARIABLE}}}"),
+            "the secret comes from ECS, not the file"
+        );
+        assert_within("serverConfiguration", &oic["serverConfiguration"], &["wellKnown"]);
+        let well_known = &oic["serverConfiguration"]["wellKnown"];
+        assert_within("wellKnown", well_known, OIC_WELL_KNOWN);
+        assert_eq!(
+            well_known["wellKnownOpenIDConfigurationUrl"],
+            "https://butler.example.com/.well-known/openid-configuration"
+        );
+        let properties = oic["properties"].as_array().expect("properties");
+        assert!(properties.contains(&json!("pkce")), "PKCE on: {properties:?}");
+        let hatch = properties.iter().find_map(|p| p.get("escapeHatch")).expect("escape hatch");
+        assert_within("escapeHatch", hatch, OIC_ESCAPE_HATCH);
+        assert_eq!(hatch["username"], "admin");
+        assert_eq!(hatch["secret"], format!("${{{ADMIN_PASSWORD_VARIABLE}}}"));
+        // Each tenant role's group gets exactly its rights; nobody else gets anything.
+        let entries =
+            document["jenkins"]["authorizationStrategy"]["globalMatrix"]["entries"].as_array().expect("entries");
+        let granted = |group: &str| {
+            entries
+                .iter()
+                .find(|e| e["group"]["name"] == group)
+                .map(|e| e["group"]["permissions"].clone())
+                .unwrap_or(Value::Null)
+        };
+        assert_eq!(granted("payments:admin"), json!(["Overall/Administer"]));
+        assert_eq!(granted("payments:viewer"), json!(["Overall/Read", "Job/Read"]));
+        let editor = granted("payments:editor");
+        for permission in [
+            "Job/Build",
+            "Job/Cancel",
+            "Job/Configure",
+            "Job/Create",
+            "Job/Delete",
+            "Job/Workspace",
+            "Run/Replay",
+            "View/Read",
+        ] {
+            assert!(editor.as_array().expect("editor").contains(&json!(permission)), "{permission}");
+        }
+        assert!(!entries.iter().any(|e| e["group"]["name"] == "authenticated"), "no right for anyone signed in");
+        for needed in GENERATOR_PLUGINS.iter().chain(&SIGN_IN_PLUGINS) {
             assert!(config.plugins.iter().any(|p| p == needed), "{needed} missing from {:?}", config.plugins);
         }
     }

@@ -2,6 +2,7 @@
 //! preconditions) and the transactional writes that keep rows, the change log and events in step.
 
 pub mod admission;
+pub mod break_glass;
 pub mod controller_log;
 mod guardrails;
 pub mod jenkins_config;

@@ -6,8 +6,10 @@
 pub mod costs;
 pub mod environments;
 pub mod identity;
+pub mod oidc;
 pub mod profiles;
 pub mod refusals;
+pub mod sign_in;
 pub mod tenants;
 
 use std::sync::Arc;

@@ -12,6 +12,7 @@ pub mod environments;
 pub mod events;
 pub mod invitations;
 pub mod load_balancers;
+pub mod oidc;
 pub mod queue;
 pub mod sessions;
 pub mod tenants;

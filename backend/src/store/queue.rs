@@ -138,6 +138,17 @@ pub async fn complete(
     Ok(result.rows_affected() == 1)
 }
 
+/// Makes one environment due now (a request that needs a full pass, such as a secret rotation).
+pub(crate) async fn make_due(db: &impl ConnectionTrait, uid: Uuid) -> Result<(), StoreError> {
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE jenkins_environments SET next_reconcile_at = now(), attempts = 0 WHERE uid = $1",
+        [uid.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Makes every environment of the tenants using cloud profile `profile` due now, with a clean slate of
 /// attempts: a changed profile (a role, an AMI) is the change a permanent failure waits for.
 pub(crate) async fn make_due_for_profile(db: &impl ConnectionTrait, profile: &str) -> Result<u64, StoreError> {

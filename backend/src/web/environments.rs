@@ -202,6 +202,53 @@ struct DetailPage {
     instances: Vec<crate::domain::object::InstanceStatus>,
     /// The controller's last log lines (editors only; None for viewers).
     controller_log: Option<String>,
+    /// Who can sign in to its Jenkins, with which rights.
+    sign_in: SignInView,
+}
+
+/// One member as Jenkins will know them.
+struct SignInPerson {
+    email: String,
+    role: String,
+    rights: String,
+}
+
+/// The sign-in section of the detail page.
+struct SignInView {
+    enabled: bool,
+    client_id: String,
+    people: Vec<SignInPerson>,
+    /// Tenant admins may reveal the break-glass password.
+    can_reveal: bool,
+    reveal_url: String,
+}
+
+async fn sign_in_view(state: &AppState, caller: &crate::caller::Caller, object: &JenkinsEnvironment) -> SignInView {
+    let (tenant, name) = (&object.metadata.tenant, &object.metadata.name);
+    let people = match crate::store::users::members(&state.db, tenant).await {
+        Ok(members) => members
+            .into_iter()
+            .map(|member| {
+                let rights = crate::environments::jenkins_config::ROLE_PERMISSIONS
+                    .iter()
+                    .find(|(role, _)| *role == member.role)
+                    .map(|(_, rights)| rights.join(", "))
+                    .unwrap_or_default();
+                SignInPerson { email: member.email, role: member.role, rights }
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(error = %crate::telemetry::with_causes(&error), "members not listed on the page");
+            Vec::new()
+        }
+    };
+    SignInView {
+        enabled: object.status.outputs.oidc_client_id.is_some(),
+        client_id: object.status.outputs.oidc_client_id.clone().unwrap_or_default(),
+        people,
+        can_reveal: caller.require(tenant, crate::auth::Role::Admin).is_ok(),
+        reveal_url: format!("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/reveal-admin-password"),
+    }
 }
 
 async fn panel_of(state: &AppState, object: &JenkinsEnvironment, region: &str) -> Result<Panel, ApiError> {
@@ -291,6 +338,7 @@ async fn detail(
             _ => None,
         };
         let panel_html = panel.render().map_err(|e| ApiError::Internal(e.into()))?;
+        let sign_in = sign_in_view(&state, &caller, &object).await;
         Ok::<_, ApiError>(DetailPage {
             chrome,
             name: object.metadata.name.clone(),
@@ -302,6 +350,7 @@ async fn detail(
             can_edit,
             instances: object.status.instances.clone(),
             controller_log,
+            sign_in,
         })
     }
     .await;

@@ -6,6 +6,7 @@
 mod chrome;
 mod costs;
 mod environments;
+mod oidc;
 mod platform;
 pub mod redirect;
 mod tenant;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(tenant::routes())
         .merge(platform::routes())
         .merge(costs::routes())
+        .merge(oidc::routes())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

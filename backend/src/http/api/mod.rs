@@ -11,7 +11,9 @@ mod invitations;
 mod jenkins_config;
 mod members;
 mod metrics;
+mod oidc;
 mod respond;
+mod sign_in;
 mod tenants;
 mod tokens;
 mod users;
@@ -28,6 +30,10 @@ pub(crate) const ENVIRONMENT: &str = "/api/v1/tenants/{tenant}/jenkinsenvironmen
 pub fn routes(table: RouteTable) -> RouteTable {
     table
         .get("/healthz", health::get_healthz)
+        .get("/.well-known/openid-configuration", oidc::get_openid_configuration)
+        .get("/oauth2/jwks", oidc::get_jwks)
+        .post("/oauth2/token", oidc::post_token)
+        .get("/oauth2/userinfo", oidc::get_userinfo)
         .get("/readyz", health::get_readyz)
         .get("/metrics", metrics::get_metrics)
         .get(ENVIRONMENTS, environments::list_environments)
@@ -40,6 +46,11 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/events", environments::list_environment_events)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/jenkins-config", jenkins_config::get_jenkins_config)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/controller-log", controller_log::get_controller_log)
+        .post("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/rotate-oidc-secret", sign_in::rotate_oidc_secret)
+        .post(
+            "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/reveal-admin-password",
+            sign_in::reveal_admin_password,
+        )
         .post("/api/v1/auth/token", auth::create_token)
         .post("/api/v1/auth/session", auth::create_session)
         .delete("/api/v1/auth/session", auth::delete_session)

@@ -15,7 +15,7 @@ use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::java_opts::SETUP_WIZARD_OFF;
 use crate::domain::object::{ConditionStatus, EventType};
 use crate::domain::spec::ControllerPlacement;
-use crate::environments::jenkins_config::{self, ADMIN_PASSWORD_VARIABLE, CASC_PATH};
+use crate::environments::jenkins_config::{self, ADMIN_PASSWORD_VARIABLE, CASC_PATH, OIDC_SECRET_VARIABLE};
 
 /// The tag carrying the hash of what a task definition revision says.
 pub const DEFINITION_HASH_TAG: &str = "butler:definition-hash";
@@ -84,6 +84,13 @@ pub(crate) fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
     ]);
     // git, curl and anything else the controller runs go out through the proxy too.
     environment.extend(proxy.iter().flat_map(|proxy| proxy.environment(namespace)));
+    let mut secrets = BTreeMap::from([(ADMIN_PASSWORD_VARIABLE.to_owned(), pass.names.admin_password_parameter())]);
+    if pass.status.outputs.oidc_client_id.is_some() {
+        secrets.insert(OIDC_SECRET_VARIABLE.to_owned(), pass.names.oidc_client_secret_parameter());
+        // ECS reads a secret when a task starts: a rotated secret needs a new revision, which this makes.
+        let version = pass.status.outputs.oidc_secret_version.unwrap_or_default();
+        environment.insert("BUTLER_OIDC_SECRET_VERSION".to_owned(), version.to_string());
+    }
     Ok(ControllerTask {
         family: pass.names.controller_family(),
         image: spec.image.clone(),
@@ -96,7 +103,7 @@ pub(crate) fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
         log_group: pass.names.controller_log_group(),
         region: pass.profile.region.clone(),
         environment,
-        secrets: BTreeMap::from([(ADMIN_PASSWORD_VARIABLE.to_owned(), pass.names.admin_password_parameter())]),
+        secrets,
         entry_point: vec!["/bin/sh".to_owned(), "-c".to_owned(), ENTRY_POINT_SCRIPT.to_owned()],
         // Every jenkins/jenkins variant (Debian, alpine, rhel) carries curl. /login answers 200 once Jenkins is up
         // (and its configuration applied), whatever the security realm.

@@ -14,6 +14,7 @@ mod discovery;
 mod egress;
 pub mod ingress;
 pub mod names;
+mod oidc_client;
 mod ownership;
 mod plugin_calls;
 pub mod policies;
@@ -120,12 +121,22 @@ pub struct EnvironmentReconciler {
     content_check: Duration,
     /// The latest snapshot of each profile; the lock makes one content check take it while the others wait.
     snapshots: tokio::sync::Mutex<std::collections::HashMap<String, Arc<snapshot::Snapshot>>>,
+    /// Butler's public URL, the OpenID Connect issuer Jenkins signs people in with; None keeps Jenkins' local
+    /// admin only (Jenkins could not reach Butler).
+    issuer: Option<String>,
 }
 
 impl EnvironmentReconciler {
     /// A reconciler writing to `db`, announcing through `feed`, calling AWS through `aws`.
     pub fn new(db: DatabaseConnection, feed: Arc<Feed>, aws: Arc<dyn AwsProvider>) -> Self {
-        Self { db, feed, aws, content_check: DEFAULT_CONTENT_CHECK, snapshots: Default::default() }
+        Self { db, feed, aws, content_check: DEFAULT_CONTENT_CHECK, snapshots: Default::default(), issuer: None }
+    }
+
+    /// Makes every environment a client of Butler's OpenID Connect provider at `issuer` (Butler's public URL).
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: Option<String>) -> Self {
+        self.issuer = issuer;
+        self
     }
 
     /// Sets how long a converged environment goes on the two-read probe before a full content check.
@@ -196,7 +207,7 @@ impl EnvironmentReconciler {
     async fn provision(&self, pass: &mut Pass) -> Result<Action, AwsError> {
         // The probe sees what stops Jenkins; what does not (an extra policy on a role, a rule on a group, a
         // setting) waits for the full content check, which reads everything on its own, longer interval.
-        if !pass.content_check && probe::converged(pass).await? {
+        if !pass.content_check && probe::converged(pass).await? && !oidc_client::pending(pass, &self.db).await? {
             return Ok(Action::AwaitChange);
         }
         access::ensure(pass).await?;
@@ -205,6 +216,8 @@ impl EnvironmentReconciler {
         let storage = storage::ensure(pass).await?;
         let discovery = discovery::ensure(pass, &self.db).await?;
         let address = ingress::ensure(pass).await?;
+        // Sign-in: the environment's client at Butler's provider, on its address.
+        oidc_client::ensure(pass, &self.db, self.issuer.as_deref()).await?;
         let capacity = capacity::ensure(pass).await?;
         let egress = egress::ensure(pass, &self.db).await?;
         // The controller needs all four: its volume, its DNS registry, somewhere to run and a way to its plugins.

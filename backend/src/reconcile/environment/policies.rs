@@ -109,7 +109,10 @@ pub fn execution_secrets_policy(names: &Names, region: &str) -> Value {
             "Sid": "ReadOwnAdminPassword",
             "Effect": "Allow",
             "Action": "ssm:GetParameters",
-            "Resource": format!("arn:aws:ssm:{region}:*:parameter{}", names.admin_password_parameter())
+            "Resource": [
+                format!("arn:aws:ssm:{region}:*:parameter{}", names.admin_password_parameter()),
+                format!("arn:aws:ssm:{region}:*:parameter{}", names.oidc_client_secret_parameter())
+            ]
         }]
     })
 }

@@ -131,6 +131,10 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
 
     // 10-11. Logs, the admin password, the instance profile and roles: nothing uses them any more.
     pass.aws.ssm.delete_parameter(&pass.names.admin_password_parameter()).await?;
+    pass.aws.ssm.delete_parameter(&pass.names.oidc_client_secret_parameter()).await?;
+    crate::store::oidc::remove_client(db, pass.object.metadata.uid)
+        .await
+        .map_err(|e| AwsError::internal("butler:RemoveOidcClient", &e))?;
     super::access::remove(pass).await?;
 
     // 12. Security groups last: network interfaces detach slowly (DependencyViolation until they have).
