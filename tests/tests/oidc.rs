@@ -397,6 +397,25 @@ async fn tokens_of_the_previous_key_verify_after_a_rotation_and_the_jwks_has_no_
 }
 
 #[tokio::test]
+async fn a_changed_jwt_secret_retires_the_key_it_cannot_decrypt_and_signs_with_a_new_one() {
+    let relying = environment(World::new().await, "ci").await;
+    let app = &relying.world.app;
+    let code = code_for(&relying, Who::PaymentsAdmin).await;
+    let (_, before) = exchange(&relying, &code, VERIFIER, &relying.secret, true).await;
+    let kid_of = |token: &str| jsonwebtoken::decode_header(token).expect("header").kid.expect("kid");
+    let old_kid = kid_of(before["id_token"].as_str().expect("id token"));
+    // Another replica started with another secret: it cannot decrypt the stored key.
+    let other = butler::auth::oidc_keys::OidcKeys::new(&secrecy::SecretString::from(
+        "another-secret-of-enough-length-0123456789".to_owned(),
+    ));
+    let token = other.sign(&app.db(), &serde_json::json!({ "probe": true })).await.expect("signs with a new key");
+    assert_ne!(kid_of(&token), old_kid);
+    let jwks = app.get("/oauth2/jwks").await.json();
+    let kids: Vec<&str> = jwks["keys"].as_array().expect("keys").iter().filter_map(|k| k["kid"].as_str()).collect();
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&kid_of(&token).as_str()), "both published: {kids:?}");
+}
+
+#[tokio::test]
 async fn the_controller_gets_its_client_secret_from_ssm_and_jenkins_is_configured_for_it() {
     let relying = environment(World::new().await, "ci").await;
     let world = &relying.world;

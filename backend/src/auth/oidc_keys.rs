@@ -40,9 +40,15 @@ pub enum KeyError {
     Sign(#[from] jsonwebtoken::errors::Error),
 }
 
+/// How long this process signs with the key it last loaded before looking again: another replica may have
+/// rotated (the key it replaced stays published for a day, so tokens signed meanwhile still verify).
+const SIGNING_KEY_CACHE: Duration = Duration::from_secs(60);
+
 /// The signing keys, with the secret their private parts are encrypted under.
 pub struct OidcKeys {
     cipher: Aes256Gcm,
+    /// The current key, decrypted and parsed once, with when it was loaded.
+    cached: std::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<SigningKey>)>>,
 }
 
 /// A key able to sign.
@@ -58,7 +64,7 @@ impl OidcKeys {
         hasher.update(b"butler oidc signing keys v1\0");
         hasher.update(secret.expose_secret().as_bytes());
         let key = hasher.finalize();
-        Self { cipher: Aes256Gcm::new(&key) }
+        Self { cipher: Aes256Gcm::new(&key), cached: std::sync::RwLock::new(None) }
     }
 
     fn encrypt(&self, plain: &[u8]) -> Result<Vec<u8>, KeyError> {
@@ -103,26 +109,57 @@ impl OidcKeys {
         let txn = db.begin().await.map_err(StoreError::from)?;
         oidc::add_key(&txn, &row).await?;
         txn.commit().await.map_err(StoreError::from)?;
+        if let Ok(mut cached) = self.cached.write() {
+            *cached = None;
+        }
         tracing::info!(kid = %kid, "OpenID Connect signing key rotated");
         Ok(kid)
     }
 
-    /// The current key, made when there is none or it is older than `ROTATION`.
-    async fn current(&self, db: &DatabaseConnection) -> Result<SigningKey, KeyError> {
+    /// The current key: this process's copy while fresh, else loaded (and made when there is none or it is older
+    /// than `ROTATION`).
+    async fn current(&self, db: &DatabaseConnection) -> Result<std::sync::Arc<SigningKey>, KeyError> {
+        if let Some((loaded, key)) = self.cached.read().ok().and_then(|cached| cached.clone()) {
+            if loaded.elapsed() < SIGNING_KEY_CACHE {
+                return Ok(key);
+            }
+        }
+        let key = std::sync::Arc::new(self.load_current(db).await?);
+        if let Ok(mut cached) = self.cached.write() {
+            *cached = Some((std::time::Instant::now(), key.clone()));
+        }
+        Ok(key)
+    }
+
+    async fn load_current(&self, db: &DatabaseConnection) -> Result<SigningKey, KeyError> {
         let keys = self.published(db).await?;
         let rotation = chrono::Duration::from_std(ROTATION).unwrap_or_default();
-        let row = match keys.into_iter().find(|k| k.retired_at.is_none()) {
-            Some(row) if Utc::now() - row.created_at < rotation => row,
-            _ => {
+        let current = keys.into_iter().find(|k| k.retired_at.is_none());
+        // A key this process cannot decrypt (BUTLER_JWT_SECRET changed) is retired like an old one: a new key
+        // signs from now on, and the old one stays published, so what it signed still verifies.
+        let usable = current.filter(|row| Utc::now() - row.created_at < rotation).and_then(|row| {
+            match self.decrypt(&row.encrypted_private_key) {
+                Ok(der) => Some((row, der)),
+                Err(_) => {
+                    tracing::warn!(kid = %row.kid, "the signing key cannot be decrypted (was BUTLER_JWT_SECRET changed?); a new key is made");
+                    None
+                }
+            }
+        });
+        let (row, der) = match usable {
+            Some(usable) => usable,
+            None => {
                 let kid = self.rotate(db).await?;
-                self.published(db)
+                let row = self
+                    .published(db)
                     .await?
                     .into_iter()
                     .find(|k| k.kid == kid)
-                    .ok_or(KeyError::Store(StoreError::NotFound))?
+                    .ok_or(KeyError::Store(StoreError::NotFound))?;
+                let der = self.decrypt(&row.encrypted_private_key)?;
+                (row, der)
             }
         };
-        let der = self.decrypt(&row.encrypted_private_key)?;
         let secret = p256::SecretKey::from_pkcs8_der(&der).map_err(|e| KeyError::Malformed(e.to_string()))?;
         let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Malformed(e.to_string()))?;
         let encoding = EncodingKey::from_ec_pem(pem.as_bytes())?;
@@ -148,7 +185,7 @@ impl OidcKeys {
     pub async fn sign(&self, db: &DatabaseConnection, claims: &impl Serialize) -> Result<String, KeyError> {
         let key = self.current(db).await?;
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(key.kid);
+        header.kid = Some(key.kid.clone());
         Ok(jsonwebtoken::encode(&header, claims, &key.encoding)?)
     }
 
