@@ -155,6 +155,11 @@ async fn limiter_upkeep(state: AppState) {
             () = tokio::time::sleep(Duration::from_secs(60)) => {
                 state.login_limiter.clean();
                 state.refusal_limiter.clean();
+                // Authorization codes live a minute; keep an hour of used and expired ones for inspection.
+                let before = environments::now() - chrono::Duration::hours(1);
+                if let Err(error) = crate::store::oidc::drop_expired_codes(&state.db, before).await {
+                    tracing::warn!(error = %crate::telemetry::with_causes(&error), "expired sign-in codes not dropped");
+                }
             }
         }
     }

@@ -40,25 +40,27 @@ impl SdkSsm {
     }
 }
 
-#[async_trait]
-impl SsmApi for SdkSsm {
-    async fn get_parameter(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let request = self.client.get_parameter().name(name).send();
+impl SdkSsm {
+    /// One GetParameter (decrypted only when asked); None when the parameter does not exist.
+    async fn read(&self, name: &str, decrypt: bool) -> Result<Option<aws_sdk_ssm::types::Parameter>, AwsError> {
+        let request = self.client.get_parameter().name(name).with_decryption(decrypt).send();
         match self.account.call("ssm:GetParameter", ApiFamily::SsmRead, request).await {
-            Ok(output) => Ok(output.parameter().and_then(|p| p.value()).map(str::to_owned)),
+            Ok(output) => Ok(output.parameter().cloned()),
             Err(error) if error.kind == AwsErrorKind::NotFound || error.code == "ParameterNotFound" => Ok(None),
             Err(error) => Err(error),
         }
     }
+}
+
+#[async_trait]
+impl SsmApi for SdkSsm {
+    async fn get_parameter(&self, name: &str) -> Result<Option<String>, AwsError> {
+        Ok(self.read(name, false).await?.and_then(|p| p.value().map(str::to_owned)))
+    }
 
     async fn parameter_exists(&self, name: &str) -> Result<bool, AwsError> {
         // Without decryption: the answer carries the ciphertext at most, never the password.
-        let request = self.client.get_parameter().name(name).with_decryption(false).send();
-        match self.account.call("ssm:GetParameter", ApiFamily::SsmRead, request).await {
-            Ok(output) => Ok(output.parameter().is_some()),
-            Err(error) if error.kind == AwsErrorKind::NotFound || error.code == "ParameterNotFound" => Ok(false),
-            Err(error) => Err(error),
-        }
+        Ok(self.read(name, false).await?.is_some())
     }
 
     async fn create_secret(&self, name: &str, value: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
@@ -93,12 +95,7 @@ impl SsmApi for SdkSsm {
     }
 
     async fn read_secret(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let request = self.client.get_parameter().name(name).with_decryption(true).send();
-        match self.account.call("ssm:GetParameter", ApiFamily::SsmRead, request).await {
-            Ok(output) => Ok(output.parameter().and_then(|p| p.value()).map(str::to_owned)),
-            Err(error) if error.kind == AwsErrorKind::NotFound || error.code == "ParameterNotFound" => Ok(None),
-            Err(error) => Err(error),
-        }
+        Ok(self.read(name, true).await?.and_then(|p| p.value().map(str::to_owned)))
     }
 
     async fn delete_parameter(&self, name: &str) -> Result<(), AwsError> {

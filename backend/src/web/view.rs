@@ -93,11 +93,12 @@ impl Address {
     /// The address of `object`.
     pub fn of(object: &JenkinsEnvironment) -> Self {
         let status = &object.status;
-        let condition = status.conditions.iter().find(|c| c.condition_type == "IngressReady");
+        use crate::reconcile::environment::{conditions::INGRESS_READY, ingress::NO_INGRESS};
+        let condition = status.conditions.iter().find(|c| c.condition_type == INGRESS_READY);
         let url = status.outputs.url.clone().filter(|url| url.starts_with("https://"));
         Self {
             url,
-            healthy: condition.is_some_and(|c| c.status == ConditionStatus::True && c.reason != "NoIngress"),
+            healthy: condition.is_some_and(|c| c.status == ConditionStatus::True && c.reason != NO_INGRESS),
             health: condition.map_or_else(|| "not observed yet".to_owned(), |c| c.message.clone()),
         }
     }

@@ -26,16 +26,15 @@ pub struct Placed {
     pub balancer: MadeBalancer,
 }
 
+/// `IngressReady`'s reason when the profile has no ingress (the condition is True: nothing is missing).
+pub(crate) const NO_INGRESS: &str = "NoIngress";
+
 /// The health check path: `/login` answers 200 once Jenkins is up, whatever the security realm.
 pub(crate) const HEALTH_CHECK_PATH: &str = "/login";
 
 fn set(pass: &mut Pass, value: ConditionStatus, reason: &str, message: &str) {
     let generation = pass.object.metadata.generation;
     conditions::set(&mut pass.status, INGRESS_READY, value, reason, message, generation, pass.now);
-}
-
-fn store_error(operation: &'static str, error: &crate::store::StoreError) -> AwsError {
-    AwsError::internal(operation, error)
 }
 
 /// The pool's tags: the profile and the slot (never an environment's: many share a balancer).
@@ -50,7 +49,7 @@ pub async fn place(pass: &mut Pass, db: &DatabaseConnection) -> Result<Option<Pl
     let Some(ingress) = pass.profile.ingress() else {
         let message =
             format!("the cloud profile {} has no ingress: Jenkins is reachable only inside the VPC", pass.profile.name);
-        set(pass, ConditionStatus::True, "NoIngress", &message);
+        set(pass, ConditionStatus::True, NO_INGRESS, &message);
         return Ok(None);
     };
     let meta = &pass.object.metadata;
@@ -61,7 +60,7 @@ pub async fn place(pass: &mut Pass, db: &DatabaseConnection) -> Result<Option<Pl
         ingress.max_environments_per_load_balancer,
     )
     .await
-    .map_err(|e| store_error("butler:PlaceOnLoadBalancer", &e))?;
+    .map_err(|e| super::store_failure("butler:PlaceOnLoadBalancer", &e))?;
     let made = recorded(&placement.balancer);
     // What an earlier pass recorded stands until a content check looks again (once per snapshot).
     let verify = match (&made, &pass.snapshot) {
@@ -75,7 +74,7 @@ pub async fn place(pass: &mut Pass, db: &DatabaseConnection) -> Result<Option<Pl
             let made = balancer(pass, &ingress, &placement.balancer).await?;
             load_balancers::record_made(db, &pass.profile.name, placement.balancer.slot, &made)
                 .await
-                .map_err(|e| store_error("butler:RecordLoadBalancer", &e))?;
+                .map_err(|e| super::store_failure("butler:RecordLoadBalancer", &e))?;
             made
         }
     };
@@ -365,7 +364,8 @@ pub async fn observe(pass: &mut Pass) -> Result<Progress, AwsError> {
 /// while the target group is still in use.
 pub async fn remove(pass: &mut Pass, db: &DatabaseConnection) -> Result<Option<String>, AwsError> {
     let uid = pass.object.metadata.uid;
-    let placement = load_balancers::placement_of(db, uid).await.map_err(|e| store_error("butler:FindPlacement", &e))?;
+    let placement =
+        load_balancers::placement_of(db, uid).await.map_err(|e| super::store_failure("butler:FindPlacement", &e))?;
     // Never placed and no ingress: nothing of an address was ever made (the placement comes before any of it).
     if placement.is_none() && pass.profile.ingress().is_none() {
         return Ok(None);
@@ -404,7 +404,7 @@ pub async fn remove(pass: &mut Pass, db: &DatabaseConnection) -> Result<Option<S
         }
     }
     if placement.is_some() {
-        load_balancers::release(db, uid).await.map_err(|e| store_error("butler:ReleasePlacement", &e))?;
+        load_balancers::release(db, uid).await.map_err(|e| super::store_failure("butler:ReleasePlacement", &e))?;
     }
     Ok(None)
 }

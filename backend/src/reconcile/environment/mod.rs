@@ -421,6 +421,11 @@ fn is_fresh(object: &JenkinsEnvironment, names: &Names) -> bool {
         }
 }
 
+/// A database failure inside a step, as the step's error (transient: the pass is retried).
+pub(crate) fn store_failure(operation: &'static str, error: &crate::store::StoreError) -> AwsError {
+    AwsError::internal(operation, error)
+}
+
 /// A failure of Butler's own (the database, stored data) during a pass: transient, with its whole cause chain.
 fn internal(error: impl std::error::Error) -> ReconcileError {
     ReconcileError::transient("InternalError", crate::telemetry::with_causes(&error))

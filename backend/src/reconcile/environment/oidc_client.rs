@@ -15,10 +15,6 @@ use crate::domain::object::EventType;
 use crate::domain::oidc as rules;
 use crate::store::oidc;
 
-fn store_error(operation: &'static str, error: &crate::store::StoreError) -> AwsError {
-    AwsError::internal(operation, error)
-}
-
 /// Makes sure the environment's client exists with a secret in SSM and its redirect URIs on its address.
 pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection, issuer: Option<&str>) -> Result<(), AwsError> {
     let Some(issuer) = issuer else { return Ok(()) };
@@ -26,13 +22,13 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection, issuer: Option<&st
     let meta = pass.object.metadata.clone();
     let (redirect, logout) = (rules::redirect_uri(&url), rules::post_logout_redirect_uri(&url));
     let parameter = pass.names.oidc_client_secret_parameter();
-    let found = oidc::client_of(db, meta.uid).await.map_err(|e| store_error("butler:FindOidcClient", &e))?;
+    let found = oidc::client_of(db, meta.uid).await.map_err(|e| super::store_failure("butler:FindOidcClient", &e))?;
     let client = match found {
         Some(client) if !client.secret_pending => {
             if client.redirect_uri != redirect || client.post_logout_redirect_uri != logout {
                 oidc::set_redirects(db, meta.uid, (&redirect, &logout))
                     .await
-                    .map_err(|e| store_error("butler:SetOidcRedirect", &e))?;
+                    .map_err(|e| super::store_failure("butler:SetOidcRedirect", &e))?;
             }
             client
         }
@@ -49,7 +45,7 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection, issuer: Option<&st
                 (&redirect, &logout),
             )
             .await
-            .map_err(|e| store_error("butler:BeginOidcSecret", &e))?;
+            .map_err(|e| super::store_failure("butler:BeginOidcSecret", &e))?;
             // A new parameter is tagged; an existing one (a rotation, a crash after the put) is overwritten.
             match pass.aws.ssm.create_secret(&parameter, &secret, &pass.tags()).await {
                 Ok(()) => {}
@@ -60,7 +56,7 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection, issuer: Option<&st
             }
             oidc::finish_secret(db, meta.uid, begun.secret_version)
                 .await
-                .map_err(|e| store_error("butler:FinishOidcSecret", &e))?;
+                .map_err(|e| super::store_failure("butler:FinishOidcSecret", &e))?;
             let (reason, what) = if found.is_some() {
                 ("OidcClientSecretRotated", "rotated the sign-in client secret")
             } else {
@@ -82,7 +78,8 @@ pub async fn pending(pass: &Pass, db: &DatabaseConnection) -> Result<bool, AwsEr
     if pass.object.status.outputs.oidc_client_id.is_none() {
         return Ok(false);
     }
-    let client =
-        oidc::client_of(db, pass.object.metadata.uid).await.map_err(|e| store_error("butler:FindOidcClient", &e))?;
+    let client = oidc::client_of(db, pass.object.metadata.uid)
+        .await
+        .map_err(|e| super::store_failure("butler:FindOidcClient", &e))?;
     Ok(client.is_some_and(|client| client.secret_pending))
 }
