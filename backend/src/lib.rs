@@ -10,6 +10,7 @@ pub mod environments;
 pub mod error;
 pub mod feed;
 pub mod http;
+pub mod jenkins;
 pub mod reconcile;
 pub mod services;
 pub mod startup;

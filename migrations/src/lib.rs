@@ -18,6 +18,7 @@ mod m20261205_000013_add_profile_egress;
 mod m20261205_000014_add_profile_proxy;
 mod m20261205_000015_create_load_balancer_pool;
 mod m20261205_000016_create_oidc_provider;
+mod m20261205_000017_create_credentials_and_controller_tokens;
 
 /// The ordered list of every migration Butler has ever shipped.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000014_add_profile_proxy::Migration),
             Box::new(m20261205_000015_create_load_balancer_pool::Migration),
             Box::new(m20261205_000016_create_oidc_provider::Migration),
+            Box::new(m20261205_000017_create_credentials_and_controller_tokens::Migration),
         ]
     }
 }

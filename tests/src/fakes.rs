@@ -50,6 +50,8 @@ pub struct FakeState {
     /// Name → the group and, once deleting, how many describes it has left.
     pub groups: HashMap<String, (Group, Option<u32>)>,
     pub parameters: HashMap<String, String>,
+    /// Secrets Manager: name → (description, tags); values are not kept (Butler never reads them back).
+    pub secrets: BTreeMap<String, (String, BTreeMap<String, String>)>,
     /// What DescribeInstances reports (the cost meter's input).
     pub tagged_instances: Vec<TaggedInstance>,
     /// (instance type, zone) → Spot price.
@@ -62,6 +64,10 @@ pub struct FakeState {
     pub controller_crash: Option<butler::aws::ecs::StoppedTask>,
     /// The controller task runs but Jenkins never answers its health check.
     pub jenkins_unhealthy: bool,
+    /// Every new revision a service is updated to fails its tasks: ECS's circuit breaker rolls the service back.
+    pub new_revisions_fail: bool,
+    /// (cluster, service) → (the revision it ran, the one that fails), until the circuit breaker acts.
+    pub pending_rollbacks: HashMap<(String, String), (String, String)>,
     /// The region publishes no ECS-optimised AMI parameter (a permanent error unless the profile names an AMI).
     pub no_ecs_ami: bool,
     /// How many describes a new service shows its task pending before it runs.
@@ -138,6 +144,7 @@ impl AwsProvider for FakeAws {
             ssm: Arc::new(self.clone()),
             elb: Arc::new(crate::fakes_ingress::NoIngress),
             dns: Arc::new(crate::fakes_ingress::NoIngress),
+            secrets: Arc::new(self.clone()),
         }
     }
 }

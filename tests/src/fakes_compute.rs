@@ -1,6 +1,6 @@
-//! In-memory ECS, Auto Scaling and SSM for what the emulator cannot show: a controller task pending before it
-//! runs, an ASG that takes time to delete, a Spot instance replaced, a cluster that refuses to go while
-//! something still uses it.
+//! In-memory ECS, Auto Scaling, SSM and Secrets Manager for what the emulator cannot show: a controller task
+//! pending before it runs, an ASG that takes time to delete, a Spot instance replaced, a cluster that refuses to
+//! go while something still uses it, a new revision ECS's circuit breaker rolls back.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,7 @@ use butler::aws::ecs::{
     CapacityProvider, Cluster, ControllerService, ControllerTask, EcsApi, ProviderSettings, Service, StoppedTask,
     TaskDefinitionRevision, PROVIDER_SETTINGS,
 };
+use butler::aws::secrets::{SecretDescription, SecretSummary, SecretValue, SecretsApi};
 use butler::aws::ssm::SsmApi;
 use butler::aws::tags::UID;
 use butler::aws::{AwsError, AwsErrorKind};
@@ -168,8 +169,23 @@ impl EcsApi for FakeAws {
         let (state_crash, unhealthy) = (state.controller_crash.clone(), state.jenkins_unhealthy);
         let mut found = Vec::new();
         for name in names {
-            if let Some((service, looks)) = state.ecs_services.get_mut(&(cluster.to_owned(), name.clone())) {
+            let key = (cluster.to_owned(), name.clone());
+            let rollback = state.pending_rollbacks.get(&key).cloned();
+            if let Some((service, looks)) = state.ecs_services.get_mut(&key) {
                 *looks += 1;
+                // The circuit breaker: the new revision's tasks failed; ECS marks its deployment FAILED and goes
+                // back to the revision that ran, whose deployment completes.
+                if let Some((previous, failed)) = rollback.filter(|_| *looks > start_after) {
+                    service.task_definition = previous;
+                    service.failed_deployments =
+                        vec![(failed, "ECS deployment circuit breaker: tasks failed to start.".into())];
+                    service.running = service.desired;
+                    service.pending = 0;
+                    service.rollout_state = Some("COMPLETED".into());
+                    found.push(service.clone());
+                    state.pending_rollbacks.remove(&key);
+                    continue;
+                }
                 // The scheduler: pending for a while, then running = desired; the deployment completes once the
                 // container's health check passes (never, while Jenkins does not answer). A crash-looping task
                 // never stays running and counts up the deployment's failed tasks.
@@ -213,6 +229,8 @@ impl EcsApi for FakeAws {
             network: Some(service.network()),
             registries: vec![service.registry_arn.clone()],
             target_groups: service.target_group.iter().cloned().collect(),
+            circuit_breaker: Some((true, true)),
+            failed_deployments: Vec::new(),
         };
         state.ecs_services.insert((service.cluster.clone(), service.name.clone()), (created.clone(), 0));
         state.created("ecs:CreateService");
@@ -244,17 +262,27 @@ impl EcsApi for FakeAws {
     ) -> Result<(), AwsError> {
         let mut state = self.state();
         state.mutated("ecs:UpdateService");
+        let key = (cluster.to_owned(), name.to_owned());
+        let failing = state.new_revisions_fail;
         let (service, looks) = state
             .ecs_services
             .get_mut(&(cluster.to_owned(), name.to_owned()))
             .ok_or_else(|| crate::fakes::not_found("ecs:UpdateService"))?;
         service.desired = desired;
         service.running = service.running.min(desired);
+        let mut rollback = None;
         if let Some(definition) = task_definition {
+            if failing && service.task_definition != definition {
+                rollback = Some((service.task_definition.clone(), definition.to_owned()));
+            }
             service.task_definition = definition.to_owned();
             service.rollout_state = Some("IN_PROGRESS".into()); // a new deployment
+            service.failed_deployments.clear();
         }
         *looks = 0;
+        if let Some(rollback) = rollback {
+            state.pending_rollbacks.insert(key, rollback);
+        }
         Ok(())
     }
     async fn delete_service(&self, cluster: &str, name: &str) -> Result<(), AwsError> {
@@ -419,6 +447,50 @@ impl SsmApi for FakeAws {
         let mut state = self.state();
         if state.parameters.remove(name).is_some() {
             state.mutated("ssm:DeleteParameter");
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecretsApi for FakeAws {
+    async fn put_secret(
+        &self,
+        name: &str,
+        _value: SecretValue<'_>,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+        _managed_tag_prefix: &str,
+    ) -> Result<String, AwsError> {
+        let mut state = self.state();
+        state.mutated("secretsmanager:PutSecretValue");
+        state.secrets.insert(name.to_owned(), (description.to_owned(), tags.clone()));
+        Ok(format!("arn:aws:secretsmanager:eu-west-1:000000000000:secret:{name}-AbCdEf"))
+    }
+    async fn describe_secret(&self, name: &str) -> Result<Option<SecretDescription>, AwsError> {
+        Ok(self.state().secrets.get(name).map(|(description, tags)| SecretDescription {
+            arn: format!("arn:aws:secretsmanager:eu-west-1:000000000000:secret:{name}-AbCdEf"),
+            description: description.clone(),
+            tags: tags.clone(),
+        }))
+    }
+    async fn list_secrets(&self, prefix: &str) -> Result<Vec<SecretSummary>, AwsError> {
+        Ok(self
+            .state()
+            .secrets
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(name, (_, tags))| SecretSummary {
+                name: name.clone(),
+                arn: format!("arn:aws:secretsmanager:eu-west-1:000000000000:secret:{name}-AbCdEf"),
+                tags: tags.clone(),
+            })
+            .collect())
+    }
+    async fn delete_secret(&self, name: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        if state.secrets.remove(name).is_some() {
+            state.mutated("secretsmanager:DeleteSecret");
         }
         Ok(())
     }

@@ -15,8 +15,8 @@ const LAYERS: &[&[&str]] = &[
     &["domain", "config"],
     // Logging set-up and how errors are written to it.
     &["telemetry"],
-    // I/O adapters: PostgreSQL (all SQL) and AWS (no database).
-    &["store", "aws"],
+    // I/O adapters: PostgreSQL (all SQL), AWS and the Jenkins controllers' HTTP interface (no database).
+    &["store", "aws", "jenkins"],
     // Identity primitives: passwords, JWTs, tokens, sessions, the identity cache.
     &["auth"],
     // The change feed (cache and watch broadcast) and the cost meter.

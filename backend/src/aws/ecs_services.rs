@@ -1,11 +1,12 @@
 //! ECS services: the controller's service as Butler wants it (one task, max 100 % / min 0 % so two controllers
-//! never share JENKINS_HOME, its subnets and security group, no public address, its Cloud Map registry, never on
-//! Spot), how it is read back, created, put back, and why its tasks stopped. `ecs::SdkEcs` delegates here.
+//! never share JENKINS_HOME, the deployment circuit breaker with rollback, its subnets and security group, no public
+//! address, its Cloud Map registry, never on Spot), how it is read back, created, put back, and why its tasks
+//! stopped. `ecs::SdkEcs` delegates here.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentConfiguration, DesiredStatus, LoadBalancer, NetworkConfiguration,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DesiredStatus, LoadBalancer, NetworkConfiguration,
     PlacementConstraint, PlacementConstraintType, ServiceRegistry,
 };
 
@@ -49,6 +50,10 @@ pub struct Service {
     pub registries: Vec<String>,
     /// The target groups its tasks register in (container `jenkins`, port 8080).
     pub target_groups: Vec<String>,
+    /// The deployment circuit breaker: (enable, rollback), when the service reports one.
+    pub circuit_breaker: Option<(bool, bool)>,
+    /// Deployments ECS gave up on (`rolloutState` FAILED): their task definition and ECS's reason.
+    pub failed_deployments: Vec<(String, String)>,
 }
 
 /// A controller task that stopped: why, and how its container exited.
@@ -156,9 +161,14 @@ fn load_balancers(service: &ControllerService) -> Vec<LoadBalancer> {
         .collect()
 }
 
-/// One controller per JENKINS_HOME, ever: stop the old task before starting the new one.
+/// One controller per JENKINS_HOME, ever: stop the old task before starting the new one. A revision whose tasks
+/// never become healthy is rolled back by ECS to the last deployment that completed (the circuit breaker).
 fn one_at_a_time() -> DeploymentConfiguration {
-    DeploymentConfiguration::builder().maximum_percent(100).minimum_healthy_percent(0).build()
+    DeploymentConfiguration::builder()
+        .maximum_percent(100)
+        .minimum_healthy_percent(0)
+        .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build())
+        .build()
 }
 
 pub(super) fn service_of(service: &aws_sdk_ecs::types::Service) -> Service {
@@ -187,6 +197,19 @@ pub(super) fn service_of(service: &aws_sdk_ecs::types::Service) -> Service {
             .load_balancers()
             .iter()
             .filter_map(|l| l.target_group_arn().map(str::to_owned))
+            .collect(),
+        circuit_breaker: service
+            .deployment_configuration()
+            .and_then(|c| c.deployment_circuit_breaker())
+            .map(|b| (b.enable(), b.rollback())),
+        failed_deployments: service
+            .deployments()
+            .iter()
+            .filter(|d| d.rollout_state().is_some_and(|s| s.as_str() == "FAILED"))
+            .map(|d| {
+                let reason = d.rollout_state_reason().unwrap_or("the deployment failed").to_owned();
+                (d.task_definition().unwrap_or_default().to_owned(), reason)
+            })
             .collect(),
     }
 }

@@ -40,6 +40,8 @@ pub enum ApiFamily {
     SsmWrite,
     /// Elastic Load Balancing v2: 10/s (conservative; ELB throttles per account and action).
     Elb,
+    /// Secrets Manager: 20/s (conservative; its control-plane quotas are 50/s per action).
+    SecretsManager,
     /// Route 53: 5/s per account (Route 53 quotas, "five requests per second per AWS account").
     Route53,
 }
@@ -49,7 +51,7 @@ impl ApiFamily {
     fn per_second(self) -> u32 {
         match self {
             Self::EcsRegisterTaskDefinition => 1,
-            Self::EcsRead | Self::Ec2Read => 20,
+            Self::EcsRead | Self::Ec2Read | Self::SecretsManager => 20,
             Self::Sts | Self::Elb => 10,
             Self::SsmRead => 40,
             Self::SsmWrite => 3,

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod logs;
 pub mod provider;
 pub mod route53;
+pub mod secrets;
 pub mod ssm;
 pub mod tags;
 

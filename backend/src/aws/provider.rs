@@ -15,6 +15,7 @@ use super::elb::{ElbApi, SdkElb};
 use super::iam::{IamApi, SdkIam};
 use super::logs::{LogsApi, SdkLogs};
 use super::route53::{DnsApi, SdkRoute53};
+use super::secrets::{SdkSecrets, SecretsApi};
 use super::ssm::{SdkSsm, SsmApi};
 
 /// The adapters of one account.
@@ -30,6 +31,7 @@ pub struct AwsServices {
     pub ssm: Arc<dyn SsmApi>,
     pub elb: Arc<dyn ElbApi>,
     pub dns: Arc<dyn DnsApi>,
+    pub secrets: Arc<dyn SecretsApi>,
 }
 
 /// Gives a pass the adapters for its profile (tests give in-memory fakes).
@@ -72,6 +74,7 @@ impl AwsProvider for SdkProvider {
             ssm: Arc::new(SdkSsm::new(&account)),
             elb: Arc::new(SdkElb::new(&account)),
             dns: Arc::new(SdkRoute53::new(&account)),
+            secrets: Arc::new(SdkSecrets::new(&account)),
         };
         self.accounts.insert(key, services.clone());
         services

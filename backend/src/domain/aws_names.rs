@@ -227,7 +227,18 @@ impl Names {
         self.admin_password_parameter.clone()
     }
 
-    /// The SSM parameter holding the environment's sign-in client secret (beside its admin password).
+    /// The prefix of the environment's credentials in Secrets Manager (`butler/<tenant>/<environment>/`): the
+    /// controller's role may read under it only. The separators make it injective (names hold no `/`).
+    pub fn secrets_prefix(&self) -> String {
+        self.log_group_prefix.trim_start_matches('/').to_owned()
+    }
+
+    /// The SSM SecureString holding the token the controller fetches its configuration with and reloads it by.
+    pub fn controller_token_parameter(&self) -> String {
+        format!("{}controller-token", self.log_group_prefix)
+    }
+
+    /// The environment's sign-in client secret (SSM SecureString).
     pub fn oidc_client_secret_parameter(&self) -> String {
         format!("{}oidc-client-secret", self.log_group_prefix)
     }

@@ -4,6 +4,7 @@ pub mod actor;
 pub mod aws_names;
 pub mod catalog;
 pub mod cost_arithmetic;
+pub mod credentials;
 pub mod guardrails;
 pub mod ingress;
 pub mod java_opts;
@@ -13,7 +14,9 @@ pub mod object;
 pub mod oidc;
 pub mod prices;
 pub mod proxy;
+pub mod seed_jobs;
 pub mod spec;
+pub mod team_config;
 pub mod validation;
 
 /// `apiVersion` of every Butler resource.

@@ -137,6 +137,9 @@ pub struct EnvironmentOutputs {
     /// Which secret the controller runs with (a rotation makes a new one and rolls the controller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oidc_secret_version: Option<i32>,
+    /// The hash of the JCasC the running controller applied (at its start, or at Butler's last reload).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration_hash: Option<String>,
 }
 
 /// The observed state, written only by Butler (the `/status` subresource).
@@ -164,6 +167,39 @@ pub struct JenkinsEnvironmentStatus {
     /// nor make it again. Dropped once it has converged (from then on passes read what they compare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning: Option<ProvisioningRecord>,
+    /// A change that restarts the controller, while it waits for builds, rolls, or after ECS rolled it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+/// Where a restart-needing change of the controller stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// The task definition revision being rolled out.
+    pub revision: String,
+    pub phase: RolloutPhase,
+    /// When this phase began.
+    pub since: DateTime<Utc>,
+    /// Draining: when the change rolls even if builds still run (`spec.controller.drainTimeoutSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
+    /// Draining: builds running at the last look (None while Jenkins does not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_builds: Option<u32>,
+    /// In words, for people.
+    pub message: String,
+}
+
+/// The phases of a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RolloutPhase {
+    /// Jenkins is in quiet-down; the change waits for running builds or the drain timeout.
+    Draining,
+    /// ECS is replacing the controller with the new revision.
+    Rolling,
+    /// The new revision never became healthy; ECS's circuit breaker went back to the previous one, which runs.
+    RolledBack,
 }
 
 /// What the first provisioning of an environment has made so far.

@@ -13,6 +13,53 @@ pub struct JenkinsEnvironmentSpec {
     pub agents: AgentsSpec,
     pub capacity: CapacitySpec,
     pub storage: StorageSpec,
+    pub jenkins: JenkinsSpec,
+}
+
+/// The team's own part of the Jenkins configuration: JCasC merged under Butler's, and job-dsl seed jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct JenkinsSpec {
+    /// JCasC YAML merged under the document Butler generates; the keys Butler sets are refused at admission.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub configuration_as_code: String,
+    /// Git repositories of job-dsl scripts: one seed job each, run at start and on every change.
+    pub seed_jobs: Vec<SeedJob>,
+}
+
+/// One seed job: job-dsl over the scripts `targets` matches in `repository` at `branch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SeedJob {
+    /// The seed job is `seed-<name>` in Jenkins.
+    pub name: String,
+    /// An `https://` or `ssh://` (or `git@host:path`) Git URL.
+    pub repository: String,
+    pub branch: String,
+    /// Ant-style glob of job-dsl scripts in the repository.
+    pub targets: String,
+    /// A credential of this environment (`…/credentials/{id}`) to clone with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_id: Option<String>,
+    /// Also run on this Jenkins cron schedule (e.g. `H 3 * * *`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Also run when the repository notifies a push (the git plugin's `/git/notifyCommit`).
+    pub on_push: bool,
+}
+
+impl Default for SeedJob {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            repository: String::new(),
+            branch: "main".to_owned(),
+            targets: "jobs/**/*.groovy".to_owned(),
+            credentials_id: None,
+            schedule: None,
+            on_push: false,
+        }
+    }
 }
 
 /// Where the controller task may run.
@@ -41,7 +88,12 @@ pub struct ControllerSpec {
     pub timezone: String,
     pub java_opts: String,
     pub placement: ControllerPlacement,
+    /// How long a change that restarts Jenkins waits for running builds (in quiet-down) before it rolls anyway.
+    pub drain_timeout_seconds: u32,
 }
+
+/// Half an hour: most builds finish, and a change is not held back for a day by one stuck job.
+pub(crate) const DEFAULT_DRAIN_TIMEOUT_SECONDS: u32 = 1800;
 
 /// The plugins every Butler controller needs (configuration as code, the ECS cloud, pipelines).
 pub(crate) const DEFAULT_PLUGINS: [&str; 9] = [
@@ -72,6 +124,7 @@ impl Default for ControllerSpec {
             timezone: "UTC".to_owned(),
             java_opts: DEFAULT_JAVA_OPTS.to_owned(),
             placement: ControllerPlacement::OnDemand,
+            drain_timeout_seconds: DEFAULT_DRAIN_TIMEOUT_SECONDS,
         }
     }
 }

@@ -82,7 +82,24 @@ pub(crate) fn review(meta: &MetaInput<'_>, spec: &JenkinsEnvironmentSpec) -> Rev
     review_agents(spec, &mut review);
     review_capacity(spec, &mut review);
     review_storage(&spec.storage, &mut review);
+    review_jenkins(spec, &mut review);
     review
+}
+
+/// The most a restart-needing change may wait for running builds: a day.
+const MAX_DRAIN_TIMEOUT_SECONDS: u32 = 86_400;
+
+/// The team's configuration, its seed jobs and the drain timeout. Whether an interpolated or cloning credential
+/// exists is checked where the environment's credentials are at hand (the write, in `environments`).
+fn review_jenkins(spec: &JenkinsEnvironmentSpec, review: &mut Review) {
+    match super::team_config::parse(&spec.jenkins.configuration_as_code) {
+        Ok(document) => review.errors.extend(super::team_config::check(&document, None)),
+        Err(error) => review.errors.push(error),
+    }
+    review.errors.extend(super::seed_jobs::review(&spec.jenkins.seed_jobs));
+    if spec.controller.drain_timeout_seconds > MAX_DRAIN_TIMEOUT_SECONDS {
+        review.error("spec.controller.drainTimeoutSeconds", "must be at most 86400 (a day)");
+    }
 }
 
 fn review_meta(meta: &MetaInput<'_>, review: &mut Review) {

@@ -1,10 +1,12 @@
 //! The controller's Jenkins configuration, generated: JCasC YAML (no builds on the controller, agent port
-//! 50000, an admin whose password comes from the environment, never from this file, and one amazon-ecs cloud
-//! whose `jenkinsUrl` and `tunnel` name the Cloud Map address) and the plugin list.
+//! 50000, an admin whose password comes from the environment, never from this file, one amazon-ecs cloud
+//! whose `jenkinsUrl` and `tunnel` name the Cloud Map address, the credentials provider on the environment's own
+//! Secrets Manager prefix, the seed jobs) with the team's own configuration merged under it, and the plugin list.
 
 use serde_json::{json, Value};
 
 use crate::domain::aws_names::Names;
+use crate::domain::{seed_jobs, team_config};
 use crate::domain::object::{EnvironmentOutputs, JenkinsEnvironment};
 use crate::store::cloud_profiles::ProfileRow;
 
@@ -45,6 +47,23 @@ const AGENT_RETENTION_MINUTES: u32 = 5;
 pub(crate) const GENERATOR_PLUGINS: [&str; 3] = ["configuration-as-code", "amazon-ecs", "matrix-auth"];
 /// Seconds the plugin waits for an agent task to connect.
 const AGENT_CONNECT_TIMEOUT_SECONDS: u32 = 900;
+/// Credentials come from the environment's Secrets Manager prefix: always installed, so adding the first
+/// credential is a reload, not a restart.
+pub(crate) const CREDENTIALS_PLUGIN: &str = "aws-secrets-manager-credentials-provider";
+/// What seed jobs use: job-dsl (the `jobs` root and the `dsl` step) and git (their checkout).
+pub(crate) const SEED_JOB_PLUGINS: [&str; 2] = ["job-dsl", "git"];
+/// Resolves `${<credential>}` in the team's configuration from Secrets Manager (a JCasC secret source).
+pub(crate) const SECRET_SOURCE_PLUGIN: &str = "aws-secrets-manager-secret-source";
+
+/// Why the configuration could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the generated JCasC could not be written: {0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+    /// The team's document (admission checks it first, so this means it was stored before a rule existed).
+    #[error("spec.jenkins.configurationAsCode: {0}")]
+    Team(String),
+}
 
 /// The generated configuration.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -64,7 +83,7 @@ pub fn deployed(
     object: &JenkinsEnvironment,
     outputs: &EnvironmentOutputs,
     profile: &ProfileRow,
-) -> Result<JenkinsConfig, serde_yaml_ng::Error> {
+) -> Result<JenkinsConfig, RenderError> {
     let sign_in = match (&outputs.oidc_issuer, &outputs.oidc_client_id) {
         (Some(issuer), Some(client)) => Some(SignIn { issuer, client_id: client }),
         _ => None,
@@ -130,7 +149,7 @@ pub(crate) fn render(
     cluster_arn: Option<&str>,
     agent_security_group: Option<&str>,
     sign_in: Option<SignIn<'_>>,
-) -> Result<JenkinsConfig, serde_yaml_ng::Error> {
+) -> Result<JenkinsConfig, RenderError> {
     let (realm, matrix) = security(object, sign_in);
     let names = Names::of(object);
     let dns = names.controller_dns(&profile.namespace_name);
@@ -218,7 +237,31 @@ pub(crate) fn render(
             "noProxyHost": proxy.direct_hosts(&profile.namespace_name).join("\n"),
         });
     }
-    let plugins = plugins(object, sign_in.is_some());
+    let secrets = names.secrets_prefix();
+    // The credentials provider lists only the environment's own secrets and shows them by the id the team gave
+    // (keys: aws-secrets-manager-credentials-provider 376939a, docs/README.md and config/*.yml tests).
+    document["unclassified"]["awsCredentialsProvider"] = json!({
+        "listSecrets": { "filters": [{ "key": "name", "values": [secrets] }] },
+        "transformations": { "name": { "removePrefix": { "prefix": secrets } } }
+    });
+    let seeds = &object.spec.jenkins.seed_jobs;
+    if !seeds.is_empty() {
+        let label = object.spec.agents.templates.first().map_or("ecs-agents", |t| t.label.as_str());
+        document["jobs"] = json!([{ "script": seed_jobs::script(seeds, label) }]);
+        // Seed scripts come from the team's repositories and run unsandboxed: with script security on, every
+        // changed script would wait for an administrator's approval, and the sandbox needs the build to run as a
+        // user (Authorize Project). Whoever can push to a seed repository administers this Jenkins (README).
+        document["security"] = json!({ "globalJobDslSecurityConfiguration": { "useScriptSecurity": false } });
+    }
+    let mut team = team_config::parse(&object.spec.jenkins.configuration_as_code)
+        .map_err(|error| RenderError::Team(error.message))?;
+    let interpolates = !team_config::referenced_credentials(&team).is_empty();
+    team_config::resolve_credentials(&mut team, &secrets);
+    if let Some(mine) = document.as_object_mut() {
+        team_config::merge_under(mine, team)
+            .map_err(|path| RenderError::Team(format!("{path} is set by Butler and cannot be overridden")))?;
+    }
+    let plugins = plugins(object, sign_in.is_some(), interpolates);
     Ok(JenkinsConfig { casc: serde_yaml_ng::to_string(&document)?, plugins, casc_path: CASC_PATH })
 }
 
@@ -230,10 +273,20 @@ fn arn_account(arn: &str) -> Option<(&str, &str)> {
 }
 
 /// The spec's plugins, plus any the generated document needs that the spec left out.
-fn plugins(object: &JenkinsEnvironment, sign_in: bool) -> Vec<String> {
+fn plugins(object: &JenkinsEnvironment, sign_in: bool, interpolates: bool) -> Vec<String> {
     let mut plugins = object.spec.controller.plugins.clone();
-    let extra: &[&str] = if sign_in { &SIGN_IN_PLUGINS } else { &[] };
-    for needed in GENERATOR_PLUGINS.iter().chain(extra).copied() {
+    let mut needs: Vec<&str> = GENERATOR_PLUGINS.to_vec();
+    needs.push(CREDENTIALS_PLUGIN);
+    if sign_in {
+        needs.extend(SIGN_IN_PLUGINS);
+    }
+    if !object.spec.jenkins.seed_jobs.is_empty() {
+        needs.extend(SEED_JOB_PLUGINS);
+    }
+    if interpolates {
+        needs.push(SECRET_SOURCE_PLUGIN);
+    }
+    for needed in needs {
         if !plugins.iter().any(|p| p.split(':').next() == Some(needed)) {
             plugins.push(needed.to_owned());
         }

@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod break_glass;
 pub mod controller_log;
+pub mod credentials;
 mod guardrails;
 pub mod jenkins_config;
 pub mod writes;

@@ -4,6 +4,7 @@
 //! place, `Write::commit`. Handlers and pages check the request, call one of these, and render the answer.
 
 pub mod costs;
+pub mod credentials;
 pub mod environments;
 pub mod identity;
 pub mod oidc;

@@ -6,7 +6,9 @@ pub mod budgets;
 pub mod changes;
 pub mod cloud_profiles;
 pub mod cost_report;
+pub mod controller_tokens;
 pub mod costs;
+pub mod credentials;
 pub mod entity;
 pub mod environments;
 pub mod events;
@@ -34,6 +36,11 @@ pub(crate) fn count_query() {
 /// Statements sent so far.
 pub fn queries() -> u64 {
     QUERIES.load(Ordering::Relaxed)
+}
+
+/// A PostgreSQL statement with positional values (`$1`, `$2`…).
+pub(crate) fn postgres(sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)
 }
 
 /// What can go wrong below the API, in terms the API can answer.

@@ -1,4 +1,6 @@
-//! `GET …/jenkinsenvironments/{name}/jenkins-config`: the JCasC and plugin list Butler gives the controller.
+//! `GET …/jenkinsenvironments/{name}/jenkins-config`: the JCasC and plugin list Butler gives the controller; and
+//! `GET /casc/{uid}/jenkins.yaml?token=…`, where the controller itself fetches its JCasC (at start and at each
+//! reload), authenticated by its environment's token.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -33,6 +35,43 @@ pub(super) async fn environment_with_profile(
         ))
     })?;
     Ok((object, profile))
+}
+
+/// Query of the controller's fetch.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct FetchQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET /casc/{uid}/jenkins.yaml?token=…`: the JCasC as the reconciler renders it now. An unknown environment and a
+/// wrong token answer alike (404), so the route tells nobody which environments exist.
+pub(crate) async fn get_controller_casc(
+    State(state): State<AppState>,
+    ApiPath(uid): ApiPath<String>,
+    axum::extract::Query(query): axum::extract::Query<FetchQuery>,
+) -> Result<Response, ApiError> {
+    use subtle::ConstantTimeEq;
+    let refused = || ApiError::NotFound("no such configuration".into());
+    let uid = uuid::Uuid::parse_str(&uid).map_err(|_| refused())?;
+    let expected = crate::store::controller_tokens::hash(&state.db, uid).await?.ok_or_else(refused)?;
+    let presented = crate::reconcile::environment::config_source::token_hash(&query.token);
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(refused());
+    }
+    let row = environments::find_by_uid(&state.db, uid).await?.ok_or_else(refused)?;
+    let object = environments::to_object(&row)?;
+    let (_, profile) = environment_with_profile(&state, &object.metadata.tenant, &object.metadata.name).await?;
+    let config = jenkins_config::deployed(&object, &object.status.outputs, &profile)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut response = axum::response::IntoResponse::into_response((
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/yaml")],
+        config.casc,
+    ));
+    let no_store = axum::http::HeaderValue::from_static("no-store");
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, no_store);
+    Ok(response)
 }
 
 /// The generated Jenkins configuration of one environment (viewers may read it: it holds no secret).

@@ -5,6 +5,7 @@ mod auth;
 mod cloud_profiles;
 mod controller_log;
 mod costs;
+mod credentials;
 mod environments;
 mod health;
 mod invitations;
@@ -26,6 +27,9 @@ pub(crate) const ENVIRONMENTS: &str = "/api/v1/tenants/{tenant}/jenkinsenvironme
 /// One JenkinsEnvironment.
 pub(crate) const ENVIRONMENT: &str = "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}";
 
+/// One credential of a JenkinsEnvironment.
+pub(crate) const CREDENTIAL: &str = "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/credentials/{id}";
+
 /// Registers every API route.
 pub fn routes(table: RouteTable) -> RouteTable {
     table
@@ -46,6 +50,11 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/events", environments::list_environment_events)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/jenkins-config", jenkins_config::get_jenkins_config)
         .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/controller-log", controller_log::get_controller_log)
+        .get("/casc/{uid}/jenkins.yaml", jenkins_config::get_controller_casc)
+        .get("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/credentials", credentials::list_credentials)
+        .get(CREDENTIAL, credentials::get_credential)
+        .put(CREDENTIAL, credentials::put_credential)
+        .delete(CREDENTIAL, credentials::delete_credential)
         .post("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/rotate-oidc-secret", sign_in::rotate_oidc_secret)
         .post(
             "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/reveal-admin-password",

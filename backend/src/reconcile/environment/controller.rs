@@ -1,6 +1,7 @@
 //! The controller: its generated admin password (an SSM SecureString), its task definition (a new revision only
 //! when what it says changes, found by a hash tag) and its ECS service (created, put back when changed out of
-//! band, and followed until the task runs). Sets `ControllerReady`.
+//! band, and followed until the task runs). A new revision waits for running builds first (`rollout`); a new
+//! configuration alone is reloaded. Sets `ControllerReady`.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::capacity::change_event;
 use super::conditions::{self, CONTROLLER_READY};
+use super::rollout::{self, Gate};
 use super::{ownership, Pass, Progress};
 use crate::aws::ecs::{ControllerService, ControllerTask};
 use crate::aws::{AwsError, AwsErrorKind};
@@ -28,12 +30,22 @@ const ADMIN_PASSWORD_LENGTH: usize = 32;
 ///
 /// tini is `/usr/bin/tini` in the Debian images and `/sbin/tini` in the alpine and rhel ones
 /// (jenkinsci/docker: debian/Dockerfile, alpine/hotspot/Dockerfile, rhel/Dockerfile), so the wrapper finds it.
+///
+/// When Butler serves the configuration (`BUTLER_CASC_URL`), JCasC fetches it with the controller's token, and the
+/// same token enables JCasC's reload endpoint (`CASC_RELOAD_TOKEN`); otherwise the document comes in
+/// `BUTLER_CASC_YAML` and is written to `CASC_JENKINS_CONFIG`.
 pub(crate) const ENTRY_POINT_SCRIPT: &str = r#"set -eu
-mkdir -p "$(dirname "$CASC_JENKINS_CONFIG")"
-printf '%s' "$BUTLER_CASC_YAML" > "$CASC_JENKINS_CONFIG"
+if [ -n "${BUTLER_CASC_URL:-}" ]; then
+  export CASC_JENKINS_CONFIG="$BUTLER_CASC_URL?token=$BUTLER_CONTROLLER_TOKEN"
+  export CASC_RELOAD_TOKEN="$BUTLER_CONTROLLER_TOKEN"
+  unset BUTLER_CONTROLLER_TOKEN
+else
+  mkdir -p "$(dirname "$CASC_JENKINS_CONFIG")"
+  printf '%s' "$BUTLER_CASC_YAML" > "$CASC_JENKINS_CONFIG"
+  unset BUTLER_CASC_YAML
+fi
 printf '%s\n' $BUTLER_PLUGINS > /tmp/butler-plugins.txt
 jenkins-plugin-cli --plugin-file /tmp/butler-plugins.txt
-unset BUTLER_CASC_YAML
 for tini in /usr/bin/tini /sbin/tini; do
   if [ -x "$tini" ]; then exec "$tini" -- /usr/local/bin/jenkins.sh; fi
 done
@@ -65,10 +77,11 @@ fn java_opts(spec: &str) -> String {
     }
 }
 
-/// The controller's task definition for this pass.
-pub(crate) fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
+/// The controller's task definition for this pass, and the hash of the configuration it runs with.
+fn desired(pass: &Pass) -> Result<(ControllerTask, String), AwsError> {
     let spec = &pass.object.spec.controller;
     let config = jenkins_config::deployed(&pass.object, &pass.status.outputs, &pass.profile).map_err(config_error)?;
+    let config_hash = short_hash(config.casc.as_bytes());
     let proxy = pass.profile.proxy();
     let namespace = &pass.profile.namespace_name;
     let mut java = java_opts(&spec.java_opts);
@@ -78,20 +91,31 @@ pub(crate) fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
     let mut environment = BTreeMap::from([
         ("JAVA_OPTS".to_owned(), java),
         ("TZ".to_owned(), spec.timezone.clone()),
-        ("CASC_JENKINS_CONFIG".to_owned(), CASC_PATH.to_owned()),
-        ("BUTLER_CASC_YAML".to_owned(), config.casc),
         ("BUTLER_PLUGINS".to_owned(), config.plugins.join(" ")),
+        // The credentials provider (and the secret source) find Secrets Manager in this region.
+        ("AWS_REGION".to_owned(), pass.profile.region.clone()),
     ]);
+    let mut secrets = BTreeMap::from([(ADMIN_PASSWORD_VARIABLE.to_owned(), pass.names.admin_password_parameter())]);
+    match &pass.casc_url {
+        // Served by Butler: the definition does not carry the document, so a new one needs no new revision.
+        Some(url) => {
+            environment.insert("BUTLER_CASC_URL".to_owned(), url.clone());
+            secrets.insert("BUTLER_CONTROLLER_TOKEN".to_owned(), pass.names.controller_token_parameter());
+        }
+        None => {
+            environment.insert("CASC_JENKINS_CONFIG".to_owned(), CASC_PATH.to_owned());
+            environment.insert("BUTLER_CASC_YAML".to_owned(), config.casc);
+        }
+    }
     // git, curl and anything else the controller runs go out through the proxy too.
     environment.extend(proxy.iter().flat_map(|proxy| proxy.environment(namespace)));
-    let mut secrets = BTreeMap::from([(ADMIN_PASSWORD_VARIABLE.to_owned(), pass.names.admin_password_parameter())]);
     if pass.status.outputs.oidc_client_id.is_some() {
         secrets.insert(OIDC_SECRET_VARIABLE.to_owned(), pass.names.oidc_client_secret_parameter());
         // ECS reads a secret when a task starts: a rotated secret needs a new revision, which this makes.
         let version = pass.status.outputs.oidc_secret_version.unwrap_or_default();
         environment.insert("BUTLER_OIDC_SECRET_VERSION".to_owned(), version.to_string());
     }
-    Ok(ControllerTask {
+    let task = ControllerTask {
         family: pass.names.controller_family(),
         image: spec.image.clone(),
         cpu: spec.cpu,
@@ -111,14 +135,18 @@ pub(crate) fn desired_task(pass: &Pass) -> Result<ControllerTask, AwsError> {
             "CMD-SHELL".to_owned(),
             "curl -fsS -o /dev/null --max-time 4 http://localhost:8080/login || exit 1".to_owned(),
         ],
-    })
+    };
+    Ok((task, config_hash))
+}
+
+/// A short, stable hash: 12 bytes of SHA-256, in hex.
+fn short_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().take(12).map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// A short, stable hash of what a task definition says: equal hashes, no new revision.
 pub(crate) fn definition_hash(task: &ControllerTask) -> String {
-    let encoded = serde_json::to_vec(task).unwrap_or_default();
-    let digest = Sha256::digest(&encoded);
-    digest.iter().take(12).map(|byte| format!("{byte:02x}")).collect()
+    short_hash(&serde_json::to_vec(task).unwrap_or_default())
 }
 
 async fn admin_password(pass: &mut Pass) -> Result<(), AwsError> {
@@ -147,12 +175,11 @@ async fn admin_password(pass: &mut Pass) -> Result<(), AwsError> {
     Ok(())
 }
 
-async fn task_definition(pass: &mut Pass) -> Result<String, AwsError> {
+async fn task_definition(pass: &mut Pass, task: ControllerTask) -> Result<String, AwsError> {
     // Registered by an earlier pass of this first provisioning, from the same spec and outputs.
     if let Some(arn) = pass.made("taskDefinition") {
         return Ok(arn);
     }
-    let task = desired_task(pass)?;
     let hash = definition_hash(&task);
     let mut foreign = None;
     if let Some(latest) = pass.aws.ecs.latest_task_definition(&task.family).await? {
@@ -187,7 +214,8 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         return Ok(waiting(pass, "WaitingForNetwork", "security groups are not known yet".to_owned()));
     };
     admin_password(pass).await?;
-    let task_definition = task_definition(pass).await?;
+    let (task, config_hash) = desired(pass)?;
+    let task_definition = task_definition(pass, task).await?;
     pass.status.outputs.task_definition_arn = Some(task_definition.clone());
 
     let cluster = pass.names.cluster();
@@ -216,18 +244,41 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     };
     let service = match found {
         Some(service) => {
+            let new_revision = service.task_definition != desired.task_definition;
+            // ECS's circuit breaker took this revision back: the previous one runs, and stays until the spec changes.
+            if new_revision && rollout::rolled_back(pass, &service, &task_definition) {
+                pass.status.outputs.task_definition_arn = Some(service.task_definition.clone());
+                pass.status.outputs.service_arn = Some(service.arn.clone());
+                rollout::report_rolled_back(pass);
+                return Ok(Progress::Done);
+            }
             let differences = desired.differences(&service);
             if !differences.is_empty() {
+                // A new revision restarts Jenkins: not before its running builds are done (or the drain timeout).
+                if new_revision && rollout::live(&service) {
+                    if let Gate::Wait(message) = rollout::drain(pass, &task_definition).await? {
+                        pass.status.outputs.task_definition_arn = Some(service.task_definition.clone());
+                        return Ok(waiting(pass, "Draining", message));
+                    }
+                }
                 pass.aws.ecs.update_controller_service(&desired).await?;
+                if new_revision {
+                    rollout::rolling(pass, &task_definition);
+                    // The new task reads the configuration as it is now.
+                    pass.status.outputs.configuration_hash = Some(config_hash.clone());
+                }
                 let message = format!("controller service {name}: {}", differences.join(", "));
                 change_event(pass, "ControllerUpdated", message);
                 // The answer to the update is not the new state: look again on the next pass.
                 return Ok(waiting(pass, "ControllerUpdating", "the controller service is being updated".to_owned()));
             }
+            // Nothing to roll: a drain for a change since withdrawn ends.
+            rollout::withdraw(pass).await?;
             service
         }
         None => {
             let created = pass.aws.ecs.create_controller_service(&desired, &pass.tags()).await?;
+            pass.status.outputs.configuration_hash = Some(config_hash.clone());
             let reason =
                 if pass.status.outputs.service_arn.is_some() { "DriftRepaired" } else { "ControllerServiceCreated" };
             pass.event(EventType::Normal, reason, format!("created the controller service {name} in {cluster}"));
@@ -270,6 +321,20 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
             "JenkinsStarting",
             format!("the controller task runs; Jenkins is not answering yet ({state})"),
         ));
+    }
+    // Healthy on the spec's revision: a rollout is over.
+    if let Some(done) = pass.status.rollout.take() {
+        if done.phase == crate::domain::object::RolloutPhase::Rolling {
+            pass.event(EventType::Normal, "RolloutCompleted", format!("the controller runs {task_definition}"));
+        }
+    }
+    if pass.status.outputs.configuration_hash.as_deref() != Some(config_hash.as_str()) {
+        if pass.casc_url.is_some() {
+            rollout::reload(pass, &config_hash).await?;
+        } else {
+            // The document travels in the revision, which runs.
+            pass.status.outputs.configuration_hash = Some(config_hash);
+        }
     }
     let generation = pass.object.metadata.generation;
     conditions::set(

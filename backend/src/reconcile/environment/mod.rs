@@ -9,6 +9,7 @@
 mod access;
 pub mod capacity;
 pub mod conditions;
+pub mod config_source;
 pub mod controller;
 mod discovery;
 mod egress;
@@ -19,6 +20,7 @@ mod ownership;
 mod plugin_calls;
 pub mod policies;
 mod probe;
+mod rollout;
 pub mod snapshot;
 pub mod storage;
 mod teardown;
@@ -38,6 +40,7 @@ use crate::domain::object::{
     ConditionStatus, EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, Phase, ProvisioningRecord,
 };
 use crate::feed::Feed;
+use crate::jenkins::ControllerApi;
 use crate::services::environments as environment_writes;
 use crate::store::cloud_profiles::{self, ProfileRow};
 use crate::store::{environments, events, tenants};
@@ -70,6 +73,10 @@ pub struct Pass {
     pub snapshot: Option<Arc<snapshot::Snapshot>>,
     /// This pass is the full content check (not the two-read probe).
     pub content_check: bool,
+    /// The running controller's HTTP interface (reload, quiet-down, running builds).
+    pub controllers: Arc<dyn ControllerApi>,
+    /// Where the controller fetches its configuration from Butler (None: it travels in the task definition).
+    pub casc_url: Option<String>,
 }
 
 impl Pass {
@@ -121,15 +128,32 @@ pub struct EnvironmentReconciler {
     content_check: Duration,
     /// The latest snapshot of each profile; the lock makes one content check take it while the others wait.
     snapshots: tokio::sync::Mutex<std::collections::HashMap<String, Arc<snapshot::Snapshot>>>,
-    /// Butler's public URL, the OpenID Connect issuer Jenkins signs people in with; None keeps Jenkins' local
-    /// admin only (Jenkins could not reach Butler).
+    /// Butler's public URL, the OpenID Connect issuer Jenkins signs people in with and the place it fetches its
+    /// configuration from; None keeps Jenkins' local admin only and its configuration in the task definition
+    /// (Jenkins could not reach Butler).
     issuer: Option<String>,
+    controllers: Arc<dyn ControllerApi>,
 }
 
 impl EnvironmentReconciler {
     /// A reconciler writing to `db`, announcing through `feed`, calling AWS through `aws`.
     pub fn new(db: DatabaseConnection, feed: Arc<Feed>, aws: Arc<dyn AwsProvider>) -> Self {
-        Self { db, feed, aws, content_check: DEFAULT_CONTENT_CHECK, snapshots: Default::default(), issuer: None }
+        Self {
+            db,
+            feed,
+            aws,
+            content_check: DEFAULT_CONTENT_CHECK,
+            snapshots: Default::default(),
+            issuer: None,
+            controllers: Arc::new(crate::jenkins::http::HttpController),
+        }
+    }
+
+    /// Talks to controllers through `controllers` (tests give an in-memory Jenkins).
+    #[must_use]
+    pub fn with_controllers(mut self, controllers: Arc<dyn ControllerApi>) -> Self {
+        self.controllers = controllers;
+        self
     }
 
     /// Makes every environment a client of Butler's OpenID Connect provider at `issuer` (Butler's public URL).
@@ -186,6 +210,8 @@ impl EnvironmentReconciler {
             fresh,
             snapshot,
             content_check,
+            controllers: self.controllers.clone(),
+            casc_url: self.issuer.as_deref().map(|issuer| config_source::url(issuer, &object.metadata.uid)),
             names,
             object,
             profile,
@@ -218,6 +244,10 @@ impl EnvironmentReconciler {
         let address = ingress::ensure(pass).await?;
         // Sign-in: the environment's client at Butler's provider, on its address.
         oidc_client::ensure(pass, &self.db, self.issuer.as_deref()).await?;
+        // The token the controller fetches (and reloads) its configuration with, when Butler serves it.
+        if pass.casc_url.is_some() {
+            config_source::ensure(pass, &self.db).await?;
+        }
         let capacity = capacity::ensure(pass).await?;
         let egress = egress::ensure(pass, &self.db).await?;
         // The controller needs all four: its volume, its DNS registry, somewhere to run and a way to its plugins.

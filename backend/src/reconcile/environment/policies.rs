@@ -88,6 +88,22 @@ pub fn controller_task_policy(names: &Names, region: &str) -> Value {
                 "Condition": { "StringEquals": { "ecs:CreateAction": ["RunTask", "RegisterTaskDefinition"] } }
             },
             {
+                // The credentials provider lists secrets to find its credentials. ListSecrets takes no resource
+                // (Service Authorization Reference: no resource types, no condition keys): it answers names and
+                // tags, never values; the plugin's name filter keeps it to the environment's prefix.
+                "Sid": "ListCredentials",
+                "Effect": "Allow",
+                "Action": "secretsmanager:ListSecrets",
+                "Resource": "*"
+            },
+            {
+                // Values: only the environment's own credentials (the ARN adds `-` and six characters to the name).
+                "Sid": "ReadOwnCredentials",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": format!("arn:aws:secretsmanager:{region}:*:secret:{}*", names.secrets_prefix())
+            },
+            {
                 "Sid": "PassOwnAgentRoles",
                 "Effect": "Allow",
                 "Action": "iam:PassRole",
@@ -100,7 +116,8 @@ pub fn controller_task_policy(names: &Names, region: &str) -> Value {
     })
 }
 
-/// The execution role's own grant: read this environment's admin password parameter, nothing else.
+/// The execution role's own grant: read this environment's own parameters (admin password, sign-in client secret,
+/// configuration token), nothing else.
 /// (SecureStrings under the AWS-managed `aws/ssm` key need no kms:Decrypt grant.)
 pub fn execution_secrets_policy(names: &Names, region: &str) -> Value {
     json!({
@@ -111,7 +128,8 @@ pub fn execution_secrets_policy(names: &Names, region: &str) -> Value {
             "Action": "ssm:GetParameters",
             "Resource": [
                 format!("arn:aws:ssm:{region}:*:parameter{}", names.admin_password_parameter()),
-                format!("arn:aws:ssm:{region}:*:parameter{}", names.oidc_client_secret_parameter())
+                format!("arn:aws:ssm:{region}:*:parameter{}", names.oidc_client_secret_parameter()),
+                format!("arn:aws:ssm:{region}:*:parameter{}", names.controller_token_parameter())
             ]
         }]
     })

@@ -132,9 +132,11 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
     // 10-11. Logs, the admin password, the instance profile and roles: nothing uses them any more.
     pass.aws.ssm.delete_parameter(&pass.names.admin_password_parameter()).await?;
     pass.aws.ssm.delete_parameter(&pass.names.oidc_client_secret_parameter()).await?;
+    pass.aws.ssm.delete_parameter(&pass.names.controller_token_parameter()).await?;
     crate::store::oidc::remove_client(db, pass.object.metadata.uid)
         .await
         .map_err(|e| AwsError::internal("butler:RemoveOidcClient", &e))?;
+    credentials(pass, db).await?;
     super::access::remove(pass).await?;
 
     // 12. Security groups last: network interfaces detach slowly (DependencyViolation until they have).
@@ -164,6 +166,44 @@ pub async fn run(pass: &mut Pass, db: &DatabaseConnection, feed: &Feed) -> Resul
         .await
         .map_err(|e| AwsError::internal("butler:RemoveFinalizer", &e))?;
     Ok(Action::AwaitChange)
+}
+
+/// The environment's credentials: deleted from Secrets Manager with it, or kept with JENKINS_HOME when it is
+/// retained. Found by prefix and the environment's uid tag, so one written just before a crash (not yet recorded in
+/// PostgreSQL) goes too, and a retained predecessor's of the same name stays.
+async fn credentials(pass: &mut Pass, db: &DatabaseConnection) -> Result<(), AwsError> {
+    let uid = pass.object.metadata.uid.to_string();
+    let prefix = pass.names.secrets_prefix();
+    let ours: Vec<String> = pass
+        .aws
+        .secrets
+        .list_secrets(&prefix)
+        .await?
+        .into_iter()
+        .filter(|secret| secret.tags.get(UID) == Some(&uid))
+        .map(|secret| secret.name)
+        .collect();
+    if pass.object.spec.storage.deletion_policy == DeletionPolicy::Delete {
+        for name in &ours {
+            pass.aws.secrets.delete_secret(name).await?;
+        }
+        if !ours.is_empty() {
+            pass.event(EventType::Normal, "CredentialsDeleted", format!("deleted {} credential(s)", ours.len()));
+        }
+    } else if !ours.is_empty() && !pass.events.iter().any(|(_, reason, _)| reason == "CredentialsRetained") {
+        let message = format!(
+            "kept {} credential(s) in Secrets Manager under {prefix} with JENKINS_HOME (deletionPolicy Retain)",
+            ours.len()
+        );
+        pass.event(EventType::Normal, "CredentialsRetained", message);
+    }
+    let uid = pass.object.metadata.uid;
+    crate::store::credentials::delete_all(db, uid)
+        .await
+        .map_err(|e| AwsError::internal("butler:RemoveCredentials", &e))?;
+    crate::store::controller_tokens::delete(db, uid)
+        .await
+        .map_err(|e| AwsError::internal("butler:RemoveControllerToken", &e))
 }
 
 /// Stops the controller (scaled to 0 first, so its EFS mount and Cloud Map instance are let go), stops agent

@@ -1,0 +1,273 @@
+//! A team's own JCasC (`spec.jenkins.configurationAsCode`): parsed, bounded, checked against the keys Butler owns
+//! and the interpolations it allows, and merged under the document Butler generates.
+//!
+//! Interpolation is the way a JCasC file copies a secret into configuration (`${VARIABLE}` resolves environment
+//! variables, system properties and secret sources). The controller's environment holds Butler's secrets (the admin
+//! password, the sign-in client secret), and a team's configuration could copy one into something a viewer reads (a
+//! system message, a job description). So the only `${…}` a team may write names one of its environment's own
+//! credentials, `${<credential id>}`; Butler rewrites it to that credential's Secrets Manager name, which the
+//! aws-secrets-manager-secret-source plugin resolves with the controller's role (allowed to read its own only).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::credentials;
+use super::validation::FieldError;
+
+/// Where the document is in the spec (and the prefix of every error's field path).
+pub const FIELD: &str = "spec.jenkins.configurationAsCode";
+/// Largest team document: the generated whole travels in the task definition when Butler has no public address,
+/// and ECS caps a task definition at 64 KiB.
+pub const MAX_BYTES: usize = 32 * 1024;
+
+/// Paths Butler sets or reserves, and why: a team document may set neither them nor anything under them.
+pub const OWNED: &[(&str, &str)] = &[
+    ("jenkins.securityRealm", "sign-in is Butler's (its OpenID Connect realm, or the local admin)"),
+    ("jenkins.authorizationStrategy", "Jenkins rights follow the tenant's roles in Butler"),
+    ("jenkins.clouds", "Butler's ECS cloud launches the agents: change spec.agents"),
+    ("jenkins.slaveAgentPort", "agents connect on port 50000, the one the security groups open"),
+    ("jenkins.numExecutors", "builds run on agents, never on the controller"),
+    ("jenkins.systemMessage", "it says the environment is managed by Butler"),
+    ("jenkins.proxy", "it comes from the cloud profile's egress proxy"),
+    ("unclassified.location.url", "it is the environment's address (status.outputs.url)"),
+    ("unclassified.awsCredentialsProvider", "credentials come from …/credentials (Secrets Manager)"),
+    ("jobs", "jobs come from spec.jenkins.seedJobs (a jobs script would run as SYSTEM)"),
+    ("groovy", "a configuration script would run as SYSTEM"),
+    ("security.globalJobDslSecurityConfiguration", "job-dsl script security stays on"),
+    ("security.scriptApproval", "approving scripts is a Jenkins administrator's act, not configuration"),
+];
+
+/// A parsed team document (a mapping; empty when the spec has none).
+pub type Document = Map<String, Value>;
+
+fn error(path: &str, message: impl Into<String>) -> FieldError {
+    let field = if path.is_empty() { FIELD.to_owned() } else { format!("{FIELD}.{path}") };
+    FieldError { field, message: message.into() }
+}
+
+/// Parses `yaml` (the empty document is an empty mapping); the error names the line and column.
+pub fn parse(yaml: &str) -> Result<Document, FieldError> {
+    if yaml.len() > MAX_BYTES {
+        let message = format!("is {} bytes; at most {MAX_BYTES} (32 KiB) are accepted", yaml.len());
+        return Err(error("", message));
+    }
+    if yaml.trim().is_empty() {
+        return Ok(Document::new());
+    }
+    let value: Value = serde_yaml_ng::from_str(yaml).map_err(|e| {
+        let at = e.location().map(|l| format!(" at line {}, column {}", l.line(), l.column())).unwrap_or_default();
+        error("", format!("is not valid YAML{at}: {e}"))
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(Document::new()),
+        _ => Err(error("", "must be a mapping of JCasC root elements (jenkins, unclassified, tool, …)")),
+    }
+}
+
+/// Every problem of a team document: owned keys and interpolations. `credential_ids` are the environment's
+/// credentials when known (None: only the form of each reference is checked).
+pub fn check(document: &Document, credential_ids: Option<&BTreeSet<String>>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (path, why) in OWNED {
+        if let Some(found) = first_set_under(document, path) {
+            errors.push(error(&found, format!("is set by Butler and cannot be overridden: {why}")));
+        }
+    }
+    walk_strings(&Value::Object(document.clone()), "", &mut |path, text| {
+        for reference in references_in(text) {
+            let id = reference.as_str();
+            if credentials::check_id(id).is_err() {
+                errors.push(error(
+                    path,
+                    format!(
+                        "interpolates ${{{id}}}: only ${{<credential id>}} of this environment's credentials may be \
+                         interpolated (the controller's environment variables and properties may not); write ^${{…}} \
+                         for a literal"
+                    ),
+                ));
+            } else if credential_ids.is_some_and(|known| !known.contains(id)) {
+                errors.push(error(
+                    path,
+                    format!("interpolates ${{{id}}}, but this environment has no credential {id:?}: add it first"),
+                ));
+            }
+        }
+    });
+    errors
+}
+
+/// The credential ids a document interpolates.
+pub fn referenced_credentials(document: &Document) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    walk_strings(&Value::Object(document.clone()), "", &mut |_, text| found.extend(references_in(text)));
+    found
+}
+
+/// Rewrites each `${<id>}` to `${<secret prefix><id>}`: the environment's own Secrets Manager name for it.
+pub fn resolve_credentials(document: &mut Document, secret_prefix: &str) {
+    fn rewrite(value: &mut Value, prefix: &str) {
+        match value {
+            Value::String(text) => *text = rewritten(text, prefix),
+            Value::Array(items) => items.iter_mut().for_each(|item| rewrite(item, prefix)),
+            Value::Object(map) => map.values_mut().for_each(|item| rewrite(item, prefix)),
+            _ => {}
+        }
+    }
+    document.values_mut().for_each(|value| rewrite(value, secret_prefix));
+}
+
+/// Merges `team` under `butler`: keys only the team sets are added, mappings both set are merged; a key both set
+/// otherwise is a conflict (admission refuses those first, so here it means a Butler bug), named by its path.
+pub fn merge_under(butler: &mut Map<String, Value>, team: Document) -> Result<(), String> {
+    fn merge(into: &mut Map<String, Value>, from: Map<String, Value>, at: &str) -> Result<(), String> {
+        for (key, value) in from {
+            let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+            match (into.get_mut(&key), value) {
+                (None, value) => {
+                    into.insert(key, value);
+                }
+                (Some(Value::Object(mine)), Value::Object(theirs)) => merge(mine, theirs, &path)?,
+                (Some(_), _) => return Err(path),
+            }
+        }
+        Ok(())
+    }
+    merge(butler, team, "")
+}
+
+/// The first path at or under `owned` the document sets (`jenkins.clouds`, `jenkins.clouds[0]`…), if any.
+fn first_set_under(document: &Document, owned: &str) -> Option<String> {
+    let mut current = document;
+    let mut walked = Vec::new();
+    let segments: Vec<&str> = owned.split('.').collect();
+    for (index, segment) in segments.iter().enumerate() {
+        let value = current.get(*segment)?;
+        walked.push(*segment);
+        if index + 1 == segments.len() {
+            return Some(walked.join("."));
+        }
+        current = value.as_object()?;
+    }
+    None
+}
+
+/// Calls `visit(path, text)` for every string (keys of mappings too: JCasC interpolates both).
+fn walk_strings(value: &Value, path: &str, visit: &mut impl FnMut(&str, &str)) {
+    match value {
+        Value::String(text) => visit(path, text),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                walk_strings(item, &format!("{path}[{index}]"), visit);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                visit(&child, key);
+                walk_strings(item, &child, visit);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The inner texts of the `${…}` in `text`, skipping JCasC's escaped `^${…}`.
+fn references_in(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut index = 0;
+    while let Some(offset) = text[index..].find("${") {
+        let start = index + offset;
+        let escaped = start > 0 && bytes[start - 1] == b'^';
+        let Some(length) = text[start + 2..].find('}') else {
+            // An unclosed `${` is not interpolated by JCasC either; still refuse it, it reads like one.
+            if !escaped {
+                found.push(text[start + 2..].to_owned());
+            }
+            break;
+        };
+        if !escaped {
+            found.push(text[start + 2..start + 2 + length].to_owned());
+        }
+        index = start + 2 + length + 1;
+    }
+    found
+}
+
+fn rewritten(text: &str, prefix: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let escaped = start > 0 && rest.as_bytes()[start - 1] == b'^';
+        out.push_str(&rest[..start + 2]);
+        rest = &rest[start + 2..];
+        if !escaped && credentials::check_id(rest.split('}').next().unwrap_or_default()).is_ok() {
+            out.push_str(prefix);
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(yaml: &str, known: &[&str]) -> Vec<String> {
+        let known: BTreeSet<String> = known.iter().map(|k| (*k).to_owned()).collect();
+        match parse(yaml) {
+            Ok(document) => check(&document, Some(&known)).into_iter().map(|e| e.field).collect(),
+            Err(error) => vec![error.field],
+        }
+    }
+
+    #[test]
+    fn an_owned_key_is_named_by_its_path_and_a_neighbour_is_not() {
+        let yaml = "jenkins:\n  securityRealm:\n    local: {}\n  mode: NORMAL\nunclassified:\n  location:\n    adminAddress: ci@example.com\n    url: https://evil.example/\n";
+        assert_eq!(
+            fields(yaml, &[]),
+            [format!("{FIELD}.jenkins.securityRealm"), format!("{FIELD}.unclassified.location.url")]
+        );
+        assert!(fields("unclassified:\n  location:\n    adminAddress: ci@example.com\n", &[]).is_empty());
+        assert_eq!(fields("jobs:\n  - script: job('x')\n", &[]), [format!("{FIELD}.jobs")]);
+    }
+
+    #[test]
+    fn invalid_yaml_and_a_large_document_are_refused_with_where() {
+        let error = parse("jenkins:\n  mode: [unclosed\n").unwrap_err();
+        assert_eq!(error.field, FIELD);
+        assert!(error.message.contains("line"), "{}", error.message);
+        let large = format!("jenkins:\n  labelString: \"{}\"\n", "a".repeat(MAX_BYTES));
+        assert!(parse(&large).unwrap_err().message.contains("at most 32768"));
+        assert!(parse("- a\n- b\n").unwrap_err().message.contains("mapping"));
+    }
+
+    #[test]
+    fn only_declared_credentials_may_be_interpolated() {
+        let yaml = "unclassified:\n  slack:\n    token: ${JENKINS_ADMIN_PASSWORD}\n    room: \"${slack-room}\"\n    note: \"^${LITERAL}\"\n";
+        let found = fields(yaml, &["slack-room"]);
+        assert_eq!(found, [format!("{FIELD}.unclassified.slack.token")]);
+        assert_eq!(fields("tool:\n  x: ${missing}\n", &["other"]), [format!("{FIELD}.tool.x")]);
+        assert_eq!(fields("tool:\n  \"${HOME}\": 1\n", &[]), [format!("{FIELD}.tool.${{HOME}}")]);
+    }
+
+    #[test]
+    fn references_are_rewritten_to_the_environments_own_secret_names() {
+        let mut document = parse("tool:\n  a: \"x ${token} y ^${kept} ${token}\"\n").unwrap();
+        resolve_credentials(&mut document, "butler/t/e/");
+        assert_eq!(document["tool"]["a"], "x ${butler/t/e/token} y ^${kept} ${butler/t/e/token}");
+    }
+
+    #[test]
+    fn the_merge_keeps_butlers_keys_and_adds_the_teams() {
+        let mut butler = serde_json::json!({ "jenkins": { "numExecutors": 0 }, "unclassified": { "location": { "url": "u" } } });
+        let team = parse("jenkins:\n  mode: EXCLUSIVE\nunclassified:\n  location:\n    adminAddress: a@b\ntool:\n  git: {}\n").unwrap();
+        merge_under(butler.as_object_mut().unwrap(), team).unwrap();
+        assert_eq!(butler["jenkins"], serde_json::json!({ "numExecutors": 0, "mode": "EXCLUSIVE" }));
+        assert_eq!(butler["unclassified"]["location"], serde_json::json!({ "url": "u", "adminAddress": "a@b" }));
+        let conflict = parse("jenkins:\n  numExecutors: 4\n").unwrap();
+        assert_eq!(merge_under(butler.as_object_mut().unwrap(), conflict), Err("jenkins.numExecutors".to_owned()));
+    }
+}
