@@ -111,8 +111,32 @@ def _sync_targets(ecs_backend, service, previous=()):
             group.deregister([target])
 
 
+# ECS DeploymentConfiguration (API reference, CreateService and DescribeServices): the service keeps the deployment
+# configuration it was created or updated with (its circuit breaker among it) and reports it. moto's CreateService
+# drops it (UpdateService keeps whatever it is sent), so a service would never show its circuit breaker.
+def apply_ecs_deployment_configuration():
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    create_service = EC2ContainerServiceResponse.create_service
+
+    def create(self):
+        result = create_service(self)
+        configuration = self._get_param("deploymentConfiguration")
+        if configuration:
+            cluster = self._get_param("cluster", "default").split("/")[-1]
+            name = self._get_param("serviceName")
+            service = self.ecs_backend.services.get(f"{cluster}:{name}")
+            if service is not None:
+                service.deployment_configuration = configuration
+        return result
+
+    EC2ContainerServiceResponse.create_service = create
+
+
 def apply_ecs():
     from moto.ecs.models import EC2ContainerServiceBackend
+
+    apply_ecs_deployment_configuration()
 
     create_service = EC2ContainerServiceBackend.create_service
     update_service = EC2ContainerServiceBackend.update_service

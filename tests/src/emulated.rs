@@ -34,6 +34,8 @@ pub struct World {
     pub subnets: Vec<String>,
     /// The profile's ingress, when it has one.
     pub ingress: Option<butler::domain::ingress::Ingress>,
+    /// The controllers `reconciler` talks to (idle, answering, until a test says otherwise).
+    pub jenkins: crate::fake_jenkins::FakeJenkins,
 }
 
 impl World {
@@ -72,13 +74,16 @@ impl World {
         }
         let created = app.send_json(Method::PUT, "/api/v1/cloudprofiles/default", &profile).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&created.body));
-        let reconciler = Self::reconciler_with(&app, &settings);
-        Self { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids, ingress }
+        let jenkins = crate::fake_jenkins::FakeJenkins::default();
+        let reconciler = Self::reconciler_with(&app, &settings).with_controllers(Arc::new(jenkins.clone()));
+        Self { app, reconciler, settings, account, vpc: network.vpc_id, subnets: network.subnet_ids, ingress, jenkins }
     }
 
-    /// A reconciler of this Butler calling AWS with `settings` (a restarted process gets new ones).
+    /// A reconciler of this Butler calling AWS with `settings` (a restarted process gets new ones), and an idle
+    /// in-memory Jenkins for the controllers (no Jenkins runs on the emulator).
     pub fn reconciler_with(app: &TestApp, settings: &AwsSettings) -> EnvironmentReconciler {
         EnvironmentReconciler::new(app.db(), app.state.feed.clone(), Arc::new(SdkProvider::new(settings.clone())))
+            .with_controllers(Arc::new(crate::fake_jenkins::FakeJenkins::default()))
     }
 
     /// Passes of `reconciler` until converged, as the runner would run them: transient AWS errors (the

@@ -104,6 +104,7 @@ fn json_body(value: Value) -> Option<(String, &'static str)> {
 /// Per-caller fixtures the requests point at.
 struct Fixtures {
     viewer_id: uuid::Uuid,
+    ci_uid: uuid::Uuid,
     spare_members: HashMap<Caller, uuid::Uuid>,
     spare_tokens: HashMap<Caller, uuid::Uuid>,
 }
@@ -111,6 +112,9 @@ struct Fixtures {
 fn slug(caller: Caller) -> String {
     format!("{caller:?}").to_lowercase()
 }
+
+/// A credential's value: written, never to be read back through any route.
+const CREDENTIAL_VALUE: &str = "matrix-credential-value-never-shown";
 
 /// The table: one entry per route of the API.
 fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Option<(Rule, Request)> {
@@ -198,6 +202,30 @@ fn case(method: &Method, path: &str, caller: Caller, fixtures: &Fixtures) -> Opt
         ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/controller-log") => {
             (Rule::Tenant(Role::Editor, 200), request(Method::GET, format!("{env}/controller-log"), None))
         }
+        // Credentials: viewers see ids and types, editors write and delete; no value ever comes back (checked for
+        // every response below).
+        ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/credentials") => {
+            (Rule::Tenant(Role::Viewer, 200), request(Method::GET, format!("{env}/credentials"), None))
+        }
+        ("GET", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/credentials/{id}") => {
+            (Rule::Tenant(Role::Viewer, 200), request(Method::GET, format!("{env}/credentials/matrix"), None))
+        }
+        ("PUT", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/credentials/{id}") => (
+            Rule::Tenant(Role::Editor, 201),
+            request(
+                Method::PUT,
+                format!("{env}/credentials/put-{s}"),
+                json_body(json!({ "type": "secretText", "secret": CREDENTIAL_VALUE })),
+            ),
+        ),
+        ("DELETE", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/credentials/{id}") => {
+            (Rule::Tenant(Role::Editor, 204), request(Method::DELETE, format!("{env}/credentials/del-{s}"), None))
+        }
+        // The controller's own fetch: its token or nothing (no Butler credential opens it).
+        ("GET", "/casc/{uid}/jenkins.yaml") => (
+            Rule::Public(404),
+            request(Method::GET, format!("/casc/{}/jenkins.yaml?token=guess", fixtures.ci_uid.simple()), None),
+        ),
         ("POST", "/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/rotate-oidc-secret") => {
             (Rule::Tenant(Role::Admin, 202), request(Method::POST, format!("{env}/rotate-oidc-secret"), None))
         }
@@ -370,6 +398,31 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
     butler::store::oidc::begin_secret(&app.db(), "env-ci", ("payments", "ci", ci.uid), "digest", uri)
         .await
         .expect("client");
+    // A credential written through the API (its value goes to Secrets Manager on the emulator), and one row per
+    // caller for the deletes.
+    let put = app
+        .send_json(
+            Method::PUT,
+            &format!("{}/credentials/matrix", environment_path("payments", "ci")),
+            &json!({ "type": "secretText", "secret": CREDENTIAL_VALUE, "description": "fixture" }),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&put.body));
+    for caller in CALLERS {
+        let row = butler::store::credentials::CredentialRow {
+            environment_uid: ci.uid,
+            credential_id: format!("del-{}", slug(caller)),
+            tenant: "payments".into(),
+            credential_type: "secretText".into(),
+            description: String::new(),
+            username: None,
+            file_name: None,
+            secret_arn: "arn:aws:secretsmanager:eu-west-1:000000000000:secret:gone-AbCdEf".into(),
+            updated_at: chrono::Utc::now(),
+            updated_by: "fixture".into(),
+        };
+        butler::store::credentials::upsert(&app.db(), &row).await.expect("row");
+    }
 
     for profile in ["default", "spare"] {
         let body = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] });
@@ -395,6 +448,7 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
     }
     let mut fixtures = Fixtures {
         viewer_id: app.user_ids[&Who::PaymentsViewer],
+        ci_uid: ci.uid,
         spare_members: HashMap::new(),
         spare_tokens: HashMap::new(),
     };
@@ -439,6 +493,9 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
             }
             let sees_other = matches!(caller, Caller::OtherAdmin | Caller::Platform);
             let body = String::from_utf8_lossy(&response.body);
+            if body.contains(CREDENTIAL_VALUE) {
+                failures.push(format!("{method} {} as {caller:?}: the body shows a credential's value", request.path));
+            }
             if !sees_other
                 && (body.contains("other-tenant-secret")
                     || body.contains("other-secret-env")

@@ -116,7 +116,7 @@ function readFields(form, skip) {
   const body = {};
   form.querySelectorAll("[data-path]").forEach((element) => {
     if (skip && skip(element)) return;
-    if (element.closest("[data-template]")) return;
+    if (element.closest("[data-template], [data-seed]")) return;
     if (element.hasAttribute("data-url-part")) return;
     const value = valueOf(element);
     if (value !== undefined) setPath(body, element.dataset.path, value);
@@ -172,6 +172,17 @@ function manifestFrom(form) {
     templates.push(template);
   });
   setPath(manifest, "spec.agents.templates", templates);
+  const seeds = [];
+  form.querySelectorAll("[data-seed]").forEach((fieldset, index) => {
+    const seed = {};
+    fieldset.querySelectorAll("[data-field]").forEach((input) => {
+      input.dataset.path = `spec.jenkins.seedJobs[${index}].${input.dataset.field}`;
+      const value = valueOf(input);
+      if (value !== undefined) seed[input.dataset.field] = value;
+    });
+    seeds.push(seed);
+  });
+  setPath(manifest, "spec.jenkins.seedJobs", seeds);
   if (form.dataset.resourceVersion) setPath(manifest, "metadata.resourceVersion", form.dataset.resourceVersion);
   return manifest;
 }
@@ -202,8 +213,20 @@ function wireEnvironmentForm() {
     form.querySelector("[data-templates]").appendChild(copy);
     refresh();
   });
+  const seedBlank = document.getElementById("seed-blank");
+  form.querySelector("[data-add-seed]")?.addEventListener("click", () => {
+    const copy = seedBlank.content.cloneNode(true);
+    const index = form.querySelectorAll("[data-seed]").length;
+    copy.querySelectorAll("[data-field]").forEach((input) => {
+      input.id = `s${index}-${input.dataset.field}`;
+      input.previousElementSibling?.setAttribute("for", input.id);
+    });
+    form.querySelector("[data-seeds]").appendChild(copy);
+    refresh();
+  });
   form.addEventListener("click", (event) => {
     if (event.target.matches("[data-remove-template]")) { event.target.closest("[data-template]").remove(); refresh(); }
+    if (event.target.matches("[data-remove-seed]")) { event.target.closest("[data-seed]").remove(); refresh(); }
   });
 
   const send = async (dryRun) => {
@@ -282,6 +305,15 @@ function wireDelete() {
 // --- generic API forms (members, tokens, tenants, users, profiles) ---------------------------------------
 
 function wireApiForms() {
+  // A file chosen for a form is sent as base64 in the hidden field it names.
+  document.querySelectorAll("input[type=file][data-file-for]").forEach((input) => input.addEventListener("change", () => {
+    const target = document.getElementById(input.dataset.fileFor);
+    const file = input.files && input.files[0];
+    if (!file) { target.value = ""; return; }
+    const reader = new FileReader();
+    reader.onload = () => { target.value = String(reader.result).replace(/^data:[^,]*,/, ""); };
+    reader.readAsDataURL(file);
+  }));
   document.querySelectorAll("form[data-api-form]").forEach((form) => form.addEventListener("submit", async (event) => {
     event.preventDefault();
     let url = form.dataset.url;
@@ -306,7 +338,8 @@ function wireApiForms() {
       flash("Revealed. This is in the audit log and on the environment's timeline.");
       return;
     }
-    if (form.hasAttribute("data-reload")) { window.location.reload(); return; }
+    // Values typed here (a credential's secret) are never kept: the form is emptied before the page reloads.
+    if (form.hasAttribute("data-reload")) { form.reset(); window.location.reload(); return; }
     if (form.dataset.next) { window.location.assign(sameOrigin(form.dataset.next)); return; }
     flash("Saved.");
   }));

@@ -116,6 +116,13 @@ pub struct SecretPayload {
     pub description: String,
 }
 
+impl std::fmt::Debug for SecretPayload {
+    // The value stays out of any output, as in `CredentialInput`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretPayload").field("tags", &self.tags).finish_non_exhaustive()
+    }
+}
+
 impl CredentialInput {
     /// The value and tags to store, or every field that is missing, extra or malformed.
     pub fn payload(&self) -> Result<SecretPayload, Vec<FieldError>> {

@@ -511,10 +511,54 @@ mod tests {
                 }
             }
         }
-        assert_within("unclassified", &document["unclassified"], &["location"]);
+        assert_within("unclassified", &document["unclassified"], &["location", "awsCredentialsProvider"]);
+        let provider = &document["unclassified"]["awsCredentialsProvider"];
+        assert_within("awsCredentialsProvider", provider, CREDENTIALS_PROVIDER);
+        assert_within("listSecrets", &provider["listSecrets"], &["filters"]);
+        for filter in provider["listSecrets"]["filters"].as_array().expect("filters") {
+            assert_within("filters[]", filter, &["key", "values"]);
+            assert!(["name", "tag-key", "tag-value", "description", "all"].contains(&filter["key"].as_str().unwrap_or("")));
+        }
+        assert_within("transformations", &provider["transformations"], &["name", "description"]);
+        assert_within("transformations.name", &provider["transformations"]["name"], &["removePrefix", "removePrefixes"]);
+        assert_within("removePrefix", &provider["transformations"]["name"]["removePrefix"], &["prefix"]);
+        assert!(config.plugins.iter().any(|p| p == CREDENTIALS_PLUGIN));
         assert_within("location", &document["unclassified"]["location"], &["url", "adminAddress"]);
         // The plugin behind each symbol used is installed.
         for needed in GENERATOR_PLUGINS {
+            assert!(config.plugins.iter().any(|p| p == needed), "{needed} missing from {:?}", config.plugins);
+        }
+    }
+
+    /// aws-secrets-manager-credentials-provider 376939a, `config/PluginConfiguration` (@Symbol
+    /// awsCredentialsProvider): cache, client, listSecrets, transformations (docs/README.md).
+    const CREDENTIALS_PROVIDER: &[&str] = &["cache", "client", "listSecrets", "transformations"];
+    /// job-dsl aac2bedf `SeedJobConfigurator` (root `jobs`): each entry one of script, file, url (and providedEnv).
+    const JOBS_ENTRY: &[&str] = &["script", "file", "url", "providedEnv"];
+    /// job-dsl `GlobalJobDslSecurityConfiguration` (JCasC `security.globalJobDslSecurityConfiguration`).
+    const JOB_DSL_SECURITY: &[&str] = &["useScriptSecurity"];
+
+    #[test]
+    fn seed_jobs_and_the_team_configuration_use_only_keys_their_plugins_declare() {
+        use crate::domain::spec::SeedJob;
+        let mut object = environment();
+        object.spec.jenkins.seed_jobs = vec![
+            SeedJob { name: "web".into(), repository: "https://git.example.com/a/b.git".into(), ..SeedJob::default() },
+            SeedJob { name: "ops".into(), repository: "git@git.example.com:a/c.git".into(), on_push: true, ..SeedJob::default() },
+        ];
+        object.spec.jenkins.configuration_as_code = "jenkins:\n  mode: EXCLUSIVE\ntool:\n  x: \"${token}\"\n".into();
+        let config = render(&object, &profile(), None, None, None).expect("yaml");
+        let document: Value = serde_yaml_ng::from_str(&config.casc).expect("parses");
+        assert_within("the document", &document, &["jenkins", "unclassified", "jobs", "security", "tool"]);
+        for entry in document["jobs"].as_array().expect("jobs") {
+            assert_within("jobs[]", entry, JOBS_ENTRY);
+        }
+        assert_within("security", &document["security"], &["globalJobDslSecurityConfiguration"]);
+        assert_within("job-dsl security", &document["security"]["globalJobDslSecurityConfiguration"], JOB_DSL_SECURITY);
+        assert_eq!(document["jenkins"]["mode"], "EXCLUSIVE", "the team's key, merged");
+        assert_eq!(document["jenkins"]["numExecutors"], 0, "Butler's, untouched");
+        assert_eq!(document["tool"]["x"], "${butler/payments/ci/token}", "a credential reference, to its own secret");
+        for needed in SEED_JOB_PLUGINS.iter().chain(&[SECRET_SOURCE_PLUGIN, CREDENTIALS_PLUGIN]) {
             assert!(config.plugins.iter().any(|p| p == needed), "{needed} missing from {:?}", config.plugins);
         }
     }

@@ -11,6 +11,7 @@ use super::{Committed, OperationError};
 use crate::domain::aws_names::Names;
 use crate::domain::manifest::{manifest_from_value, EnvironmentManifest, ManifestError};
 use crate::domain::object::{EventType, JenkinsEnvironment, JenkinsEnvironmentStatus, ObjectMeta};
+use crate::domain::team_config;
 use crate::domain::validation::FieldError;
 use crate::domain::{API_VERSION, KIND};
 use crate::store::audit::{self, AuditContext, AuditEntry};
@@ -141,6 +142,42 @@ async fn write(
     Ok((next, Committed { resource_version, change_type }))
 }
 
+/// The team's configuration may interpolate only credentials the environment has (`${<id>}`); a seed job naming
+/// one it does not have yet is admitted with a warning (its checkout fails until the credential is added).
+async fn check_credentials(
+    txn: &DatabaseTransaction,
+    uid: Option<Uuid>,
+    spec: &crate::domain::spec::JenkinsEnvironmentSpec,
+    warnings: &mut Vec<String>,
+) -> Result<(), OperationError> {
+    let Ok(document) = team_config::parse(&spec.jenkins.configuration_as_code) else { return Ok(()) };
+    let seeds: Vec<(usize, &str)> = spec
+        .jenkins
+        .seed_jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, seed)| seed.credentials_id.as_deref().map(|id| (index, id)))
+        .collect();
+    if team_config::referenced_credentials(&document).is_empty() && seeds.is_empty() {
+        return Ok(());
+    }
+    let known: std::collections::BTreeSet<String> = match uid {
+        Some(uid) => crate::store::credentials::list(txn, uid).await?.into_iter().map(|c| c.credential_id).collect(),
+        None => Default::default(),
+    };
+    let errors = team_config::check(&document, Some(&known));
+    if !errors.is_empty() {
+        return Err(OperationError::Invalid(errors));
+    }
+    for (index, id) in seeds.into_iter().filter(|(_, id)| !known.contains(*id)) {
+        warnings.push(format!(
+            "spec.jenkins.seedJobs[{index}].credentialsId: this environment has no credential {id:?} yet; the seed \
+             job cannot check out its repository until it is added (PUT …/credentials/{id})"
+        ));
+    }
+    Ok(())
+}
+
 /// Creates an environment from a manifest.
 pub async fn create(
     db: &DatabaseConnection,
@@ -149,8 +186,9 @@ pub async fn create(
     manifest: EnvironmentManifest,
     dry_run: bool,
 ) -> Result<Outcome, OperationError> {
-    let admitted = admit(tenant, None, manifest, None)?;
+    let mut admitted = admit(tenant, None, manifest, None)?;
     let txn = db.begin().await?;
+    check_credentials(&txn, None, &admitted.spec, &mut admitted.warnings).await?;
     let tenant_row = tenants::find_for_update(&txn, tenant)
         .await?
         .ok_or_else(|| OperationError::TenantNotFound(tenant.to_owned()))?;
@@ -266,6 +304,10 @@ async fn apply_update(
 ) -> Result<Outcome, OperationError> {
     let dry_run = update.dry_run;
     let spec_changed = admitted.spec != current.spec;
+    let mut admitted = admitted;
+    if spec_changed {
+        check_credentials(&txn, Some(current.metadata.uid), &admitted.spec, &mut admitted.warnings).await?;
+    }
     let mut next = current.clone();
     next.metadata.labels = admitted.labels;
     next.metadata.annotations = admitted.annotations;

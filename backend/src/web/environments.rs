@@ -185,6 +185,8 @@ struct Panel {
     cost: String,
     /// Where people open Jenkins, and whether the load balancer sees it healthy.
     address: view::Address,
+    /// What a pending change of the controller waits for ("" when none).
+    rollout: String,
 }
 
 #[derive(Template)]
@@ -204,6 +206,9 @@ struct DetailPage {
     controller_log: Option<String>,
     /// Who can sign in to its Jenkins, with which rights.
     sign_in: SignInView,
+    /// Its credentials (never their values), and where the form sends a new one.
+    credentials: Vec<crate::store::credentials::CredentialRow>,
+    credentials_url: String,
 }
 
 /// One member as Jenkins will know them.
@@ -280,6 +285,7 @@ async fn panel_of(state: &AppState, object: &JenkinsEnvironment, region: &str) -
         observed_generation: object.status.observed_generation,
         cost: view::cost_text(current.get(&meta.uid)),
         address: view::Address::of(object),
+        rollout: object.status.rollout.as_ref().map(|r| r.message.clone()).unwrap_or_default(),
     })
 }
 
@@ -339,6 +345,8 @@ async fn detail(
         };
         let panel_html = panel.render().map_err(|e| ApiError::Internal(e.into()))?;
         let sign_in = sign_in_view(&state, &caller, &object).await;
+        let credentials = crate::store::credentials::list(&state.db, object.metadata.uid).await?;
+        let credentials_url = format!("/api/v1/tenants/{tenant}/jenkinsenvironments/{name}/credentials");
         Ok::<_, ApiError>(DetailPage {
             chrome,
             name: object.metadata.name.clone(),
@@ -351,6 +359,8 @@ async fn detail(
             instances: object.status.instances.clone(),
             controller_log,
             sign_in,
+            credentials,
+            credentials_url,
         })
     }
     .await;

@@ -175,12 +175,22 @@ async fn admin_password(pass: &mut Pass) -> Result<(), AwsError> {
     Ok(())
 }
 
-async fn task_definition(pass: &mut Pass, task: ControllerTask) -> Result<String, AwsError> {
+/// The revision to run: the one the service runs when it says what `task` says (a change withdrawn before it
+/// rolled needs no new revision and no restart), else the family's latest when it does, else a new one.
+async fn task_definition(pass: &mut Pass, task: ControllerTask, running: Option<&str>) -> Result<String, AwsError> {
     // Registered by an earlier pass of this first provisioning, from the same spec and outputs.
     if let Some(arn) = pass.made("taskDefinition") {
         return Ok(arn);
     }
     let hash = definition_hash(&task);
+    if let Some(running) = running {
+        if let Some(revision) = pass.aws.ecs.latest_task_definition(running).await? {
+            let owner = revision.tags.get(crate::aws::tags::UID).map(String::as_str);
+            if ownership::owns(pass, owner) && revision.tags.get(DEFINITION_HASH_TAG) == Some(&hash) {
+                return Ok(revision.arn);
+            }
+        }
+    }
     let mut foreign = None;
     if let Some(latest) = pass.aws.ecs.latest_task_definition(&task.family).await? {
         let owner = latest.tags.get(crate::aws::tags::UID).map(String::as_str);
@@ -214,15 +224,24 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         return Ok(waiting(pass, "WaitingForNetwork", "security groups are not known yet".to_owned()));
     };
     admin_password(pass).await?;
-    let (task, config_hash) = desired(pass)?;
-    let task_definition = task_definition(pass, task).await?;
-    pass.status.outputs.task_definition_arn = Some(task_definition.clone());
-
     let cluster = pass.names.cluster();
     let name = pass.names.controller_service();
     let Some(registry_arn) = pass.status.outputs.discovery_service_arn.clone() else {
         return Ok(waiting(pass, "WaitingForDiscovery", "the Cloud Map service is not known yet".to_owned()));
     };
+    // A first provisioning creates the service without looking (its client token makes a retried create the same
+    // service); once made, the look is the wait for its task.
+    let known_absent = pass.fresh && pass.status.outputs.service_arn.is_none();
+    let found = if known_absent {
+        None
+    } else {
+        pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.into_iter().next()
+    };
+    let (task, config_hash) = desired(pass)?;
+    let running = found.as_ref().map(|service| service.task_definition.clone());
+    let task_definition = task_definition(pass, task, running.as_deref()).await?;
+    pass.status.outputs.task_definition_arn = Some(task_definition.clone());
+
     let desired = ControllerService {
         cluster: cluster.clone(),
         name: name.clone(),
@@ -233,14 +252,6 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         client_token: pass.object.metadata.uid.simple().to_string(),
         on_demand_only: pass.object.spec.controller.placement == ControllerPlacement::OnDemand,
         target_group: pass.status.outputs.target_group_arn.clone().filter(|_| pass.ingress.is_some()),
-    };
-    // A first provisioning creates the service without looking (its client token makes a retried create the same
-    // service); once made, the look is the wait for its task.
-    let known_absent = pass.fresh && pass.status.outputs.service_arn.is_none();
-    let found = if known_absent {
-        None
-    } else {
-        pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.into_iter().next()
     };
     let service = match found {
         Some(service) => {
