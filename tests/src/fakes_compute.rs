@@ -149,9 +149,12 @@ impl EcsApi for FakeAws {
         let state = self.state();
         // An ARN names one revision (DescribeTaskDefinition takes a family, family:revision or an ARN).
         if family.starts_with("arn:") {
-            return Ok(state.task_definitions.values().flatten().find(|r| r.0 == family && r.2).map(
-                |(arn, tags, _)| TaskDefinitionRevision { arn: arn.clone(), tags: tags.clone() },
-            ));
+            return Ok(state
+                .task_definitions
+                .values()
+                .flatten()
+                .find(|r| r.0 == family && r.2)
+                .map(|(arn, tags, _)| TaskDefinitionRevision { arn: arn.clone(), tags: tags.clone() }));
         }
         Ok(state.task_definitions.get(family).and_then(|revisions| {
             revisions

@@ -59,8 +59,9 @@ pub fn allows<'a>(policies: impl IntoIterator<Item = &'a Value>, action: &str, r
         })
         .collect();
     let denied = statements.iter().any(|s| s["Effect"] == "Deny" && matches(s, action, resource));
-    let allowed =
-        statements.iter().any(|s| s["Effect"] == "Allow" && s.get("Condition").is_none() && matches(s, action, resource));
+    let allowed = statements
+        .iter()
+        .any(|s| s["Effect"] == "Allow" && s.get("Condition").is_none() && matches(s, action, resource));
     allowed && !denied
 }
 
@@ -70,8 +71,14 @@ mod tests {
 
     #[test]
     fn wildcards_match_as_iam_does() {
-        assert!(wildcard("arn:aws:secretsmanager:eu-west-1:*:secret:butler/t/e/*", "arn:aws:secretsmanager:eu-west-1:123:secret:butler/t/e/x-AbCdEf"));
-        assert!(!wildcard("arn:aws:secretsmanager:eu-west-1:*:secret:butler/t/e/*", "arn:aws:secretsmanager:eu-west-1:123:secret:butler/t/e-2/x-AbCdEf"));
+        assert!(wildcard(
+            "arn:aws:secretsmanager:eu-west-1:*:secret:butler/t/e/*",
+            "arn:aws:secretsmanager:eu-west-1:123:secret:butler/t/e/x-AbCdEf"
+        ));
+        assert!(!wildcard(
+            "arn:aws:secretsmanager:eu-west-1:*:secret:butler/t/e/*",
+            "arn:aws:secretsmanager:eu-west-1:123:secret:butler/t/e-2/x-AbCdEf"
+        ));
         assert!(wildcard("a?c", "abc") && !wildcard("a?c", "ac"));
         let policy = serde_json::json!({ "Statement": [
             { "Effect": "Allow", "Action": "s3:*", "Resource": "*" },

@@ -398,6 +398,13 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
     butler::store::oidc::begin_secret(&app.db(), "env-ci", ("payments", "ci", ci.uid), "digest", uri)
         .await
         .expect("client");
+    for profile in ["default", "spare"] {
+        let body = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] });
+        assert_eq!(
+            app.send_json(Method::PUT, &format!("/api/v1/cloudprofiles/{profile}"), &body).await.status,
+            StatusCode::CREATED
+        );
+    }
     // A credential written through the API (its value goes to Secrets Manager on the emulator), and one row per
     // caller for the deletes.
     let put = app
@@ -424,13 +431,6 @@ async fn every_route_answers_every_caller_as_the_rules_say_and_never_leaks_anoth
         butler::store::credentials::upsert(&app.db(), &row).await.expect("row");
     }
 
-    for profile in ["default", "spare"] {
-        let body = json!({ "region": "eu-west-1", "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] });
-        assert_eq!(
-            app.send_json(Method::PUT, &format!("/api/v1/cloudprofiles/{profile}"), &body).await.status,
-            StatusCode::CREATED
-        );
-    }
     let (revoked_id, revoked_secret) = app.api_token("payments", "revoked", "admin").await;
     butler::store::api_tokens::revoke(&app.db(), "payments", revoked_id).await.expect("revoked");
     let mut credentials: HashMap<Caller, Option<String>> =

@@ -80,7 +80,12 @@ impl Setup {
             .as_array()
             .expect("items")
             .iter()
-            .map(|e| (e["reason"].as_str().unwrap_or_default().to_owned(), e["message"].as_str().unwrap_or_default().to_owned()))
+            .map(|e| {
+                (
+                    e["reason"].as_str().unwrap_or_default().to_owned(),
+                    e["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
             .collect()
     }
 }
@@ -164,7 +169,10 @@ async fn a_restart_needing_change_waits_in_quiet_down_for_running_builds_then_ro
     assert!(message.starts_with("draining: 3 build(s) running, 30 min left"), "{message}");
     assert_eq!(condition(&object, "ControllerReady")["reason"], "Draining");
     // The running controller is what the status names until the change rolls.
-    assert_eq!(object["status"]["outputs"]["taskDefinitionArn"], setup.aws.state().ecs_services.values().next().expect("service").0.task_definition);
+    assert_eq!(
+        object["status"]["outputs"]["taskDefinitionArn"],
+        setup.aws.state().ecs_services.values().next().expect("service").0.task_definition
+    );
 
     // The builds finish: the next pass rolls.
     setup.jenkins.state().running_builds = 0;

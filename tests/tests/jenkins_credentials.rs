@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 const TOKEN_VALUE: &str = "ghp_value-that-must-never-come-back";
 const PASSWORD_VALUE: &str = "nexus-password-never-shown";
-const KEY_VALUE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-never-shown\n-----END OPENSSH PRIVATE KEY-----\n";
+const KEY_VALUE: &str =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-never-shown\n-----END OPENSSH PRIVATE KEY-----\n";
 
 fn credential_path(environment: &str, id: &str) -> String {
     format!("{}/credentials/{id}", environment_path("payments", environment))
@@ -30,7 +31,10 @@ async fn put(world: &World, environment: &str, id: &str, body: Value) -> (Status
 }
 
 /// The secret's tags and value, read from Secrets Manager itself.
-async fn stored(secrets: &SecretsClient, name: &str) -> (std::collections::BTreeMap<String, String>, Option<String>, Option<Vec<u8>>) {
+async fn stored(
+    secrets: &SecretsClient,
+    name: &str,
+) -> (std::collections::BTreeMap<String, String>, Option<String>, Option<Vec<u8>>) {
     let described = secrets.describe_secret().secret_id(name).send().await.expect("described");
     let tags = described.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect();
     let value = secrets.get_secret_value().secret_id(name).send().await.expect("value");
@@ -44,16 +48,36 @@ async fn credentials_go_to_secrets_manager_with_the_plugins_tags_and_never_come_
     let uid = world.object("ci").await["metadata"]["uid"].as_str().expect("uid").to_owned();
     let secrets = SecretsClient::new(&world.account.config);
 
-    let (status, shown) = put(&world, "ci", "github-token", json!({ "type": "secretText", "secret": TOKEN_VALUE, "description": "GitHub" })).await;
+    let (status, shown) = put(
+        &world,
+        "ci",
+        "github-token",
+        json!({ "type": "secretText", "secret": TOKEN_VALUE, "description": "GitHub" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{shown}");
     let keys: Vec<&str> = shown.as_object().expect("object").keys().map(String::as_str).collect();
     assert_eq!(keys, ["description", "id", "type", "updatedAt", "updatedBy"], "what may be shown, nothing else");
     assert_eq!((shown["id"].as_str(), shown["type"].as_str()), (Some("github-token"), Some("secretText")));
-    let (status, _) = put(&world, "ci", "nexus", json!({ "type": "usernamePassword", "username": "deployer", "password": PASSWORD_VALUE })).await;
+    let (status, _) = put(
+        &world,
+        "ci",
+        "nexus",
+        json!({ "type": "usernamePassword", "username": "deployer", "password": PASSWORD_VALUE }),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = put(&world, "ci", "deploy-key", json!({ "type": "sshPrivateKey", "username": "git", "privateKey": KEY_VALUE })).await;
+    let (status, _) =
+        put(&world, "ci", "deploy-key", json!({ "type": "sshPrivateKey", "username": "git", "privateKey": KEY_VALUE }))
+            .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = put(&world, "ci", "maven-settings", json!({ "type": "file", "fileName": "settings.xml", "contentBase64": "PHNldHRpbmdzLz4=" })).await;
+    let (status, _) = put(
+        &world,
+        "ci",
+        "maven-settings",
+        json!({ "type": "file", "fileName": "settings.xml", "contentBase64": "PHNldHRpbmdzLz4=" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
 
     // Read back from Secrets Manager: the plugin's tags, the environment's, and the value as the plugin reads it.
@@ -62,17 +86,27 @@ async fn credentials_go_to_secrets_manager_with_the_plugins_tags_and_never_come_
     assert_eq!(tags["butler:uid"], uid);
     assert_eq!(text.as_deref(), Some(TOKEN_VALUE));
     let (tags, text, _) = stored(&secrets, "butler/payments/ci/nexus").await;
-    assert_eq!((tags["jenkins:credentials:type"].as_str(), tags["jenkins:credentials:username"].as_str()), ("usernamePassword", "deployer"));
+    assert_eq!(
+        (tags["jenkins:credentials:type"].as_str(), tags["jenkins:credentials:username"].as_str()),
+        ("usernamePassword", "deployer")
+    );
     assert_eq!(text.as_deref(), Some(PASSWORD_VALUE));
     let (tags, text, _) = stored(&secrets, "butler/payments/ci/deploy-key").await;
-    assert_eq!((tags["jenkins:credentials:type"].as_str(), tags["jenkins:credentials:username"].as_str()), ("sshUserPrivateKey", "git"));
+    assert_eq!(
+        (tags["jenkins:credentials:type"].as_str(), tags["jenkins:credentials:username"].as_str()),
+        ("sshUserPrivateKey", "git")
+    );
     assert_eq!(text.as_deref(), Some(KEY_VALUE));
     let (tags, _, binary) = stored(&secrets, "butler/payments/ci/maven-settings").await;
-    assert_eq!((tags["jenkins:credentials:type"].as_str(), tags["jenkins:credentials:filename"].as_str()), ("file", "settings.xml"));
+    assert_eq!(
+        (tags["jenkins:credentials:type"].as_str(), tags["jenkins:credentials:filename"].as_str()),
+        ("file", "settings.xml")
+    );
     assert_eq!(binary.as_deref(), Some(&b"<settings/>"[..]));
 
     // Replacing with another type: the new value and tags, the old type's tags gone.
-    let (status, _) = put(&world, "ci", "nexus", json!({ "type": "secretText", "secret": "nexus-token-never-shown" })).await;
+    let (status, _) =
+        put(&world, "ci", "nexus", json!({ "type": "secretText", "secret": "nexus-token-never-shown" })).await;
     assert_eq!(status, StatusCode::OK);
     let (tags, text, _) = stored(&secrets, "butler/payments/ci/nexus").await;
     assert_eq!(tags["jenkins:credentials:type"], "string");
@@ -87,7 +121,8 @@ async fn credentials_go_to_secrets_manager_with_the_plugins_tags_and_never_come_
     let events = world.app.get(&format!("{}/events", environment_path("payments", "ci"))).await;
     let audit = world.app.get("/api/v1/audit?tenant=payments").await;
     let cookie = world.app.session_cookie(butler_tests::Who::PaymentsAdmin).await;
-    let page = world.app.client.get(format!("{}/t/payments/environments/ci", world.app.base_url)).header("cookie", cookie);
+    let page =
+        world.app.client.get(format!("{}/t/payments/environments/ci", world.app.base_url)).header("cookie", cookie);
     let page = page.send().await.expect("page").text().await.expect("html");
     let one = world.app.get(&credential_path("ci", "nexus")).await;
     for (what, body) in [
@@ -106,14 +141,31 @@ async fn credentials_go_to_secrets_manager_with_the_plugins_tags_and_never_come_
     assert!(page.contains("maven-settings") && page.contains("settings.xml"), "the page lists ids and file names");
 
     // Refusals name the field and never echo what was sent.
-    let answer = world.app.send_json(Method::PUT, &credential_path("ci", "x"), &json!({ "type": "secretText", "secret": 98765432123_i64 })).await;
+    let answer = world
+        .app
+        .send_json(
+            Method::PUT,
+            &credential_path("ci", "x"),
+            &json!({ "type": "secretText", "secret": 98765432123_i64 }),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!String::from_utf8_lossy(&answer.body).contains("98765432123"));
-    let answer = world.app.send_json(Method::PUT, &credential_path("ci", "x"), &json!({ "type": "usernamePassword", "username": "u" })).await;
+    let answer = world
+        .app
+        .send_json(Method::PUT, &credential_path("ci", "x"), &json!({ "type": "usernamePassword", "username": "u" }))
+        .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(String::from_utf8_lossy(&answer.body).contains("\"password\""));
-    let answer = world.app.send_json(Method::PUT, &credential_path("ci", "..%2Fescape"), &json!({ "type": "secretText", "secret": "s" })).await;
-    assert!(answer.status == StatusCode::UNPROCESSABLE_ENTITY || answer.status == StatusCode::BAD_REQUEST, "{}", answer.status);
+    let answer = world
+        .app
+        .send_json(Method::PUT, &credential_path("ci", "..%2Fescape"), &json!({ "type": "secretText", "secret": "s" }))
+        .await;
+    assert!(
+        answer.status == StatusCode::UNPROCESSABLE_ENTITY || answer.status == StatusCode::BAD_REQUEST,
+        "{}",
+        answer.status
+    );
 
     // The team's configuration may now interpolate a declared credential, and that credential cannot go while used.
     let mut object = world.object("ci").await;
@@ -122,7 +174,10 @@ async fn credentials_go_to_secrets_manager_with_the_plugins_tags_and_never_come_
     let answer = world.app.send_json(Method::PUT, &environment_path("payments", "ci"), &body).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer.body));
     let config = world.app.get(&format!("{}/jenkins-config", environment_path("payments", "ci"))).await.json();
-    assert!(config["casc"].as_str().unwrap_or_default().contains("${butler/payments/ci/github-token}"), "rewritten to its own secret");
+    assert!(
+        config["casc"].as_str().unwrap_or_default().contains("${butler/payments/ci/github-token}"),
+        "rewritten to its own secret"
+    );
     assert!(config["plugins"].as_array().expect("plugins").iter().any(|p| p == "aws-secrets-manager-secret-source"));
     let answer = world.app.send_json(Method::DELETE, &credential_path("ci", "github-token"), &json!({})).await;
     assert_eq!(answer.status, StatusCode::CONFLICT, "{}", String::from_utf8_lossy(&answer.body));
@@ -130,7 +185,10 @@ async fn credentials_go_to_secrets_manager_with_the_plugins_tags_and_never_come_
 
     let answer = world.app.send_json(Method::DELETE, &credential_path("ci", "deploy-key"), &json!({})).await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
-    assert!(secrets.describe_secret().secret_id("butler/payments/ci/deploy-key").send().await.is_err(), "gone from Secrets Manager");
+    assert!(
+        secrets.describe_secret().secret_id("butler/payments/ci/deploy-key").send().await.is_err(),
+        "gone from Secrets Manager"
+    );
     assert_eq!(world.app.get(&credential_path("ci", "deploy-key")).await.status, StatusCode::NOT_FOUND);
 }
 
@@ -142,7 +200,8 @@ async fn the_controller_reads_only_its_own_credentials_and_they_go_with_the_envi
     assert_eq!(world.app.create("payments", &doomed).await.status, StatusCode::CREATED);
     assert_eq!(world.app.create("payments", &manifest("keep")).await.status, StatusCode::CREATED);
     for environment in ["ci", "keep"] {
-        let (status, _) = put(&world, environment, "token", json!({ "type": "secretText", "secret": TOKEN_VALUE })).await;
+        let (status, _) =
+            put(&world, environment, "token", json!({ "type": "secretText", "secret": TOKEN_VALUE })).await;
         assert_eq!(status, StatusCode::CREATED);
     }
     world.converge("ci").await;
@@ -159,7 +218,10 @@ async fn the_controller_reads_only_its_own_credentials_and_they_go_with_the_envi
     let own_arn = own.arn().expect("arn").to_owned();
     let others = secrets.describe_secret().secret_id("butler/payments/keep/token").send().await.expect("other");
     let arn_of = |name: &str| own_arn.replace("butler/payments/ci/token", name);
-    assert!(iam_eval::allows(policies.iter().copied(), "secretsmanager:GetSecretValue", &own_arn), "its own credential");
+    assert!(
+        iam_eval::allows(policies.iter().copied(), "secretsmanager:GetSecretValue", &own_arn),
+        "its own credential"
+    );
     assert!(iam_eval::allows(policies.iter().copied(), "secretsmanager:ListSecrets", "*"), "the plugin lists");
     for foreign in [
         others.arn().expect("arn").to_owned(),
@@ -175,7 +237,13 @@ async fn the_controller_reads_only_its_own_credentials_and_they_go_with_the_envi
 
     // ECS holds the controller's service with the circuit breaker on, rollback included.
     let ecs = aws_sdk_ecs::Client::new(&world.account.config);
-    let described = ecs.describe_services().cluster(names.cluster()).services(names.controller_service()).send().await.expect("service");
+    let described = ecs
+        .describe_services()
+        .cluster(names.cluster())
+        .services(names.controller_service())
+        .send()
+        .await
+        .expect("service");
     let configuration = described.services()[0].deployment_configuration().expect("deployment configuration");
     let breaker = configuration.deployment_circuit_breaker().expect("circuit breaker");
     assert!(breaker.enable() && breaker.rollback());
@@ -209,7 +277,9 @@ async fn a_controller_fetches_its_configuration_from_butler_with_its_token_from_
     let arn = object["status"]["outputs"]["taskDefinitionArn"].as_str().expect("task definition");
     let described = ecs.describe_task_definition().task_definition(arn).send().await.expect("definition");
     let container = &described.task_definition().expect("definition").container_definitions()[0];
-    let variable = |name: &str| container.environment().iter().find(|v| v.name() == Some(name)).and_then(|v| v.value()).map(str::to_owned);
+    let variable = |name: &str| {
+        container.environment().iter().find(|v| v.name() == Some(name)).and_then(|v| v.value()).map(str::to_owned)
+    };
     assert_eq!(variable("BUTLER_CASC_URL"), Some(format!("{issuer}/casc/{uid}/jenkins.yaml")));
     assert_eq!(variable("BUTLER_CASC_YAML"), None, "the document is served, not carried");
     let (names, _) = names_of(&object);
@@ -217,12 +287,17 @@ async fn a_controller_fetches_its_configuration_from_butler_with_its_token_from_
     assert_eq!(parameter.value_from(), names.controller_token_parameter());
 
     let ssm = aws_sdk_ssm::Client::new(&world.account.config);
-    let token = ssm.get_parameter().name(names.controller_token_parameter()).with_decryption(true).send().await.expect("token");
+    let token =
+        ssm.get_parameter().name(names.controller_token_parameter()).with_decryption(true).send().await.expect("token");
     let token = token.parameter().and_then(|p| p.value()).expect("value").to_owned();
     let served = world.app.get(&format!("/casc/{uid}/jenkins.yaml?token={token}")).await;
     assert_eq!(served.status, StatusCode::OK);
     let config = world.app.get(&format!("{}/jenkins-config", environment_path("payments", "ci"))).await.json();
-    assert_eq!(String::from_utf8_lossy(&served.body), config["casc"].as_str().expect("casc"), "what the controller fetches");
+    assert_eq!(
+        String::from_utf8_lossy(&served.body),
+        config["casc"].as_str().expect("casc"),
+        "what the controller fetches"
+    );
     assert_eq!(world.app.get(&format!("/casc/{uid}/jenkins.yaml?token=x{token}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(world.app.get(&format!("/casc/{uid}/jenkins.yaml")).await.status, StatusCode::NOT_FOUND);
 }

@@ -28,7 +28,8 @@ async fn the_generated_configuration_is_the_merge_with_butlers_keys_untouched() 
         { "name": "web", "repository": "https://git.example.com/payments/web-jobs.git", "schedule": "H 3 * * *", "onPush": true },
         { "name": "tools", "repository": "git@git.example.com:payments/tools.git", "branch": "release", "targets": "dsl/*.groovy" }
     ]);
-    let created = app.create("payments", &with_jenkins("ci", json!({ "configurationAsCode": TEAM, "seedJobs": seeds }))).await;
+    let created =
+        app.create("payments", &with_jenkins("ci", json!({ "configurationAsCode": TEAM, "seedJobs": seeds }))).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&created.body));
     let plain = app.create("payments", &manifest("plain")).await;
     assert_eq!(plain.status, StatusCode::CREATED);
@@ -89,7 +90,9 @@ fn errors(body: &[u8]) -> Vec<(String, String)> {
         .as_array()
         .expect("errors")
         .iter()
-        .map(|e| (e["field"].as_str().unwrap_or_default().to_owned(), e["message"].as_str().unwrap_or_default().to_owned()))
+        .map(|e| {
+            (e["field"].as_str().unwrap_or_default().to_owned(), e["message"].as_str().unwrap_or_default().to_owned())
+        })
         .collect()
 }
 
@@ -99,12 +102,16 @@ async fn what_may_not_be_merged_is_a_422_naming_the_path_and_nothing_is_stored()
     let refused = |yaml: String| with_jenkins("ci", json!({ "configurationAsCode": yaml }));
 
     // An owned key, deep in the document.
-    let answer = app.create("payments", &refused("unclassified:\n  location:\n    url: https://elsewhere.example/\n".into())).await;
+    let answer = app
+        .create("payments", &refused("unclassified:\n  location:\n    url: https://elsewhere.example/\n".into()))
+        .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     let found = errors(&answer.body);
     assert_eq!(found[0].0, "spec.jenkins.configurationAsCode.unclassified.location.url", "{found:?}");
     assert!(found[0].1.contains("cannot be overridden"), "{found:?}");
-    let answer = app.create("payments", &refused("jenkins:\n  securityRealm:\n    local:\n      allowsSignup: true\n".into())).await;
+    let answer = app
+        .create("payments", &refused("jenkins:\n  securityRealm:\n    local:\n      allowsSignup: true\n".into()))
+        .await;
     assert_eq!(errors(&answer.body)[0].0, "spec.jenkins.configurationAsCode.jenkins.securityRealm");
 
     // Invalid YAML: where.
@@ -122,8 +129,14 @@ async fn what_may_not_be_merged_is_a_422_naming_the_path_and_nothing_is_stored()
     assert!(found[0].1.contains("at most 32768"), "{found:?}");
 
     // The controller's environment, or a credential the environment does not have.
-    let answer =
-        app.create("payments", &refused("unclassified:\n  mailer:\n    authentication:\n      password: ${JENKINS_ADMIN_PASSWORD}\n".into())).await;
+    let answer = app
+        .create(
+            "payments",
+            &refused(
+                "unclassified:\n  mailer:\n    authentication:\n      password: ${JENKINS_ADMIN_PASSWORD}\n".into(),
+            ),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     let found = errors(&answer.body);
     assert_eq!(found[0].0, "spec.jenkins.configurationAsCode.unclassified.mailer.authentication.password", "{found:?}");

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DesiredStatus, LoadBalancer, NetworkConfiguration,
-    PlacementConstraint, PlacementConstraintType, ServiceRegistry,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DesiredStatus,
+    LoadBalancer, NetworkConfiguration, PlacementConstraint, PlacementConstraintType, ServiceRegistry,
 };
 
 use super::ecs::{invalid, tags, SdkEcs};

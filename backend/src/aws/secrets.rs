@@ -131,13 +131,8 @@ impl SecretsApi for SdkSecrets {
             Err(error) => return Err(error),
         }
         // It exists: a new current version, then the description and tags.
-        let put = self
-            .client
-            .put_secret_value()
-            .secret_id(name)
-            .set_secret_string(text)
-            .set_secret_binary(binary)
-            .send();
+        let put =
+            self.client.put_secret_value().secret_id(name).set_secret_string(text).set_secret_binary(binary).send();
         let arn = self.call("secretsmanager:PutSecretValue", put).await?.arn().unwrap_or_default().to_owned();
         let update = self.client.update_secret().secret_id(name).description(description).send();
         self.call("secretsmanager:UpdateSecret", update).await?;

@@ -25,8 +25,7 @@ pub const MAX_VALUE_BYTES: usize = 65_536;
 /// A description longer than this is refused (Secrets Manager allows 2048 characters).
 const MAX_DESCRIPTION: usize = 2048;
 
-static ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$").expect("static regex"));
+static ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$").expect("static regex"));
 static USERNAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[^\s]{1,256}$").expect("static regex"));
 static FILENAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_.-]{1,255}$").expect("static regex"));
 
@@ -72,7 +71,9 @@ impl CredentialType {
 
     /// From the API's name.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::SecretText, Self::UsernamePassword, Self::SshPrivateKey, Self::File].into_iter().find(|t| t.as_str() == text)
+        [Self::SecretText, Self::UsernamePassword, Self::SshPrivateKey, Self::File]
+            .into_iter()
+            .find(|t| t.as_str() == text)
     }
 }
 
@@ -172,7 +173,10 @@ impl CredentialInput {
         }
         if let Some(username) = self.username.as_deref().filter(|u| !u.is_empty() && !USERNAME.is_match(u)) {
             let _ = username;
-            errors.push(FieldError { field: "username".into(), message: "must be 1 to 256 characters, no spaces".into() });
+            errors.push(FieldError {
+                field: "username".into(),
+                message: "must be 1 to 256 characters, no spaces".into(),
+            });
         }
         if let Some(key) = self.private_key.as_deref().filter(|k| !k.is_empty()) {
             if !(key.trim_start().starts_with("-----BEGIN ") && key.contains("PRIVATE KEY-----")) {

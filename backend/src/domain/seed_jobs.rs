@@ -31,8 +31,7 @@ static REPOSITORY: LazyLock<Regex> = LazyLock::new(|| {
 });
 static BRANCH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$").expect("static regex"));
-static TARGETS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9._/*?{},-]{1,200}$").expect("static regex"));
+static TARGETS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9._/*?{},-]{1,200}$").expect("static regex"));
 // Jenkins cron: five fields of digits, H, *, ranges, steps, lists, or one @-keyword.
 static SCHEDULE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^((@(yearly|annually|monthly|weekly|daily|midnight|hourly))|([0-9H*,/()\-]+( [0-9H*,/()\-]+){4}))$")
@@ -96,8 +95,11 @@ pub fn script(seeds: &[SeedJob], label: &str) -> String {
             "Managed by Butler: runs the job-dsl scripts {} of {} ({}).",
             seed.targets, seed.repository, seed.branch
         );
-        let credentials =
-            seed.credentials_id.as_deref().map(|id| format!("        credentials({})\n", groovy(id))).unwrap_or_default();
+        let credentials = seed
+            .credentials_id
+            .as_deref()
+            .map(|id| format!("        credentials({})\n", groovy(id)))
+            .unwrap_or_default();
         let mut triggers = String::new();
         if let Some(schedule) = &seed.schedule {
             triggers.push_str(&format!("    cron({})\n", groovy(schedule.trim())));
@@ -147,6 +149,63 @@ mod tests {
         fine.schedule = Some("H 3 * * 1-5".into());
         fine.credentials_id = Some("github-deploy-key".into());
         assert!(review(&[fine]).is_empty());
+    }
+
+    /// The job-dsl methods the script may call, each found in jenkinsci/job-dsl-plugin aac2bedf job-dsl-core:
+    /// DslFactory (`job`, `queue`), Item (`description`), Project (`label`, `scm`, `triggers`, `steps`),
+    /// ScmContext (`git`), GitContext (`remote`, `branch`), RemoteContext (`url`, `credentials`),
+    /// ItemTriggerContext (`cron`), TriggerContext (`scm`), StepContext (`dsl`), DslContext (`external`,
+    /// `removeAction`, `removeViewAction`, `lookupStrategy`); and the values DslContext allows.
+    const JOB_DSL_METHODS: &[&str] = &[
+        "job",
+        "queue",
+        "description",
+        "label",
+        "scm",
+        "triggers",
+        "steps",
+        "git",
+        "remote",
+        "branch",
+        "url",
+        "credentials",
+        "cron",
+        "dsl",
+        "external",
+        "removeAction",
+        "removeViewAction",
+        "lookupStrategy",
+    ];
+
+    #[test]
+    fn the_script_calls_only_methods_job_dsl_declares_with_values_it_allows() {
+        let mut first = seed("web");
+        first.credentials_id = Some("github".into());
+        first.schedule = Some("@daily".into());
+        first.on_push = true;
+        let text = script(&[first, seed("tools")], "ecs-agents");
+        // Every `name(` or `name {` outside a quoted string is a DSL call.
+        let mut calls = Vec::new();
+        let mut quoted = false;
+        let mut word = String::new();
+        for c in text.chars() {
+            if c == '\'' {
+                quoted = !quoted;
+                word.clear();
+            } else if !quoted && (c.is_ascii_alphanumeric() || c == '_') {
+                word.push(c);
+            } else {
+                if !quoted && !word.is_empty() && (c == '(' || c == ' ' || c == '{') {
+                    calls.push(word.clone());
+                }
+                word.clear();
+            }
+        }
+        for call in &calls {
+            assert!(JOB_DSL_METHODS.contains(&call.as_str()), "{call} is not a job-dsl method Butler checked");
+        }
+        assert!(text.contains("removeAction('DISABLE')") && text.contains("removeViewAction('DELETE')"));
+        assert!(text.contains("lookupStrategy('SEED_JOB')"));
     }
 
     #[test]

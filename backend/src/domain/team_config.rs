@@ -262,8 +262,11 @@ mod tests {
 
     #[test]
     fn the_merge_keeps_butlers_keys_and_adds_the_teams() {
-        let mut butler = serde_json::json!({ "jenkins": { "numExecutors": 0 }, "unclassified": { "location": { "url": "u" } } });
-        let team = parse("jenkins:\n  mode: EXCLUSIVE\nunclassified:\n  location:\n    adminAddress: a@b\ntool:\n  git: {}\n").unwrap();
+        let mut butler =
+            serde_json::json!({ "jenkins": { "numExecutors": 0 }, "unclassified": { "location": { "url": "u" } } });
+        let team =
+            parse("jenkins:\n  mode: EXCLUSIVE\nunclassified:\n  location:\n    adminAddress: a@b\ntool:\n  git: {}\n")
+                .unwrap();
         merge_under(butler.as_object_mut().unwrap(), team).unwrap();
         assert_eq!(butler["jenkins"], serde_json::json!({ "numExecutors": 0, "mode": "EXCLUSIVE" }));
         assert_eq!(butler["unclassified"]["location"], serde_json::json!({ "url": "u", "adminAddress": "a@b" }));

@@ -40,7 +40,10 @@ pub async fn put(
         (None, None) => SecretValue::Text(""),
     };
     let name = secret_name(object, id);
-    secrets(accounts, settings, profile).await.put_secret(&name, value, &payload.description, &tags, PLUGIN_TAG_PREFIX).await
+    secrets(accounts, settings, profile)
+        .await
+        .put_secret(&name, value, &payload.description, &tags, PLUGIN_TAG_PREFIX)
+        .await
 }
 
 /// Deletes credential `id` of `object` (gone is fine).

@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::domain::aws_names::Names;
-use crate::domain::{seed_jobs, team_config};
 use crate::domain::object::{EnvironmentOutputs, JenkinsEnvironment};
+use crate::domain::{seed_jobs, team_config};
 use crate::store::cloud_profiles::ProfileRow;
 
 /// Where JCasC is read from in the controller container: outside JENKINS_HOME, so a new configuration is
@@ -517,10 +517,16 @@ mod tests {
         assert_within("listSecrets", &provider["listSecrets"], &["filters"]);
         for filter in provider["listSecrets"]["filters"].as_array().expect("filters") {
             assert_within("filters[]", filter, &["key", "values"]);
-            assert!(["name", "tag-key", "tag-value", "description", "all"].contains(&filter["key"].as_str().unwrap_or("")));
+            assert!(
+                ["name", "tag-key", "tag-value", "description", "all"].contains(&filter["key"].as_str().unwrap_or(""))
+            );
         }
         assert_within("transformations", &provider["transformations"], &["name", "description"]);
-        assert_within("transformations.name", &provider["transformations"]["name"], &["removePrefix", "removePrefixes"]);
+        assert_within(
+            "transformations.name",
+            &provider["transformations"]["name"],
+            &["removePrefix", "removePrefixes"],
+        );
         assert_within("removePrefix", &provider["transformations"]["name"]["removePrefix"], &["prefix"]);
         assert!(config.plugins.iter().any(|p| p == CREDENTIALS_PLUGIN));
         assert_within("location", &document["unclassified"]["location"], &["url", "adminAddress"]);
@@ -544,7 +550,12 @@ mod tests {
         let mut object = environment();
         object.spec.jenkins.seed_jobs = vec![
             SeedJob { name: "web".into(), repository: "https://git.example.com/a/b.git".into(), ..SeedJob::default() },
-            SeedJob { name: "ops".into(), repository: "git@git.example.com:a/c.git".into(), on_push: true, ..SeedJob::default() },
+            SeedJob {
+                name: "ops".into(),
+                repository: "git@git.example.com:a/c.git".into(),
+                on_push: true,
+                ..SeedJob::default()
+            },
         ];
         object.spec.jenkins.configuration_as_code = "jenkins:\n  mode: EXCLUSIVE\ntool:\n  x: \"${token}\"\n".into();
         let config = render(&object, &profile(), None, None, None).expect("yaml");

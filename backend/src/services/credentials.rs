@@ -22,8 +22,7 @@ pub async fn record_put(
     let existed = credentials::find(write.txn(), env.uid, &row.credential_id).await?.is_some();
     let stored = credentials::upsert(write.txn(), &CredentialRow { environment_uid: env.uid, ..row }).await?;
     let verb = if existed { "replaced" } else { "added" };
-    let message =
-        format!("{} {verb} credential {} ({})", context.actor, stored.credential_id, stored.credential_type);
+    let message = format!("{} {verb} credential {} ({})", context.actor, stored.credential_id, stored.credential_type);
     events::record(write.txn(), env.uid, tenant, EventType::Normal, "CredentialChanged", &message).await?;
     let detail = format!("credential {} ({})", stored.credential_id, stored.credential_type);
     let entry = AuditEntry::allowed(context, "credential.put", "JenkinsEnvironment", if existed { 200 } else { 201 })

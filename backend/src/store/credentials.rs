@@ -36,13 +36,15 @@ const COLUMNS: &str =
 
 /// The environment's credentials, by id.
 pub async fn list(db: &impl ConnectionTrait, uid: uuid::Uuid) -> Result<Vec<CredentialRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM environment_credentials WHERE environment_uid = $1 ORDER BY credential_id");
+    let sql =
+        format!("SELECT {COLUMNS} FROM environment_credentials WHERE environment_uid = $1 ORDER BY credential_id");
     Ok(CredentialRow::find_by_statement(statement(&sql, vec![uid.into()])).all(db).await?)
 }
 
 /// One credential.
 pub async fn find(db: &impl ConnectionTrait, uid: uuid::Uuid, id: &str) -> Result<Option<CredentialRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM environment_credentials WHERE environment_uid = $1 AND credential_id = $2");
+    let sql =
+        format!("SELECT {COLUMNS} FROM environment_credentials WHERE environment_uid = $1 AND credential_id = $2");
     Ok(CredentialRow::find_by_statement(statement(&sql, vec![uid.into(), id.into()])).one(db).await?)
 }
 

@@ -61,6 +61,11 @@ pub(crate) fn status_of(status: &JenkinsEnvironmentStatus, condition_type: &str)
     status.conditions.iter().find(|c| c.condition_type == condition_type).map_or(ConditionStatus::Unknown, |c| c.status)
 }
 
+/// Whether the controller's condition says ECS rolled the spec's revision back.
+fn rolled_back(status: &JenkinsEnvironmentStatus) -> bool {
+    status.conditions.iter().any(|c| c.condition_type == CONTROLLER_READY && c.reason == "RolledBack")
+}
+
 /// Derives `Ready` and the phase from the parts observed for `generation`.
 pub(crate) fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i64, deleting: bool, now: DateTime<Utc>) {
     let pending: Vec<&Condition> = PARTS
@@ -96,7 +101,8 @@ pub(crate) fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i6
         Phase::Ready
     } else if failed {
         Phase::Failed
-    } else if was_ready {
+    } else if was_ready || rolled_back(status) {
+        // A revision ECS rolled back leaves the previous one running: degraded, not provisioning.
         Phase::Degraded
     } else {
         Phase::Provisioning

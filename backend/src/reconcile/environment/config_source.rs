@@ -44,9 +44,12 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<(), AwsE
             pass.event(EventType::Normal, "ControllerTokenCreated", message);
             fresh
         }
-        Err(error) if error.kind == AwsErrorKind::AlreadyExists => {
-            pass.aws.ssm.read_secret(&parameter).await?.ok_or_else(|| AwsError::malformed("ssm:GetParameter", "gone"))?
-        }
+        Err(error) if error.kind == AwsErrorKind::AlreadyExists => pass
+            .aws
+            .ssm
+            .read_secret(&parameter)
+            .await?
+            .ok_or_else(|| AwsError::malformed("ssm:GetParameter", "gone"))?,
         Err(error) => return Err(error),
     };
     controller_tokens::put(db, uid, &token_hash(&token))

@@ -175,23 +175,16 @@ async fn admin_password(pass: &mut Pass) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// The revision to run: the one the service runs when it says what `task` says (a change withdrawn before it
-/// rolled needs no new revision and no restart), else the family's latest when it does, else a new one.
+/// The revision to run: the family's latest when it says what `task` says; else the one the service runs when
+/// that does (a change withdrawn before it rolled needs no new revision and no restart); else a new one.
 async fn task_definition(pass: &mut Pass, task: ControllerTask, running: Option<&str>) -> Result<String, AwsError> {
     // Registered by an earlier pass of this first provisioning, from the same spec and outputs.
     if let Some(arn) = pass.made("taskDefinition") {
         return Ok(arn);
     }
     let hash = definition_hash(&task);
-    if let Some(running) = running {
-        if let Some(revision) = pass.aws.ecs.latest_task_definition(running).await? {
-            let owner = revision.tags.get(crate::aws::tags::UID).map(String::as_str);
-            if ownership::owns(pass, owner) && revision.tags.get(DEFINITION_HASH_TAG) == Some(&hash) {
-                return Ok(revision.arn);
-            }
-        }
-    }
     let mut foreign = None;
+    let mut latest_arn = None;
     if let Some(latest) = pass.aws.ecs.latest_task_definition(&task.family).await? {
         let owner = latest.tags.get(crate::aws::tags::UID).map(String::as_str);
         if pass.names.scheme == crate::domain::aws_names::LEGACY_SCHEME {
@@ -204,7 +197,16 @@ async fn task_definition(pass: &mut Pass, task: ControllerTask, running: Option<
         }
         // A current family name is this environment's alone: a revision someone else registered in it is drift,
         // never run; Butler registers its own above it.
-        foreign = (!ownership::owns(pass, owner)).then_some(latest.arn);
+        foreign = (!ownership::owns(pass, owner)).then_some(latest.arn.clone());
+        latest_arn = Some(latest.arn);
+    }
+    if let Some(running) = running.filter(|running| foreign.is_none() && latest_arn.as_deref() != Some(*running)) {
+        if let Some(revision) = pass.aws.ecs.latest_task_definition(running).await? {
+            let owner = revision.tags.get(crate::aws::tags::UID).map(String::as_str);
+            if ownership::owns(pass, owner) && revision.tags.get(DEFINITION_HASH_TAG) == Some(&hash) {
+                return Ok(revision.arn);
+            }
+        }
     }
     let mut tags = pass.tags();
     tags.insert(DEFINITION_HASH_TAG.to_owned(), hash);
@@ -265,6 +267,11 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
             }
             let differences = desired.differences(&service);
             if !differences.is_empty() {
+                // A change that waited for builds in earlier passes is the spec's (those passes observed its
+                // generation already, so `change_event` would call it drift).
+                let waited = pass.status.rollout.as_ref().is_some_and(|r| {
+                    r.phase == crate::domain::object::RolloutPhase::Draining && r.revision == task_definition
+                });
                 // A new revision restarts Jenkins: not before its running builds are done (or the drain timeout).
                 if new_revision && rollout::live(&service) {
                     if let Gate::Wait(message) = rollout::drain(pass, &task_definition).await? {
@@ -279,7 +286,11 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
                     pass.status.outputs.configuration_hash = Some(config_hash.clone());
                 }
                 let message = format!("controller service {name}: {}", differences.join(", "));
-                change_event(pass, "ControllerUpdated", message);
+                if waited {
+                    pass.event(EventType::Normal, "ControllerUpdated", message);
+                } else {
+                    change_event(pass, "ControllerUpdated", message);
+                }
                 // The answer to the update is not the new state: look again on the next pass.
                 return Ok(waiting(pass, "ControllerUpdating", "the controller service is being updated".to_owned()));
             }

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::{config_source, conditions, Pass};
+use super::{conditions, config_source, Pass};
 use crate::aws::ecs::Service;
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::{ConditionStatus, EventType, Rollout, RolloutPhase};
@@ -26,7 +26,8 @@ async fn endpoint(pass: &Pass, with_reload_token: bool) -> Result<Endpoint, AwsE
         Some(url) if pass.ingress.is_some() => url.clone(),
         _ => format!("http://{}:8080/", pass.names.controller_dns(&pass.profile.namespace_name)),
     };
-    let admin_password = pass.aws.ssm.read_secret(&pass.names.admin_password_parameter()).await?.map(SecretString::from);
+    let admin_password =
+        pass.aws.ssm.read_secret(&pass.names.admin_password_parameter()).await?.map(SecretString::from);
     let reload_token = if with_reload_token { config_source::token(pass).await? } else { None };
     let environment = format!("{}/{}", pass.object.metadata.tenant, pass.object.metadata.name);
     Ok(Endpoint { environment, url, reload_token, admin_password })
