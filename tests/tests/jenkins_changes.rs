@@ -113,12 +113,14 @@ async fn a_configuration_only_change_is_reloaded_without_a_new_task_definition()
     assert_eq!(object["status"]["phase"], "Ready", "{object}");
     assert_eq!(setup.registrations(), registered, "no new task definition for a configuration change");
     assert_eq!(setup.service_updates(), updated, "the running controller was not replaced");
-    let jenkins = setup.jenkins.state();
-    assert_eq!(jenkins.reloads, 1, "one JCasC reload");
-    assert_eq!(jenkins.quiet_downs, 0, "no drain: nothing restarts");
+    let (reloads, quiet_downs, token) = {
+        let jenkins = setup.jenkins.state();
+        (jenkins.reloads, jenkins.quiet_downs, jenkins.last_reload_token.clone())
+    };
+    assert_eq!(reloads, 1, "one JCasC reload");
+    assert_eq!(quiet_downs, 0, "no drain: nothing restarts");
     // The reload carried the token the controller got from SSM, which the configuration endpoint accepts.
-    let token = jenkins.last_reload_token.clone().expect("token sent");
-    drop(jenkins);
+    let token = token.expect("token sent");
     let uid = object["metadata"]["uid"].as_str().expect("uid").replace('-', "");
     let served = setup.app.get(&format!("/casc/{uid}/jenkins.yaml?token={token}")).await;
     assert_eq!(served.status, StatusCode::OK);

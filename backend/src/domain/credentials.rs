@@ -252,13 +252,13 @@ mod tests {
     fn each_type_carries_the_plugins_tags_and_value() {
         let payload = input(serde_json::json!({ "type": "usernamePassword", "username": "bot", "password": "pw" }))
             .payload()
-            .unwrap();
+            .expect("ok");
         assert_eq!(payload.tags[TYPE_TAG], "usernamePassword");
         assert_eq!(payload.tags[USERNAME_TAG], "bot");
         assert_eq!(payload.text.as_deref(), Some("pw"));
         let file = input(serde_json::json!({ "type": "file", "fileName": "settings.xml", "contentBase64": "PHg+" }))
             .payload()
-            .unwrap();
+            .expect("ok");
         assert_eq!((file.tags[TYPE_TAG].as_str(), file.binary.as_deref()), ("file", Some(&b"<x>"[..])));
         assert_eq!(file.tags[FILENAME_TAG], "settings.xml");
         assert!(file.text.is_none());
@@ -266,11 +266,12 @@ mod tests {
 
     #[test]
     fn missing_and_foreign_fields_are_named() {
-        let errors = input(serde_json::json!({ "type": "secretText", "password": "x" })).payload().unwrap_err();
+        let errors =
+            input(serde_json::json!({ "type": "secretText", "password": "x" })).payload().expect_err("refused");
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["secret", "password"]);
         let key = input(serde_json::json!({ "type": "sshPrivateKey", "username": "git", "privateKey": "nope" }));
-        assert_eq!(key.payload().unwrap_err()[0].field, "privateKey");
+        assert_eq!(key.payload().expect_err("refused")[0].field, "privateKey");
         assert!(check_id("github-token").is_ok());
         assert!(check_id("../x").is_err());
         assert!(check_id("JENKINS_ADMIN_PASSWORD").is_ok(), "a name only ever resolves under the environment's prefix");

@@ -236,12 +236,12 @@ mod tests {
 
     #[test]
     fn invalid_yaml_and_a_large_document_are_refused_with_where() {
-        let error = parse("jenkins:\n  mode: [unclosed\n").unwrap_err();
+        let error = parse("jenkins:\n  mode: [unclosed\n").expect_err("refused");
         assert_eq!(error.field, FIELD);
         assert!(error.message.contains("line"), "{}", error.message);
         let large = format!("jenkins:\n  labelString: \"{}\"\n", "a".repeat(MAX_BYTES));
-        assert!(parse(&large).unwrap_err().message.contains("at most 32768"));
-        assert!(parse("- a\n- b\n").unwrap_err().message.contains("mapping"));
+        assert!(parse(&large).expect_err("refused").message.contains("at most 32768"));
+        assert!(parse("- a\n- b\n").expect_err("refused").message.contains("mapping"));
     }
 
     #[test]
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn references_are_rewritten_to_the_environments_own_secret_names() {
-        let mut document = parse("tool:\n  a: \"x ${token} y ^${kept} ${token}\"\n").unwrap();
+        let mut document = parse("tool:\n  a: \"x ${token} y ^${kept} ${token}\"\n").expect("ok");
         resolve_credentials(&mut document, "butler/t/e/");
         assert_eq!(document["tool"]["a"], "x ${butler/t/e/token} y ^${kept} ${butler/t/e/token}");
     }
@@ -266,11 +266,11 @@ mod tests {
             serde_json::json!({ "jenkins": { "numExecutors": 0 }, "unclassified": { "location": { "url": "u" } } });
         let team =
             parse("jenkins:\n  mode: EXCLUSIVE\nunclassified:\n  location:\n    adminAddress: a@b\ntool:\n  git: {}\n")
-                .unwrap();
-        merge_under(butler.as_object_mut().unwrap(), team).unwrap();
+                .expect("ok");
+        merge_under(butler.as_object_mut().expect("ok"), team).expect("ok");
         assert_eq!(butler["jenkins"], serde_json::json!({ "numExecutors": 0, "mode": "EXCLUSIVE" }));
         assert_eq!(butler["unclassified"]["location"], serde_json::json!({ "url": "u", "adminAddress": "a@b" }));
-        let conflict = parse("jenkins:\n  numExecutors: 4\n").unwrap();
-        assert_eq!(merge_under(butler.as_object_mut().unwrap(), conflict), Err("jenkins.numExecutors".to_owned()));
+        let conflict = parse("jenkins:\n  numExecutors: 4\n").expect("ok");
+        assert_eq!(merge_under(butler.as_object_mut().expect("ok"), conflict), Err("jenkins.numExecutors".to_owned()));
     }
 }
