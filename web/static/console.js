@@ -159,30 +159,30 @@ function wireSignOut() {
 
 // --- the environment form ---------------------------------------------------------------------------------
 
+// Repeated fieldsets of the form: each item is a fieldset marked `item`, its inputs name their field in data-field;
+// `blank` is the <template> a new one is cloned from, `prefix` starts the ids of its inputs.
+const LISTS = [
+  { item: "data-template", path: "spec.agents.templates", blank: "template-blank", prefix: "t",
+    container: "[data-templates]", add: "[data-add-template]", remove: "[data-remove-template]" },
+  { item: "data-seed", path: "spec.jenkins.seedJobs", blank: "seed-blank", prefix: "s",
+    container: "[data-seeds]", add: "[data-add-seed]", remove: "[data-remove-seed]" },
+];
+
 function manifestFrom(form) {
   const manifest = { apiVersion: "butler.dev/v1alpha1", kind: "JenkinsEnvironment", ...readFields(form) };
-  const templates = [];
-  form.querySelectorAll("[data-template]").forEach((fieldset, index) => {
-    const template = {};
-    fieldset.querySelectorAll("[data-field]").forEach((input) => {
-      input.dataset.path = `spec.agents.templates[${index}].${input.dataset.field}`;
-      const value = valueOf(input);
-      if (value !== undefined) template[input.dataset.field] = value;
+  for (const list of LISTS) {
+    const items = [];
+    form.querySelectorAll(`[${list.item}]`).forEach((fieldset, index) => {
+      const item = {};
+      fieldset.querySelectorAll("[data-field]").forEach((input) => {
+        input.dataset.path = `${list.path}[${index}].${input.dataset.field}`;
+        const value = valueOf(input);
+        if (value !== undefined) item[input.dataset.field] = value;
+      });
+      items.push(item);
     });
-    templates.push(template);
-  });
-  setPath(manifest, "spec.agents.templates", templates);
-  const seeds = [];
-  form.querySelectorAll("[data-seed]").forEach((fieldset, index) => {
-    const seed = {};
-    fieldset.querySelectorAll("[data-field]").forEach((input) => {
-      input.dataset.path = `spec.jenkins.seedJobs[${index}].${input.dataset.field}`;
-      const value = valueOf(input);
-      if (value !== undefined) seed[input.dataset.field] = value;
-    });
-    seeds.push(seed);
-  });
-  setPath(manifest, "spec.jenkins.seedJobs", seeds);
+    setPath(manifest, list.path, items);
+  }
   if (form.dataset.resourceVersion) setPath(manifest, "metadata.resourceVersion", form.dataset.resourceVersion);
   return manifest;
 }
@@ -202,31 +202,22 @@ function wireEnvironmentForm() {
   form.addEventListener("change", refresh);
   refresh();
 
-  const blank = document.getElementById("template-blank");
-  form.querySelector("[data-add-template]")?.addEventListener("click", () => {
-    const copy = blank.content.cloneNode(true);
-    const index = form.querySelectorAll("[data-template]").length;
-    copy.querySelectorAll("[data-field]").forEach((input) => {
-      input.id = `t${index}-${input.dataset.field}`;
-      input.previousElementSibling?.setAttribute("for", input.id);
+  for (const list of LISTS) {
+    const blank = document.getElementById(list.blank);
+    form.querySelector(list.add)?.addEventListener("click", () => {
+      const copy = blank.content.cloneNode(true);
+      const index = form.querySelectorAll(`[${list.item}]`).length;
+      copy.querySelectorAll("[data-field]").forEach((input) => {
+        input.id = `${list.prefix}${index}-${input.dataset.field}`;
+        input.previousElementSibling?.setAttribute("for", input.id);
+      });
+      form.querySelector(list.container).appendChild(copy);
+      refresh();
     });
-    form.querySelector("[data-templates]").appendChild(copy);
-    refresh();
-  });
-  const seedBlank = document.getElementById("seed-blank");
-  form.querySelector("[data-add-seed]")?.addEventListener("click", () => {
-    const copy = seedBlank.content.cloneNode(true);
-    const index = form.querySelectorAll("[data-seed]").length;
-    copy.querySelectorAll("[data-field]").forEach((input) => {
-      input.id = `s${index}-${input.dataset.field}`;
-      input.previousElementSibling?.setAttribute("for", input.id);
-    });
-    form.querySelector("[data-seeds]").appendChild(copy);
-    refresh();
-  });
+  }
   form.addEventListener("click", (event) => {
-    if (event.target.matches("[data-remove-template]")) { event.target.closest("[data-template]").remove(); refresh(); }
-    if (event.target.matches("[data-remove-seed]")) { event.target.closest("[data-seed]").remove(); refresh(); }
+    const list = LISTS.find((l) => event.target.matches(l.remove));
+    if (list) { event.target.closest(`[${list.item}]`).remove(); refresh(); }
   });
 
   const send = async (dryRun) => {

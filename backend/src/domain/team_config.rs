@@ -70,12 +70,19 @@ pub fn parse(yaml: &str) -> Result<Document, FieldError> {
 /// credentials when known (None: only the form of each reference is checked).
 pub fn check(document: &Document, credential_ids: Option<&BTreeSet<String>>) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    // A YAML merge key would splice a mapping in where the checks below do not look (Jenkins' YAML parser
+    // applies `<<`; this one keeps it as a plain key).
+    walk_strings(&Value::Object(document.clone()), "", &mut |path, text, is_key| {
+        if is_key && text == "<<" {
+            errors.push(error(path, "uses a YAML merge key (<<): write the keys out"));
+        }
+    });
     for (path, why) in OWNED {
         if let Some(found) = first_set_under(document, path) {
             errors.push(error(&found, format!("is set by Butler and cannot be overridden: {why}")));
         }
     }
-    walk_strings(&Value::Object(document.clone()), "", &mut |path, text| {
+    walk_strings(&Value::Object(document.clone()), "", &mut |path, text, _| {
         for reference in references_in(text) {
             let id = reference.as_str();
             if credentials::check_id(id).is_err() {
@@ -101,7 +108,7 @@ pub fn check(document: &Document, credential_ids: Option<&BTreeSet<String>>) -> 
 /// The credential ids a document interpolates.
 pub fn referenced_credentials(document: &Document) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    walk_strings(&Value::Object(document.clone()), "", &mut |_, text| found.extend(references_in(text)));
+    walk_strings(&Value::Object(document.clone()), "", &mut |_, text, _| found.extend(references_in(text)));
     found
 }
 
@@ -124,7 +131,9 @@ pub fn merge_under(butler: &mut Map<String, Value>, team: Document) -> Result<()
     fn merge(into: &mut Map<String, Value>, from: Map<String, Value>, at: &str) -> Result<(), String> {
         for (key, value) in from {
             let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
-            match (into.get_mut(&key), value) {
+            // JCasC matches attribute names without regard to case: `securityrealm` is `securityRealm`.
+            let same = into.keys().find(|mine| mine.eq_ignore_ascii_case(&key)).cloned();
+            match (same.and_then(|mine| into.get_mut(&mine)), value) {
                 (None, value) => {
                     into.insert(key, value);
                 }
@@ -138,13 +147,14 @@ pub fn merge_under(butler: &mut Map<String, Value>, team: Document) -> Result<()
 }
 
 /// The first path at or under `owned` the document sets (`jenkins.clouds`, `jenkins.clouds[0]`…), if any.
+/// Keys compare without regard to case, as JCasC's do (`BaseConfigurator.removeIgnoreCase`).
 fn first_set_under(document: &Document, owned: &str) -> Option<String> {
     let mut current = document;
     let mut walked = Vec::new();
     let segments: Vec<&str> = owned.split('.').collect();
     for (index, segment) in segments.iter().enumerate() {
-        let value = current.get(*segment)?;
-        walked.push(*segment);
+        let (key, value) = current.iter().find(|(key, _)| key.eq_ignore_ascii_case(segment))?;
+        walked.push(key.as_str());
         if index + 1 == segments.len() {
             return Some(walked.join("."));
         }
@@ -153,10 +163,10 @@ fn first_set_under(document: &Document, owned: &str) -> Option<String> {
     None
 }
 
-/// Calls `visit(path, text)` for every string (keys of mappings too: JCasC interpolates both).
-fn walk_strings(value: &Value, path: &str, visit: &mut impl FnMut(&str, &str)) {
+/// Calls `visit(path, text, is_key)` for every string, keys of mappings too (JCasC interpolates both).
+fn walk_strings(value: &Value, path: &str, visit: &mut impl FnMut(&str, &str, bool)) {
     match value {
-        Value::String(text) => visit(path, text),
+        Value::String(text) => visit(path, text, false),
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
                 walk_strings(item, &format!("{path}[{index}]"), visit);
@@ -165,7 +175,7 @@ fn walk_strings(value: &Value, path: &str, visit: &mut impl FnMut(&str, &str)) {
         Value::Object(map) => {
             for (key, item) in map {
                 let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                visit(&child, key);
+                visit(&child, key, true);
                 walk_strings(item, &child, visit);
             }
         }
@@ -232,6 +242,10 @@ mod tests {
         );
         assert!(fields("unclassified:\n  location:\n    adminAddress: ci@example.com\n", &[]).is_empty());
         assert_eq!(fields("jobs:\n  - script: job('x')\n", &[]), [format!("{FIELD}.jobs")]);
+        // JCasC reads keys without regard to case; a merge key would hide an owned one.
+        assert_eq!(fields("Jenkins:\n  SECURITYREALM: {}\n", &[]), [format!("{FIELD}.Jenkins.SECURITYREALM")]);
+        let merge = "base: &b\n  authorizationStrategy: unsecured\njenkins:\n  <<: *b\n";
+        assert!(fields(merge, &[]).contains(&format!("{FIELD}.jenkins.<<")), "{:?}", fields(merge, &[]));
     }
 
     #[test]
