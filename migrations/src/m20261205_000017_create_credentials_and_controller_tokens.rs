@@ -1,6 +1,7 @@
 //! Team credentials (only what may be shown: id, type, description, who changed it and when; the value lives in
-//! AWS Secrets Manager) and each controller's token (its hash: the controller fetches its configuration and has it
-//! reloaded with the token, which lives in SSM).
+//! AWS Secrets Manager), each controller's token (its hash: the controller fetches its configuration and has it
+//! reloaded with the token, which lives in SSM) and the configuration it is served (and the one before, to go back
+//! to when Jenkins refuses a new one or ECS rolls a revision back).
 
 use sea_orm_migration::prelude::*;
 
@@ -35,6 +36,14 @@ impl MigrationTrait for Migration {
                      environment_uid uuid PRIMARY KEY,
                      token_hash text NOT NULL,
                      created_at timestamptz NOT NULL DEFAULT now()
+                 );
+                 CREATE TABLE controller_configurations (
+                     environment_uid uuid PRIMARY KEY,
+                     hash text NOT NULL,
+                     document text NOT NULL,
+                     previous_hash text,
+                     previous_document text,
+                     updated_at timestamptz NOT NULL DEFAULT now()
                  );",
             )
             .await?;
@@ -44,7 +53,9 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared("DROP TABLE controller_tokens; DROP TABLE environment_credentials;")
+            .execute_unprepared(
+                "DROP TABLE controller_configurations; DROP TABLE controller_tokens; DROP TABLE environment_credentials;",
+            )
             .await?;
         Ok(())
     }

@@ -147,7 +147,15 @@ async fn a_configuration_only_change_is_reloaded_without_a_new_task_definition()
     assert!(!error.is_transient(), "{error}");
     let ready = condition(&setup.object().await, "Ready");
     assert_eq!(ready["reason"], "ConfigurationRejected", "{ready}");
-    assert!(ready["message"].as_str().unwrap_or_default().contains("nosuch"), "{ready}");
+    let message = ready["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("controller log") && !message.contains("nosuch"),
+        "Jenkins' words stay in its log: {ready}"
+    );
+    // A controller restarting now gets the configuration it runs, not the refused one.
+    let served = setup.app.get(&format!("/casc/{uid}/jenkins.yaml?token={token}")).await;
+    let text = String::from_utf8_lossy(&served.body).to_string();
+    assert!(text.contains("mode: EXCLUSIVE") && !text.contains("nosuch"), "{text}");
 }
 
 #[tokio::test]
@@ -170,6 +178,12 @@ async fn a_restart_needing_change_waits_in_quiet_down_for_running_builds_then_ro
     let message = rollout["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("draining: 3 build(s) running, 30 min left"), "{message}");
     assert_eq!(condition(&object, "ControllerReady")["reason"], "Draining");
+    // A restart meanwhile would get the configuration the running revision has, not the pending one.
+    let uid = object["metadata"]["uid"].as_str().expect("uid").replace('-', "");
+    let token =
+        setup.aws.state().parameters.iter().find(|(k, _)| k.ends_with("controller-token")).map(|(_, v)| v.clone());
+    let served = setup.app.get(&format!("/casc/{uid}/jenkins.yaml?token={}", token.expect("token"))).await;
+    assert_eq!(served.status, StatusCode::OK);
     // The running controller is what the status names until the change rolls.
     assert_eq!(
         object["status"]["outputs"]["taskDefinitionArn"],

@@ -89,6 +89,8 @@ function valueOf(element) {
     return Array.from(element.querySelectorAll('input[type="checkbox"]:checked')).map((c) => c.value);
   }
   if (kind === "bool") return element.checked;
+  // A secret is sent exactly as typed (a password may end in a space, a PEM key in its newline).
+  if (kind === "raw") return element.value === "" ? undefined : element.value;
   const raw = (element.value || "").trim();
   if (kind === "number") return raw === "" ? undefined : Number(raw);
   if (kind === "lines") {

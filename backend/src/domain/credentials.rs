@@ -109,12 +109,11 @@ impl std::fmt::Debug for CredentialInput {
     }
 }
 
-/// What Secrets Manager stores: the value (text or bytes), the plugin's tags and the description.
+/// What Secrets Manager stores: the value (text or bytes) and the plugin's tags. (The description stays in Butler.)
 pub struct SecretPayload {
     pub text: Option<String>,
     pub binary: Option<Vec<u8>>,
     pub tags: BTreeMap<String, String>,
-    pub description: String,
 }
 
 impl std::fmt::Debug for SecretPayload {
@@ -208,6 +207,15 @@ impl CredentialInput {
             CredentialType::SshPrivateKey => self.private_key.clone(),
             CredentialType::File => None,
         };
+        // JCasC substitutes again inside what a `${<id>}` resolves to: a value holding `${` could read the
+        // controller's environment through the team's configuration.
+        if text.as_deref().is_some_and(|t| t.contains("${")) {
+            let field = allowed[allowed.len() - 1];
+            errors.push(FieldError {
+                field: field.into(),
+                message: "must not contain ${ (JCasC would interpolate it)".into(),
+            });
+        }
         let size = text.as_ref().map_or(0, String::len) + binary.as_ref().map_or(0, Vec::len);
         if size > MAX_VALUE_BYTES {
             let field = if binary.is_some() { "contentBase64" } else { allowed[allowed.len() - 1] };
@@ -223,7 +231,7 @@ impl CredentialInput {
         if let Some(name) = &self.file_name {
             tags.insert(FILENAME_TAG.to_owned(), name.clone());
         }
-        Ok(SecretPayload { text, binary, tags, description: self.description.clone() })
+        Ok(SecretPayload { text, binary, tags })
     }
 }
 

@@ -36,6 +36,8 @@ pub const OWNED: &[(&str, &str)] = &[
     ("groovy", "a configuration script would run as SYSTEM"),
     ("security.globalJobDslSecurityConfiguration", "job-dsl script security stays on"),
     ("security.scriptApproval", "approving scripts is a Jenkins administrator's act, not configuration"),
+    ("jenkins.markupFormatter", "raw HTML in descriptions would run script in other people's sessions"),
+    ("jenkins.crumbIssuer", "CSRF protection stays on"),
 ];
 
 /// A parsed team document (a mapping; empty when the spec has none).
@@ -82,19 +84,21 @@ pub fn check(document: &Document, credential_ids: Option<&BTreeSet<String>>) -> 
             errors.push(error(&found, format!("is set by Butler and cannot be overridden: {why}")));
         }
     }
+    // Where Butler's document has a mapping, the team's must be one too, or the two cannot be merged.
+    let mut skeleton = serde_json::json!({ "jenkins": {}, "unclassified": { "location": {} }, "security": {} });
+    if let Some(skeleton) = skeleton.as_object_mut() {
+        if let Err(path) = merge_under(skeleton, document.clone()) {
+            errors.push(error(&path, "must be a mapping: Butler's configuration has keys under it"));
+        }
+    }
     walk_strings(&Value::Object(document.clone()), "", &mut |path, text, _| {
-        for reference in references_in(text) {
-            let id = reference.as_str();
-            if credentials::check_id(id).is_err() {
-                errors.push(error(
-                    path,
-                    format!(
-                        "interpolates ${{{id}}}: only ${{<credential id>}} of this environment's credentials may be \
-                         interpolated (the controller's environment variables and properties may not); write ^${{…}} \
-                         for a literal"
-                    ),
-                ));
-            } else if credential_ids.is_some_and(|known| !known.contains(id)) {
+        for reference in references(text) {
+            if let Some(why) = refusal(&reference) {
+                errors.push(error(path, why));
+                continue;
+            }
+            let Some(id) = reference.credential() else { continue };
+            if credential_ids.is_some_and(|known| !known.contains(id)) {
                 errors.push(error(
                     path,
                     format!("interpolates ${{{id}}}, but this environment has no credential {id:?}: add it first"),
@@ -108,7 +112,9 @@ pub fn check(document: &Document, credential_ids: Option<&BTreeSet<String>>) -> 
 /// The credential ids a document interpolates.
 pub fn referenced_credentials(document: &Document) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    walk_strings(&Value::Object(document.clone()), "", &mut |_, text, _| found.extend(references_in(text)));
+    walk_strings(&Value::Object(document.clone()), "", &mut |_, text, _| {
+        found.extend(references(text).iter().filter_map(|r| r.credential().map(str::to_owned)));
+    });
     found
 }
 
@@ -183,41 +189,67 @@ fn walk_strings(value: &Value, path: &str, visit: &mut impl FnMut(&str, &str, bo
     }
 }
 
-/// The inner texts of the `${…}` in `text`, skipping JCasC's escaped `^${…}`.
-fn references_in(text: &str) -> Vec<String> {
-    let bytes = text.as_bytes();
+/// One `${` of a text: where it starts, what follows up to the first `}`, whether that `}` exists, and whether it
+/// is escaped (`^${`).
+struct Reference<'a> {
+    start: usize,
+    inner: &'a str,
+    closed: bool,
+    escaped: bool,
+}
+
+impl Reference<'_> {
+    /// A live reference to a credential id: the one form a team may write.
+    fn credential(&self) -> Option<&str> {
+        (!self.escaped && self.closed && credentials::check_id(self.inner).is_ok()).then_some(self.inner)
+    }
+}
+
+/// Every `${` of `text`, escaped or not, and those inside another's braces too: JCasC's resolver (commons-text,
+/// escapes preserved) scans on right after an escape, so an escaped `^${ … }` can hide a live one inside it.
+fn references(text: &str) -> Vec<Reference<'_>> {
     let mut found = Vec::new();
-    let mut index = 0;
-    while let Some(offset) = text[index..].find("${") {
-        let start = index + offset;
-        let escaped = start > 0 && bytes[start - 1] == b'^';
-        let Some(length) = text[start + 2..].find('}') else {
-            // An unclosed `${` is not interpolated by JCasC either; still refuse it, it reads like one.
-            if !escaped {
-                found.push(text[start + 2..].to_owned());
-            }
-            break;
+    let mut from = 0;
+    while let Some(offset) = text[from..].find("${") {
+        let start = from + offset;
+        let rest = &text[start + 2..];
+        let (inner, closed) = match rest.find('}') {
+            Some(end) => (&rest[..end], true),
+            None => (rest, false),
         };
-        if !escaped {
-            found.push(text[start + 2..start + 2 + length].to_owned());
-        }
-        index = start + 2 + length + 1;
+        found.push(Reference { start, inner, closed, escaped: start > 0 && text.as_bytes()[start - 1] == b'^' });
+        from = start + 2;
     }
     found
 }
 
+/// Why a `${…}` is refused, if it is: only `${<credential id>}` and escaped literals holding no interpolation pass.
+fn refusal(reference: &Reference<'_>) -> Option<String> {
+    let inner = reference.inner;
+    if reference.escaped {
+        return (!reference.closed || inner.contains('$') || inner.contains('{'))
+            .then(|| format!("holds ^${{{inner}: an escaped literal may hold no other interpolation"));
+    }
+    reference.credential().is_none().then(|| {
+        format!(
+            "interpolates ${{{inner}}}: only ${{<credential id>}} of this environment's credentials may be \
+             interpolated (the controller's environment variables, properties and files may not); write ^${{…}} for a \
+             literal"
+        )
+    })
+}
+
 fn rewritten(text: &str, prefix: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let escaped = start > 0 && rest.as_bytes()[start - 1] == b'^';
-        out.push_str(&rest[..start + 2]);
-        rest = &rest[start + 2..];
-        if !escaped && credentials::check_id(rest.split('}').next().unwrap_or_default()).is_ok() {
+    let mut copied = 0;
+    for reference in references(text) {
+        if reference.credential().is_some() {
+            out.push_str(&text[copied..reference.start + 2]);
             out.push_str(prefix);
+            copied = reference.start + 2;
         }
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -256,6 +288,10 @@ mod tests {
         let large = format!("jenkins:\n  labelString: \"{}\"\n", "a".repeat(MAX_BYTES));
         assert!(parse(&large).expect_err("refused").message.contains("at most 32768"));
         assert!(parse("- a\n- b\n").expect_err("refused").message.contains("mapping"));
+        let unmergeable =
+            |yaml: &str| check(&parse(yaml).expect("parses"), None).into_iter().map(|e| e.field).collect::<Vec<_>>();
+        assert_eq!(unmergeable("jenkins: ~\n"), [format!("{FIELD}.jenkins")]);
+        assert_eq!(unmergeable("unclassified:\n  location: 1\n"), [format!("{FIELD}.unclassified.location")]);
     }
 
     #[test]
@@ -265,6 +301,14 @@ mod tests {
         assert_eq!(found, [format!("{FIELD}.unclassified.slack.token")]);
         assert_eq!(fields("tool:\n  x: ${missing}\n", &["other"]), [format!("{FIELD}.tool.x")]);
         assert_eq!(fields("tool:\n  \"${HOME}\": 1\n", &[]), [format!("{FIELD}.tool.${{HOME}}")]);
+        // An escaped literal cannot hide a live reference (JCasC scans on inside it), nor can a default or a lookup.
+        for hidden in
+            ["^${ ${JENKINS_ADMIN_PASSWORD:-x}}", "${slack-room:-x}", "${readFile:/proc/self/environ}", "${${HOME}}"]
+        {
+            let yaml = format!("tool:\n  x: \"{hidden}\"\n");
+            let found = fields(&yaml, &["slack-room"]);
+            assert!(!found.is_empty() && found.iter().all(|f| *f == format!("{FIELD}.tool.x")), "{hidden}: {found:?}");
+        }
     }
 
     #[test]

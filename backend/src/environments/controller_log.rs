@@ -43,5 +43,25 @@ pub async fn tail(
         code: "Timeout".into(),
         message: format!("CloudWatch Logs did not answer within {} s", TAIL_TIMEOUT.as_secs()),
     })??;
+    let lines = lines.into_iter().map(|line| LogLine { message: redact_tokens(&line.message), ..line }).collect();
     Ok(ControllerLog { log_group, lines })
+}
+
+/// Jenkins may log the URL it fetches its configuration from, token and all: the token is cut before a line leaves.
+fn redact_tokens(message: &str) -> String {
+    static TOKEN: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r#"(token=)[^&\s"']+"#).expect("static regex"));
+    TOKEN.replace_all(message, "${1}[redacted]").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_configuration_url_in_a_line_loses_its_token() {
+        let line = "Failed to fetch https://butler.example/casc/0af/jenkins.yaml?token=abcDEF123&x=1 (HTTP 502)";
+        assert_eq!(
+            super::redact_tokens(line),
+            "Failed to fetch https://butler.example/casc/0af/jenkins.yaml?token=[redacted]&x=1 (HTTP 502)"
+        );
+    }
 }

@@ -10,6 +10,9 @@ use crate::domain::credentials::SecretPayload;
 use crate::domain::object::JenkinsEnvironment;
 use crate::store::cloud_profiles::ProfileRow;
 
+/// Every secret's description in Secrets Manager. The team's own description stays in Butler: ListSecrets cannot be
+/// scoped in IAM, so any controller of the account can list every secret's description and tags (never values).
+const SECRET_DESCRIPTION: &str = "Jenkins credential managed by Butler";
 /// The tags Butler manages on a credential's secret besides the environment's own.
 const PLUGIN_TAG_PREFIX: &str = "jenkins:credentials:";
 
@@ -42,7 +45,7 @@ pub async fn put(
     let name = secret_name(object, id);
     secrets(accounts, settings, profile)
         .await
-        .put_secret(&name, value, &payload.description, &tags, PLUGIN_TAG_PREFIX)
+        .put_secret(&name, value, SECRET_DESCRIPTION, &tags, PLUGIN_TAG_PREFIX)
         .await
 }
 

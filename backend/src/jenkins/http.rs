@@ -21,8 +21,10 @@ const ADMIN: &str = "admin";
 #[derive(Debug, Default, Clone)]
 pub struct HttpController;
 
-fn unreachable(jenkins: &Endpoint, error: &reqwest::Error) -> ControllerError {
-    ControllerError::Unreachable { url: jenkins.url.clone(), reason: crate::telemetry::with_causes(error) }
+/// The error without the URL reqwest puts in it (a query may carry a token).
+fn unreachable(jenkins: &Endpoint, error: reqwest::Error) -> ControllerError {
+    let error = error.without_url();
+    ControllerError::Unreachable { url: jenkins.url.clone(), reason: crate::telemetry::with_causes(&error) }
 }
 
 /// A client with its own cookie jar: the crumb Jenkins issues is bound to the session cookie of that request.
@@ -59,16 +61,16 @@ async fn admin_post(jenkins: &Endpoint, path: &str, what: &'static str) -> Resul
         .basic_auth(ADMIN, Some(password))
         .send()
         .await
-        .map_err(|e| unreachable(jenkins, &e))?;
+        .map_err(|e| unreachable(jenkins, e))?;
     let mut request = client.post(format!("{}{path}", jenkins.url)).basic_auth(ADMIN, Some(password));
     // No crumb issuer (CSRF protection off) is a 404: the POST goes without.
     if crumb.status().is_success() {
-        let crumb: serde_json::Value = crumb.json().await.map_err(|e| unreachable(jenkins, &e))?;
+        let crumb: serde_json::Value = crumb.json().await.map_err(|e| unreachable(jenkins, e))?;
         if let (Some(field), Some(value)) = (crumb["crumbRequestField"].as_str(), crumb["crumb"].as_str()) {
             request = request.header(field, value);
         }
     }
-    let response = request.send().await.map_err(|e| unreachable(jenkins, &e))?;
+    let response = request.send().await.map_err(|e| unreachable(jenkins, e))?;
     // Jenkins answers both with a redirect to its root page.
     if response.status().is_success() || response.status().is_redirection() {
         Ok(())
@@ -85,13 +87,14 @@ impl ControllerApi for HttpController {
             .as_ref()
             .ok_or(ControllerError::Refused { what: "a reload", reason: "no reload token is known".into() })?;
         let client = session()?;
-        // The trailing slash matters: the crumb exclusion matches the path exactly.
+        // The trailing slash matters: the crumb exclusion matches the path exactly. The token goes in the form
+        // body (Stapler reads it as the same parameter), never in a URL a log or an error could show.
         let response = client
             .post(format!("{}reload-configuration-as-code/", jenkins.url))
-            .query(&[("casc-reload-token", token.expose_secret())])
+            .form(&[("casc-reload-token", token.expose_secret())])
             .send()
             .await
-            .map_err(|e| unreachable(jenkins, &e))?;
+            .map_err(|e| unreachable(jenkins, e))?;
         if !response.status().is_success() {
             return Err(refused("the reload", response).await);
         }
@@ -125,11 +128,11 @@ impl ControllerApi for HttpController {
             .basic_auth(ADMIN, Some(password(jenkins)?))
             .send()
             .await
-            .map_err(|e| unreachable(jenkins, &e))?;
+            .map_err(|e| unreachable(jenkins, e))?;
         if !response.status().is_success() {
             return Err(refused("the build count", response).await);
         }
-        let answer: serde_json::Value = response.json().await.map_err(|e| unreachable(jenkins, &e))?;
+        let answer: serde_json::Value = response.json().await.map_err(|e| unreachable(jenkins, e))?;
         Ok(count_running(&answer))
     }
 }

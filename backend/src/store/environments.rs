@@ -93,11 +93,6 @@ pub async fn find(db: &impl ConnectionTrait, tenant: &str, name: &str) -> Result
         .await?)
 }
 
-/// Finds one environment by its uid.
-pub async fn find_by_uid(db: &impl ConnectionTrait, uid: Uuid) -> Result<Option<Model>, StoreError> {
-    Ok(jenkins_environment::Entity::find_by_id(uid).one(db).await?)
-}
-
 /// Finds one environment and locks its row until the transaction ends.
 pub(crate) async fn find_for_update(
     db: &impl ConnectionTrait,

@@ -44,8 +44,8 @@ pub(crate) struct FetchQuery {
     token: String,
 }
 
-/// `GET /casc/{uid}/jenkins.yaml?token=…`: the JCasC as the reconciler renders it now. An unknown environment and a
-/// wrong token answer alike (404), so the route tells nobody which environments exist.
+/// `GET /casc/{uid}/jenkins.yaml?token=…`: the JCasC the reconciler serves the controller. An unknown environment
+/// and a wrong token answer alike (404), so the route tells nobody which environments exist.
 pub(crate) async fn get_controller_casc(
     State(state): State<AppState>,
     ApiPath(uid): ApiPath<String>,
@@ -59,15 +59,13 @@ pub(crate) async fn get_controller_casc(
     if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(refused());
     }
-    let row = environments::find_by_uid(&state.db, uid).await?.ok_or_else(refused)?;
-    let object = environments::to_object(&row)?;
-    let (_, profile) = environment_with_profile(&state, &object.metadata.tenant, &object.metadata.name).await?;
-    let config = jenkins_config::deployed(&object, &object.status.outputs, &profile)
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    // What the reconciler last applied (or is applying), not a render of the spec now: a change that waits for
+    // builds must not reach a controller restarting meanwhile.
+    let document = crate::store::controller_tokens::served(&state.db, uid).await?.ok_or_else(refused)?;
     let mut response = axum::response::IntoResponse::into_response((
         StatusCode::OK,
         [(axum::http::header::CONTENT_TYPE, "application/yaml")],
-        config.casc,
+        document,
     ));
     let no_store = axum::http::HeaderValue::from_static("no-store");
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, no_store);

@@ -11,13 +11,15 @@ use sha2::{Digest, Sha256};
 use super::capacity::change_event;
 use super::conditions::{self, CONTROLLER_READY};
 use super::rollout::{self, Gate};
-use super::{ownership, Pass, Progress};
+use super::{ownership, store_failure, Pass, Progress};
 use crate::aws::ecs::{ControllerService, ControllerTask};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::java_opts::SETUP_WIZARD_OFF;
 use crate::domain::object::{ConditionStatus, EventType};
 use crate::domain::spec::ControllerPlacement;
 use crate::environments::jenkins_config::{self, ADMIN_PASSWORD_VARIABLE, CASC_PATH, OIDC_SECRET_VARIABLE};
+use crate::store::controller_tokens;
+use sea_orm::DatabaseConnection;
 
 /// The tag carrying the hash of what a task definition revision says.
 pub const DEFINITION_HASH_TAG: &str = "butler:definition-hash";
@@ -77,11 +79,17 @@ fn java_opts(spec: &str) -> String {
     }
 }
 
-/// The controller's task definition for this pass, and the hash of the configuration it runs with.
-fn desired(pass: &Pass) -> Result<(ControllerTask, String), AwsError> {
+/// The JCasC document of this pass and its hash.
+struct Configuration {
+    hash: String,
+    document: String,
+}
+
+/// The controller's task definition for this pass, and the configuration it runs with.
+fn desired(pass: &Pass) -> Result<(ControllerTask, Configuration), AwsError> {
     let spec = &pass.object.spec.controller;
     let config = jenkins_config::deployed(&pass.object, &pass.status.outputs, &pass.profile).map_err(config_error)?;
-    let config_hash = short_hash(config.casc.as_bytes());
+    let configuration = Configuration { hash: short_hash(config.casc.as_bytes()), document: config.casc.clone() };
     let proxy = pass.profile.proxy();
     let namespace = &pass.profile.namespace_name;
     let mut java = java_opts(&spec.java_opts);
@@ -136,7 +144,28 @@ fn desired(pass: &Pass) -> Result<(ControllerTask, String), AwsError> {
             "curl -fsS -o /dev/null --max-time 4 http://localhost:8080/login || exit 1".to_owned(),
         ],
     };
-    Ok((task, config_hash))
+    Ok((task, configuration))
+}
+
+/// Serves `configuration` to the controller from now on (when Butler serves it): before the controller is created,
+/// rolled or reloaded, never while a change waits, so a restart meanwhile gets what its revision can run.
+async fn serve(pass: &Pass, db: &DatabaseConnection, configuration: &Configuration) -> Result<(), AwsError> {
+    if pass.casc_url.is_none() {
+        return Ok(());
+    }
+    controller_tokens::serve(db, pass.object.metadata.uid, &configuration.hash, &configuration.document)
+        .await
+        .map_err(|e| store_failure("butler:ServeConfiguration", &e))
+}
+
+/// Goes back to the configuration served before (Jenkins refused the new one, or ECS rolled its revision back).
+async fn restore_previous(pass: &Pass, db: &DatabaseConnection) -> Result<(), AwsError> {
+    if pass.casc_url.is_none() {
+        return Ok(());
+    }
+    controller_tokens::restore_previous(db, pass.object.metadata.uid)
+        .await
+        .map_err(|e| store_failure("butler:ServeConfiguration", &e))
 }
 
 /// A short, stable hash: 12 bytes of SHA-256, in hex.
@@ -221,7 +250,7 @@ async fn task_definition(pass: &mut Pass, task: ControllerTask, running: Option<
 }
 
 /// Makes the controller match the spec.
-pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
+pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress, AwsError> {
     let Some(groups) = pass.security_groups.clone() else {
         return Ok(waiting(pass, "WaitingForNetwork", "security groups are not known yet".to_owned()));
     };
@@ -239,7 +268,8 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     } else {
         pass.aws.ecs.describe_services(&cluster, std::slice::from_ref(&name)).await?.into_iter().next()
     };
-    let (task, config_hash) = desired(pass)?;
+    let (task, configuration) = desired(pass)?;
+    let config_hash = configuration.hash.clone();
     let running = found.as_ref().map(|service| service.task_definition.clone());
     let task_definition = task_definition(pass, task, running.as_deref()).await?;
     pass.status.outputs.task_definition_arn = Some(task_definition.clone());
@@ -259,7 +289,15 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
         Some(service) => {
             let new_revision = service.task_definition != desired.task_definition;
             // ECS's circuit breaker took this revision back: the previous one runs, and stays until the spec changes.
+            let known = pass.status.rollout.as_ref().is_some_and(|r| {
+                r.phase == crate::domain::object::RolloutPhase::RolledBack && r.revision == task_definition
+            });
             if new_revision && rollout::rolled_back(pass, &service, &task_definition) {
+                if !known {
+                    // The previous revision runs again: with the configuration it ran with.
+                    restore_previous(pass, db).await?;
+                    pass.status.outputs.configuration_hash = None;
+                }
                 pass.status.outputs.task_definition_arn = Some(service.task_definition.clone());
                 pass.status.outputs.service_arn = Some(service.arn.clone());
                 rollout::report_rolled_back(pass);
@@ -278,6 +316,9 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
                         pass.status.outputs.task_definition_arn = Some(service.task_definition.clone());
                         return Ok(waiting(pass, "Draining", message));
                     }
+                }
+                if new_revision {
+                    serve(pass, db, &configuration).await?;
                 }
                 pass.aws.ecs.update_controller_service(&desired).await?;
                 if new_revision {
@@ -299,6 +340,7 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
             service
         }
         None => {
+            serve(pass, db, &configuration).await?;
             let created = pass.aws.ecs.create_controller_service(&desired, &pass.tags()).await?;
             pass.status.outputs.configuration_hash = Some(config_hash.clone());
             let reason =
@@ -352,7 +394,14 @@ pub async fn ensure(pass: &mut Pass) -> Result<Progress, AwsError> {
     }
     if pass.status.outputs.configuration_hash.as_deref() != Some(config_hash.as_str()) {
         if pass.casc_url.is_some() {
-            rollout::reload(pass, &config_hash).await?;
+            serve(pass, db, &configuration).await?;
+            if let Err(error) = rollout::reload(pass, &config_hash).await {
+                if error.code == "ConfigurationRejected" {
+                    // Jenkins keeps what it runs: a restart must get that too, not the refused document.
+                    restore_previous(pass, db).await?;
+                }
+                return Err(error);
+            }
         } else {
             // The document travels in the revision, which runs.
             pass.status.outputs.configuration_hash = Some(config_hash);

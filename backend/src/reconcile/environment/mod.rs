@@ -253,7 +253,7 @@ impl EnvironmentReconciler {
         // The controller needs all four: its volume, its DNS registry, somewhere to run and a way to its plugins.
         let controller =
             if [&storage, &discovery, &capacity, &egress, &address].iter().all(|part| **part == Progress::Done) {
-                controller::ensure(pass).await?
+                controller::ensure(pass, &self.db).await?
             } else {
                 Progress::Waiting("storage, discovery, capacity, egress and the address first".to_owned())
             };

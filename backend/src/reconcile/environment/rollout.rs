@@ -48,16 +48,21 @@ pub(super) fn live(service: &Service) -> bool {
 pub(super) async fn drain(pass: &mut Pass, revision: &str) -> Result<Gate, AwsError> {
     let timeout = chrono::Duration::seconds(i64::from(pass.object.spec.controller.drain_timeout_seconds));
     let now = pass.now;
-    let current = pass.status.rollout.clone().filter(|r| r.revision == revision && r.phase == RolloutPhase::Draining);
+    // A drain already going on (for this revision, or one the spec has changed since) keeps its deadline and its
+    // quiet-down: a new spec meanwhile does not hold the change back longer.
+    let current = pass.status.rollout.clone().filter(|r| r.phase == RolloutPhase::Draining);
     let starting = current.is_none();
-    let mut rollout = current.unwrap_or_else(|| Rollout {
-        revision: revision.to_owned(),
-        phase: RolloutPhase::Draining,
-        since: now,
-        deadline: Some(now + timeout),
-        running_builds: None,
-        message: String::new(),
-    });
+    let mut rollout = match current {
+        Some(draining) => Rollout { revision: revision.to_owned(), ..draining },
+        None => Rollout {
+            revision: revision.to_owned(),
+            phase: RolloutPhase::Draining,
+            since: now,
+            deadline: Some(now + timeout),
+            running_builds: None,
+            message: String::new(),
+        },
+    };
     let deadline = rollout.deadline.unwrap_or(now);
     let jenkins = endpoint(pass, false).await?;
     let controllers = pass.controllers.clone();
@@ -108,17 +113,14 @@ pub(super) async fn drain(pass: &mut Pass, revision: &str) -> Result<Gate, AwsEr
             (Gate::Wait(String::new()), format!("draining: {error}; the change rolls in {left} min at the latest"))
         }
     };
-    match gate {
-        Gate::Go => {
-            pass.status.rollout = None;
-            Ok(Gate::Go)
-        }
-        Gate::Wait(_) => {
-            rollout.message = message.clone();
-            pass.status.rollout = Some(rollout);
-            Ok(Gate::Wait(message))
-        }
-    }
+    // The record stays until `rolling` replaces it after the update: an update that fails is retried without a
+    // second quiet-down or a new deadline.
+    rollout.message = if gate == Gate::Go { format!("rolling to {revision}") } else { message.clone() };
+    pass.status.rollout = Some(rollout);
+    Ok(match gate {
+        Gate::Go => Gate::Go,
+        Gate::Wait(_) => Gate::Wait(message),
+    })
 }
 
 /// A drain whose change went away (the spec was changed back): Jenkins leaves quiet-down.
@@ -209,14 +211,21 @@ pub(super) async fn reload(pass: &mut Pass, hash: &str) -> Result<(), AwsError> 
             );
             Ok(())
         }
-        Err(error) => Err(AwsError {
-            kind: if error.is_transient() { AwsErrorKind::Transient } else { AwsErrorKind::Invalid },
+        Err(error @ ControllerError::Unreachable { .. }) => Err(AwsError {
+            kind: AwsErrorKind::Transient,
             operation: "jenkins:ReloadConfiguration",
-            code: match error {
-                ControllerError::Unreachable { .. } => "ReloadPending".into(),
-                ControllerError::Refused { .. } => "ConfigurationRejected".into(),
-            },
+            code: "ReloadPending".into(),
             message: error.to_string(),
+        }),
+        // Jenkins' own words stay in its log (editors read it): they may quote a value the configuration resolved,
+        // and Ready and events are for viewers too.
+        Err(ControllerError::Refused { .. }) => Err(AwsError {
+            kind: AwsErrorKind::Invalid,
+            operation: "jenkins:ReloadConfiguration",
+            code: "ConfigurationRejected".into(),
+            message: "Jenkins refused the new configuration and keeps the one it runs; why is in the controller log \
+                      (GET …/controller-log)"
+                .into(),
         }),
     }
 }
