@@ -76,6 +76,8 @@ pub struct FakeState {
     pub mutations: BTreeMap<&'static str, u32>,
     /// Operation name → how many more calls answer ThrottlingException.
     pub throttle: HashMap<&'static str, u32>,
+    /// Operations answered AccessDenied (a permanent refusal).
+    pub denied: Vec<&'static str>,
     /// How many describes a new file system or mount target stays `creating` (or `deleting`).
     pub settle_after: u32,
     pub creates: BTreeMap<&'static str, u32>,
@@ -91,6 +93,14 @@ impl FakeState {
 
     /// Answers ThrottlingException while `throttle` says so.
     pub fn check(&mut self, operation: &'static str) -> Result<(), AwsError> {
+        if self.denied.contains(&operation) {
+            return Err(AwsError {
+                kind: AwsErrorKind::AccessDenied,
+                operation,
+                code: "AccessDeniedException".into(),
+                message: format!("not authorized to perform {operation}"),
+            });
+        }
         if let Some(left) = self.throttle.get_mut(operation) {
             if *left > 0 {
                 *left -= 1;

@@ -270,6 +270,7 @@ impl EcsApi for FakeAws {
         task_definition: Option<&str>,
     ) -> Result<(), AwsError> {
         let mut state = self.state();
+        state.check("ecs:UpdateService")?;
         state.mutated("ecs:UpdateService");
         let key = (cluster.to_owned(), name.to_owned());
         let failing = state.new_revisions_fail;

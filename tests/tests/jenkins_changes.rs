@@ -178,6 +178,7 @@ async fn a_restart_needing_change_waits_in_quiet_down_for_running_builds_then_ro
     let message = rollout["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("draining: 3 build(s) running, 30 min left"), "{message}");
     assert_eq!(condition(&object, "ControllerReady")["reason"], "Draining");
+    assert_eq!(object["status"]["phase"], "Degraded", "quiet-down: no new build starts while the old revision runs");
     // A restart meanwhile would get the configuration the running revision has, not the pending one.
     let uid = object["metadata"]["uid"].as_str().expect("uid").replace('-', "");
     let token =
@@ -274,4 +275,25 @@ async fn a_new_revision_that_never_becomes_healthy_is_rolled_back_and_not_pushed
     assert_eq!(object["status"]["phase"], "Ready", "{object}");
     assert_eq!(setup.service_updates(), updated + 2);
     assert!(object["status"]["rollout"].is_null());
+}
+
+#[tokio::test]
+async fn an_update_ecs_refuses_for_good_takes_jenkins_out_of_quiet_down() {
+    let setup = setup(Some(ISSUER)).await;
+    setup.jenkins.state().running_builds = 1;
+    setup.change(|spec| spec["controller"]["cpu"] = json!(2048)).await;
+    assert!(matches!(setup.pass().await, Action::RequeueAfter(_)), "draining");
+    assert!(setup.jenkins.state().quieting_down);
+
+    // The builds end, but ECS refuses the update: the change cannot roll, so Jenkins must not stay quiet.
+    setup.aws.state().denied.push("ecs:UpdateService");
+    setup.jenkins.state().running_builds = 0;
+    let error = setup.reconciler.reconcile_once("payments", "ci").await.expect_err("refused");
+    assert!(!error.is_transient(), "{error}");
+    assert!(!setup.jenkins.state().quieting_down, "quiet-down cancelled");
+    let object = setup.object().await;
+    assert_eq!(condition(&object, "Ready")["reason"], "AccessDeniedException", "{object}");
+    assert!(object["status"]["rollout"].is_null());
+    let cancelled = setup.events().await.into_iter().find(|(reason, _)| reason == "DrainCancelled").expect("event");
+    assert!(cancelled.1.contains("ECS refused the update"), "{}", cancelled.1);
 }

@@ -61,9 +61,13 @@ pub(crate) fn status_of(status: &JenkinsEnvironmentStatus, condition_type: &str)
     status.conditions.iter().find(|c| c.condition_type == condition_type).map_or(ConditionStatus::Unknown, |c| c.status)
 }
 
-/// Whether the controller's condition says ECS rolled the spec's revision back.
-fn rolled_back(status: &JenkinsEnvironmentStatus) -> bool {
-    status.conditions.iter().any(|c| c.condition_type == CONTROLLER_READY && c.reason == "RolledBack")
+/// Whether the controller's condition says the previous revision still runs: a change drains before it rolls, or
+/// ECS rolled the spec's revision back.
+fn previous_runs(status: &JenkinsEnvironmentStatus) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.condition_type == CONTROLLER_READY && (c.reason == "RolledBack" || c.reason == "Draining"))
 }
 
 /// Derives `Ready` and the phase from the parts observed for `generation`.
@@ -101,8 +105,9 @@ pub(crate) fn derive_ready(status: &mut JenkinsEnvironmentStatus, generation: i6
         Phase::Ready
     } else if failed {
         Phase::Failed
-    } else if was_ready || rolled_back(status) {
-        // A revision ECS rolled back leaves the previous one running: degraded, not provisioning.
+    } else if was_ready || previous_runs(status) {
+        // The previous revision runs (in quiet-down, or after ECS rolled the new one back): degraded, not
+        // provisioning.
         Phase::Degraded
     } else {
         Phase::Provisioning

@@ -320,7 +320,13 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
                 if new_revision {
                     serve(pass, db, &configuration).await?;
                 }
-                pass.aws.ecs.update_controller_service(&desired).await?;
+                if let Err(error) = pass.aws.ecs.update_controller_service(&desired).await {
+                    if !error.is_transient() {
+                        // Nothing rolls until the spec or the profile changes: Jenkins must not stay in quiet-down.
+                        rollout::withdraw(pass, "ECS refused the update: Jenkins leaves quiet-down").await?;
+                    }
+                    return Err(error);
+                }
                 if new_revision {
                     rollout::rolling(pass, &task_definition);
                     // The new task reads the configuration as it is now.
@@ -336,7 +342,7 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
                 return Ok(waiting(pass, "ControllerUpdating", "the controller service is being updated".to_owned()));
             }
             // Nothing to roll: a drain for a change since withdrawn ends.
-            rollout::withdraw(pass).await?;
+            rollout::withdraw(pass, "the change that needed a restart was withdrawn").await?;
             service
         }
         None => {

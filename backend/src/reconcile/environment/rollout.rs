@@ -123,8 +123,9 @@ pub(super) async fn drain(pass: &mut Pass, revision: &str) -> Result<Gate, AwsEr
     })
 }
 
-/// A drain whose change went away (the spec was changed back): Jenkins leaves quiet-down.
-pub(super) async fn withdraw(pass: &mut Pass) -> Result<(), AwsError> {
+/// A drain whose change will not roll (the spec was changed back, or ECS refused the update for good): Jenkins
+/// leaves quiet-down, and the event says `why`.
+pub(super) async fn withdraw(pass: &mut Pass, why: &str) -> Result<(), AwsError> {
     if pass.status.rollout.as_ref().is_none_or(|r| r.phase != RolloutPhase::Draining) {
         return Ok(());
     }
@@ -133,7 +134,7 @@ pub(super) async fn withdraw(pass: &mut Pass) -> Result<(), AwsError> {
         pass.event(EventType::Warning, "QuietDownNotCancelled", error.to_string());
     }
     pass.status.rollout = None;
-    pass.event(EventType::Normal, "DrainCancelled", "the change that needed a restart was withdrawn");
+    pass.event(EventType::Normal, "DrainCancelled", why);
     Ok(())
 }
 
