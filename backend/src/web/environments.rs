@@ -1,6 +1,6 @@
-//! Environment pages: the list (filters, pages of 50 from the in-memory index), the detail page (conditions,
-//! events, outputs with AWS console links, generated Jenkins configuration, manifest) with a live panel, the
-//! create/edit form and the delete confirmation. Writes go through the JSON API from the page script.
+//! Environment pages: the list (filters, pages of 50 from the in-memory index) and the detail page (conditions,
+//! events, outputs with AWS console links, generated Jenkins configuration, credentials, manifest) with a live
+//! panel. The forms are in `environment_forms`. Writes go through the JSON API from the page script.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -14,10 +14,9 @@ use super::view::{self, EnvironmentRow, Output};
 use super::{error_page, render};
 use crate::auth::Role;
 use crate::caller::Caller;
-use crate::domain::catalog::INSTANCE_TYPES;
 use crate::domain::labels::LabelSelector;
 use crate::domain::object::{EnvironmentEvent, JenkinsEnvironment};
-use crate::domain::spec::{DeletionPolicy, JenkinsEnvironmentSpec};
+use crate::domain::spec::DeletionPolicy;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{cloud_profiles, costs, environments, events, tenants};
@@ -29,11 +28,8 @@ const PAGE_ROWS: usize = 50;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/t/{tenant}/environments", get(list))
-        .route("/t/{tenant}/environments/new", get(new_form))
         .route("/t/{tenant}/environments/{name}", get(detail))
         .route("/t/{tenant}/environments/{name}/panel", get(panel))
-        .route("/t/{tenant}/environments/{name}/edit", get(edit_form))
-        .route("/t/{tenant}/environments/{name}/delete", get(delete_form))
 }
 
 #[derive(Deserialize, Default)]
@@ -148,7 +144,12 @@ fn month_start(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
 }
 
 /// One environment the caller may see, from the cache or the database.
-async fn load(state: &AppState, caller: &Caller, tenant: &str, name: &str) -> Result<JenkinsEnvironment, ApiError> {
+pub(super) async fn load(
+    state: &AppState,
+    caller: &Caller,
+    tenant: &str,
+    name: &str,
+) -> Result<JenkinsEnvironment, ApiError> {
     caller.require(tenant, Role::Viewer)?;
     if let Some(json) = state.feed.get(tenant, name) {
         return serde_json::from_slice(&json).map_err(|e| ApiError::Internal(e.into()));
@@ -394,125 +395,4 @@ async fn panel(
         Ok((_, _, panel)) => render(&panel),
         Err(error) => error_page(error),
     }
-}
-
-/// An instance type offered on the form.
-struct InstanceChoice {
-    name: &'static str,
-    vcpus: u32,
-    memory_gib: u32,
-    checked: bool,
-}
-
-#[derive(Template)]
-#[template(path = "environments/form.html")]
-struct FormPage {
-    chrome: Chrome,
-    editing: bool,
-    name: String,
-    labels: String,
-    resource_version: String,
-    spec: JenkinsEnvironmentSpec,
-    plugins: String,
-    instance_types: Vec<InstanceChoice>,
-    allocation_strategies: [(&'static str, &'static str); 4],
-}
-
-impl FormPage {
-    fn is_strategy(&self, candidate: &str) -> bool {
-        self.spec.capacity.spot_allocation_strategy.as_aws() == candidate
-    }
-}
-
-fn form_page(chrome: Chrome, editing: bool, object: Option<&JenkinsEnvironment>) -> FormPage {
-    let spec = object.map(|o| o.spec.clone()).unwrap_or_default();
-    let chosen = &spec.capacity.instance_types;
-    FormPage {
-        chrome,
-        editing,
-        name: object.map(|o| o.metadata.name.clone()).unwrap_or_default(),
-        labels: object
-            .map(|o| o.metadata.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default(),
-        resource_version: object.map(|o| o.metadata.resource_version.clone()).unwrap_or_default(),
-        plugins: spec.controller.plugins.join("\n"),
-        instance_types: INSTANCE_TYPES
-            .iter()
-            .map(|t| InstanceChoice {
-                name: t.name,
-                vcpus: t.vcpus,
-                memory_gib: t.memory_mib / 1024,
-                checked: chosen.iter().any(|c| c == t.name),
-            })
-            .collect(),
-        allocation_strategies: [
-            ("price-capacity-optimized", "price and capacity optimized (recommended)"),
-            ("capacity-optimized", "capacity optimized"),
-            ("capacity-optimized-prioritized", "capacity optimized, prioritized"),
-            ("lowest-price", "lowest price"),
-        ],
-        spec,
-    }
-}
-
-async fn new_form(
-    State(state): State<AppState>,
-    PageCaller(caller): PageCaller,
-    Path(tenant): Path<String>,
-) -> Response {
-    if let Err(error) = caller.require(&tenant, Role::Editor) {
-        return error_page(error);
-    }
-    let chrome = Chrome::new(&state, &caller, Some(&tenant), "environments").await;
-    render(&form_page(chrome, false, None))
-}
-
-/// An environment an editor is about to change, with the page frame; the error page otherwise (404 for
-/// another tenant's, 403 for a viewer).
-async fn for_editor(
-    state: &AppState,
-    caller: &Caller,
-    tenant: &str,
-    name: &str,
-) -> Result<(JenkinsEnvironment, Chrome), Response> {
-    let object = load(state, caller, tenant, name).await.map_err(error_page)?;
-    caller.require(tenant, Role::Editor).map_err(error_page)?;
-    Ok((object, Chrome::new(state, caller, Some(tenant), "environments").await))
-}
-
-async fn edit_form(
-    State(state): State<AppState>,
-    PageCaller(caller): PageCaller,
-    Path((tenant, name)): Path<(String, String)>,
-) -> Response {
-    match for_editor(&state, &caller, &tenant, &name).await {
-        Ok((object, chrome)) => render(&form_page(chrome, true, Some(&object))),
-        Err(page) => page,
-    }
-}
-
-#[derive(Template)]
-#[template(path = "environments/delete.html")]
-struct DeletePage {
-    chrome: Chrome,
-    name: String,
-    retained: bool,
-    file_system: String,
-}
-
-async fn delete_form(
-    State(state): State<AppState>,
-    PageCaller(caller): PageCaller,
-    Path((tenant, name)): Path<(String, String)>,
-) -> Response {
-    let (object, chrome) = match for_editor(&state, &caller, &tenant, &name).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    render(&DeletePage {
-        chrome,
-        name,
-        retained: object.spec.storage.deletion_policy == DeletionPolicy::Retain,
-        file_system: object.status.outputs.file_system_id.clone().unwrap_or_default(),
-    })
 }

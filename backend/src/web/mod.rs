@@ -5,6 +5,7 @@
 
 mod chrome;
 mod costs;
+mod environment_forms;
 mod environments;
 mod oidc;
 mod platform;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/console.js", get(|| async { asset("text/javascript; charset=utf-8", CONSOLE_JS) }))
         .route("/static/console.css", get(|| async { asset("text/css; charset=utf-8", CONSOLE_CSS) }))
         .merge(environments::routes())
+        .merge(environment_forms::routes())
         .merge(tenant::routes())
         .merge(platform::routes())
         .merge(costs::routes())

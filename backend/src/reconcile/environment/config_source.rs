@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
+use super::controller_task::Configuration;
 use super::{store_failure, Pass};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::object::EventType;
@@ -61,4 +62,25 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<(), AwsE
 /// The token, read back from SSM for a reload.
 pub async fn token(pass: &Pass) -> Result<Option<SecretString>, AwsError> {
     Ok(pass.aws.ssm.read_secret(&pass.names.controller_token_parameter()).await?.map(SecretString::from))
+}
+
+/// Serves `configuration` to the controller from now on (when Butler serves it): before the controller is created,
+/// rolled or reloaded, never while a change waits, so a restart meanwhile gets what its revision can run.
+pub(super) async fn serve(pass: &Pass, db: &DatabaseConnection, configuration: &Configuration) -> Result<(), AwsError> {
+    if pass.casc_url.is_none() {
+        return Ok(());
+    }
+    controller_tokens::serve(db, pass.object.metadata.uid, &configuration.hash, &configuration.document)
+        .await
+        .map_err(|e| store_failure("butler:ServeConfiguration", &e))
+}
+
+/// Goes back to the configuration served before (Jenkins refused the new one, or ECS rolled its revision back).
+pub(super) async fn restore_previous(pass: &Pass, db: &DatabaseConnection) -> Result<(), AwsError> {
+    if pass.casc_url.is_none() {
+        return Ok(());
+    }
+    controller_tokens::restore_previous(db, pass.object.metadata.uid)
+        .await
+        .map_err(|e| store_failure("butler:ServeConfiguration", &e))
 }

@@ -11,6 +11,7 @@ pub mod capacity;
 pub mod conditions;
 pub mod config_source;
 pub mod controller;
+mod controller_task;
 mod discovery;
 mod egress;
 pub mod ingress;
