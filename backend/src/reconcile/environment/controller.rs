@@ -171,6 +171,10 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
                     serve(pass, db, &configuration).await?;
                 }
                 if let Err(error) = pass.aws.ecs.update_controller_service(&desired).await {
+                    if new_revision {
+                        // The previous revision still runs: a restart of it must get its own configuration.
+                        restore_previous(pass, db).await?;
+                    }
                     if !error.is_transient() {
                         // Nothing rolls until the spec or the profile changes: Jenkins must not stay in quiet-down.
                         rollout::withdraw(pass, "ECS refused the update: Jenkins leaves quiet-down").await?;
