@@ -139,11 +139,9 @@ pub async fn ensure(pass: &mut Pass, db: &DatabaseConnection) -> Result<Progress
         Some(service) => {
             let new_revision = service.task_definition != desired.task_definition;
             // ECS's circuit breaker took this revision back: the previous one runs, and stays until the spec changes.
-            let known = pass.status.rollout.as_ref().is_some_and(|r| {
-                r.phase == crate::domain::object::RolloutPhase::RolledBack && r.revision == task_definition
-            });
-            if new_revision && rollout::rolled_back(pass, &service, &task_definition) {
-                if !known {
+            let rolled_back = if new_revision { rollout::rolled_back(pass, &service, &task_definition) } else { None };
+            if let Some(first_seen) = rolled_back {
+                if first_seen {
                     // The previous revision runs again: with the configuration it ran with.
                     restore_previous(pass, db).await?;
                     pass.status.outputs.configuration_hash = None;

@@ -48,6 +48,9 @@ use crate::store::{environments, events, tenants};
 
 /// How long to wait before looking again while AWS is busy (a file system being created, a mount target).
 const POLL_WHILE_WAITING: Duration = Duration::from_secs(5);
+/// How often a draining controller's builds are counted: a drain lasts minutes, and each look is a full pass and a
+/// call to Jenkins.
+const POLL_WHILE_DRAINING: Duration = Duration::from_secs(30);
 
 /// Everything one pass works with.
 pub struct Pass {
@@ -273,6 +276,7 @@ impl EnvironmentReconciler {
                 pass.status.provisioning = None;
                 Action::AwaitChange
             }
+            Progress::Waiting(_) if draining(&pass.status) => Action::RequeueAfter(POLL_WHILE_DRAINING),
             Progress::Waiting(_) => Action::RequeueAfter(POLL_WHILE_WAITING),
         })
     }
@@ -450,6 +454,11 @@ fn is_fresh(object: &JenkinsEnvironment, names: &Names) -> bool {
             Some(record) => record.generation == object.metadata.generation,
             None => status.outputs == crate::domain::object::EnvironmentOutputs::default(),
         }
+}
+
+/// Whether a change waits for the controller's builds.
+fn draining(status: &JenkinsEnvironmentStatus) -> bool {
+    status.rollout.as_ref().is_some_and(|r| r.phase == crate::domain::object::RolloutPhase::Draining)
 }
 
 /// A database failure inside a step, as the step's error (transient: the pass is retried).

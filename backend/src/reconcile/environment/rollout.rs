@@ -84,10 +84,10 @@ pub(super) async fn drain(pass: &mut Pass, revision: &str) -> Result<Gate, AwsEr
         }
     }
     let builds = controllers.running_builds(&jenkins).await;
-    let (gate, message) = match builds {
+    let gate = match builds {
         Ok(0) => {
             pass.event(EventType::Normal, "DrainFinished", format!("no build runs: rolling to {revision}"));
-            (Gate::Go, String::new())
+            Gate::Go
         }
         Ok(running) if now >= deadline => {
             let message = format!(
@@ -95,32 +95,32 @@ pub(super) async fn drain(pass: &mut Pass, revision: &str) -> Result<Gate, AwsEr
                 timeout.num_seconds()
             );
             pass.event(EventType::Warning, "DrainTimedOut", message);
-            (Gate::Go, String::new())
+            Gate::Go
         }
         Ok(running) => {
             rollout.running_builds = Some(running);
             let left = minutes_left(deadline, now);
-            (Gate::Wait(String::new()), format!("draining: {running} build(s) running, {left} min left"))
+            Gate::Wait(format!("draining: {running} build(s) running, {left} min left"))
         }
         Err(error) if now >= deadline => {
             let message = format!("the drain timeout passed and Jenkins does not say what runs ({error}): rolling");
             pass.event(EventType::Warning, "DrainTimedOut", message);
-            (Gate::Go, String::new())
+            Gate::Go
         }
         Err(error) => {
             rollout.running_builds = None;
             let left = minutes_left(deadline, now);
-            (Gate::Wait(String::new()), format!("draining: {error}; the change rolls in {left} min at the latest"))
+            Gate::Wait(format!("draining: {error}; the change rolls in {left} min at the latest"))
         }
     };
     // The record stays until `rolling` replaces it after the update: an update that fails is retried without a
     // second quiet-down or a new deadline.
-    rollout.message = if gate == Gate::Go { format!("rolling to {revision}") } else { message.clone() };
+    rollout.message = match &gate {
+        Gate::Go => format!("rolling to {revision}"),
+        Gate::Wait(message) => message.clone(),
+    };
     pass.status.rollout = Some(rollout);
-    Ok(match gate {
-        Gate::Go => Gate::Go,
-        Gate::Wait(_) => Gate::Wait(message),
-    })
+    Ok(gate)
 }
 
 /// A drain whose change will not roll (the spec was changed back, or ECS refused the update for good): Jenkins
@@ -151,11 +151,12 @@ pub(super) fn rolling(pass: &mut Pass, revision: &str) {
 }
 
 /// Whether ECS rolled `revision` back: a FAILED deployment of it, or the service running another revision while
-/// Butler rolls this one. Records it (an event and the rollout's phase) the first time it is seen.
-pub(super) fn rolled_back(pass: &mut Pass, service: &Service, revision: &str) -> bool {
+/// Butler rolls this one. `Some(true)` the first time it is seen (recorded then: an event and the rollout's phase),
+/// `Some(false)` after; None when it was not rolled back.
+pub(super) fn rolled_back(pass: &mut Pass, service: &Service, revision: &str) -> Option<bool> {
     if let Some(rollout) = pass.status.rollout.as_ref().filter(|r| r.revision == revision) {
         if rollout.phase == RolloutPhase::RolledBack {
-            return true;
+            return Some(false);
         }
     }
     let failed = service.failed_deployments.iter().find(|(definition, _)| definition == revision);
@@ -163,7 +164,7 @@ pub(super) fn rolled_back(pass: &mut Pass, service: &Service, revision: &str) ->
         r.revision == revision && r.phase == RolloutPhase::Rolling && service.task_definition != revision
     }) && service.rollout_state.as_deref() == Some("COMPLETED");
     if failed.is_none() && !abandoned {
-        return false;
+        return None;
     }
     let why = failed.map_or_else(|| "its deployment did not complete".to_owned(), |(_, reason)| reason.clone());
     let message = format!(
@@ -180,7 +181,7 @@ pub(super) fn rolled_back(pass: &mut Pass, service: &Service, revision: &str) ->
         running_builds: None,
         message,
     });
-    true
+    Some(true)
 }
 
 /// Says in `ControllerReady` that the spec's revision was rolled back.
